@@ -1,0 +1,14 @@
+// Package gis is Sieve's pure geometry toolkit: reading and writing GeoJSON
+// and WKB, checking geometries before they reach the database, converting
+// between the coordinate systems met in the field (WGS-84, CGCS2000 and the
+// GCJ-02 offset system of Chinese phone map SDKs, 火星坐标), generating the
+// square or hexagonal lattice that a village or township is split into grid
+// cells (网格) with, and building the PostGIS SQL expressions that other
+// packages embed in their queries.
+//
+// Everything here works on github.com/twpayne/go-geom geometries in WGS-84
+// longitude/latitude order (SRID 4326), the system the database stores. The
+// package talks to no service: repairing self-intersections (ST_MakeValid),
+// clipping cells to a boundary and measuring areas on the ellipsoid are done
+// in PostGIS, with SQL built by the helpers in sql.go.
+package gis
