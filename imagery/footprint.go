@@ -1,0 +1,195 @@
+package imagery
+
+import "math"
+
+// Camera is the field of view of a camera, in degrees, across the width
+// and the height of the stored image.
+type Camera struct {
+	HFOV, VFOV float64
+}
+
+// CameraFromFocal derives the field of view from the real focal length and
+// the sensor size along the image width and height, all in millimetres.
+func CameraFromFocal(focalMM, sensorWidthMM, sensorHeightMM float64) Camera {
+	return Camera{
+		HFOV: 2 * deg(math.Atan(sensorWidthMM/(2*focalMM))),
+		VFOV: 2 * deg(math.Atan(sensorHeightMM/(2*focalMM))),
+	}
+}
+
+// CameraFrom35mm derives the field of view from the 35 mm-equivalent focal
+// length (defined on the 43.27 mm diagonal of a 36×24 mm frame) and the
+// image's pixel size, whose aspect gives the split between width and height.
+func CameraFrom35mm(focal35mm float64, width, height int) Camera {
+	d := math.Hypot(float64(width), float64(height))
+	return CameraFromFocal(focal35mm, diag35mm*float64(width)/d, diag35mm*float64(height)/d)
+}
+
+// CameraFromDiagonalFOV derives the field of view from the diagonal one
+// that drone makers publish (84° for many DJI cameras) and the image size.
+func CameraFromDiagonalFOV(diagonalDeg float64, width, height int) Camera {
+	t := math.Tan(rad(diagonalDeg) / 2)
+	d := math.Hypot(float64(width), float64(height))
+	return Camera{
+		HFOV: 2 * deg(math.Atan(t*float64(width)/d)),
+		VFOV: 2 * deg(math.Atan(t*float64(height)/d)),
+	}
+}
+
+// CameraFromMetadata picks the best field of view the metadata of an image
+// of width×height pixels gives: DJI's calibrated focal length in pixels,
+// else the focal length with the sensor size, else the 35 mm equivalent.
+func CameraFromMetadata(md Metadata, width, height int) (Camera, bool) {
+	if width <= 0 || height <= 0 {
+		return Camera{}, false
+	}
+	switch {
+	case md.Drone != nil && md.Drone.CalibratedFocalLength != nil && *md.Drone.CalibratedFocalLength > 0:
+		f := *md.Drone.CalibratedFocalLength
+		return Camera{
+			HFOV: 2 * deg(math.Atan(float64(width)/(2*f))),
+			VFOV: 2 * deg(math.Atan(float64(height)/(2*f))),
+		}, true
+	case md.FocalLengthMM != nil && md.SensorWidthMM != nil && md.SensorHeightMM != nil:
+		return CameraFromFocal(*md.FocalLengthMM, *md.SensorWidthMM, *md.SensorHeightMM), true
+	case md.FocalLength35mm != nil:
+		return CameraFrom35mm(*md.FocalLength35mm, width, height), true
+	}
+	return Camera{}, false
+}
+
+// Pose is where a drone camera was and where it looked when it took an
+// image.
+type Pose struct {
+	// Lon and Lat are the camera position (WGS-84 degrees).
+	Lon, Lat float64
+	// Height is the camera's height above the ground in metres; the
+	// ground is taken as flat, at the take-off point's level (DJI
+	// RelativeAltitude).
+	Height float64
+	// Pitch is the camera's pitch in degrees: 0 level, -90 straight down.
+	Pitch float64
+	// Yaw is the camera's heading in degrees clockwise from north.
+	Yaw float64
+	// Roll is the camera's roll in degrees, positive to the right (a
+	// stabilised gimbal keeps it near 0).
+	Roll float64
+}
+
+// PoseFromMetadata builds a Pose from the GPS position, the relative
+// altitude and the gimbal attitude of a drone image.
+func PoseFromMetadata(md Metadata) (Pose, bool) {
+	d := md.Drone
+	if md.GPS == nil || md.AltitudeRel == nil || d == nil || d.GimbalPitch == nil || d.GimbalYaw == nil {
+		return Pose{}, false
+	}
+	p := Pose{Lon: md.GPS.Lon, Lat: md.GPS.Lat, Height: *md.AltitudeRel, Pitch: *d.GimbalPitch, Yaw: *d.GimbalYaw}
+	if d.GimbalRoll != nil {
+		p.Roll = *d.GimbalRoll
+	}
+	return p, true
+}
+
+// minDepression is how far below the horizon every corner ray of the view
+// must point for a footprint to exist: a ray closer to the horizon meets
+// the ground more than ~57 heights away, where flat ground and the
+// attitude's precision mean nothing.
+const minDepression = 1.0 // degrees
+
+// Footprint returns the ground footprint of an image on flat ground: the
+// points where the rays through the four image corners meet the ground.
+// A nadir image (pitch -90) gives a rectangle turned by the yaw; an oblique
+// one a trapezoid, wider on the far side. When the upper edge of the view
+// is at or above the horizon (or within minDepression of it), or the pose
+// is unusable (height ≤ 0, field of view not in (0°, 180°)), ok is false.
+//
+// Corners are [lon, lat] pairs in counterclockwise order starting from the
+// image's top-left corner (top-left, bottom-left, bottom-right, top-right
+// for an upright view); append the first to close a GeoJSON ring.
+func Footprint(cam Camera, pose Pose) (corners [4][2]float64, ok bool) {
+	enu, ok := footprintENU(cam, pose)
+	if !ok {
+		return corners, false
+	}
+	for i, p := range enu {
+		corners[i] = offsetLonLat(pose.Lon, pose.Lat, p[0], p[1])
+	}
+	return corners, true
+}
+
+// footprintENU returns the footprint corners as east/north metres from the
+// point below the camera, counterclockwise from the image's top-left.
+func footprintENU(cam Camera, pose Pose) ([4][2]float64, bool) {
+	var out [4][2]float64
+	if !(pose.Height > 0) || !(cam.HFOV > 0 && cam.HFOV < 180) || !(cam.VFOV > 0 && cam.VFOV < 180) ||
+		math.Abs(pose.Lat) > 90 || math.Abs(pose.Lon) > 180 {
+		return out, false
+	}
+	psi, theta, phi := rad(pose.Yaw), rad(pose.Pitch), rad(pose.Roll)
+	// Camera axes in east-north-up: forward, right and up before roll.
+	f := vec3{math.Sin(psi) * math.Cos(theta), math.Cos(psi) * math.Cos(theta), math.Sin(theta)}
+	r0 := vec3{math.Cos(psi), -math.Sin(psi), 0}
+	u0 := r0.cross(f)
+	r := r0.scale(math.Cos(phi)).add(u0.scale(-math.Sin(phi)))
+	u := r0.scale(math.Sin(phi)).add(u0.scale(math.Cos(phi)))
+	tx, ty := math.Tan(rad(cam.HFOV)/2), math.Tan(rad(cam.VFOV)/2)
+	// Image corners: top-left, bottom-left, bottom-right, top-right.
+	signs := [4][2]float64{{-1, 1}, {-1, -1}, {1, -1}, {1, 1}}
+	maxZ := -math.Sin(rad(minDepression))
+	for i, s := range signs {
+		d := f.add(r.scale(s[0] * tx)).add(u.scale(s[1] * ty))
+		if d.z/d.norm() > maxZ {
+			return out, false
+		}
+		t := pose.Height / -d.z
+		out[i] = [2]float64{t * d.x, t * d.y}
+	}
+	// Projection from a point in front of the plane keeps the orientation
+	// of the image rectangle; keep the ring counterclockwise regardless.
+	if ringArea(out) < 0 {
+		out[1], out[3] = out[3], out[1]
+	}
+	return out, true
+}
+
+// ringArea returns the signed (shoelace) area of a quadrilateral, positive
+// when counterclockwise.
+func ringArea(q [4][2]float64) float64 {
+	a := 0.0
+	for i := range q {
+		j := (i + 1) % 4
+		a += q[i][0]*q[j][1] - q[j][0]*q[i][1]
+	}
+	return a / 2
+}
+
+// WGS-84 ellipsoid.
+const (
+	wgs84A  = 6378137.0
+	wgs84E2 = 6.69437999014e-3
+)
+
+// offsetLonLat moves east and north metres from lon, lat on the WGS-84
+// ellipsoid (local radii of curvature; exact enough over a few km).
+func offsetLonLat(lon, lat, east, north float64) [2]float64 {
+	s := math.Sin(rad(lat))
+	w := 1 - wgs84E2*s*s
+	m := wgs84A * (1 - wgs84E2) / (w * math.Sqrt(w)) // meridional radius
+	n := wgs84A / math.Sqrt(w)                       // prime vertical radius
+	return [2]float64{
+		lon + deg(east/(n*math.Cos(rad(lat)))),
+		lat + deg(north/m),
+	}
+}
+
+func rad(d float64) float64 { return d * math.Pi / 180 }
+func deg(r float64) float64 { return r * 180 / math.Pi }
+
+type vec3 struct{ x, y, z float64 }
+
+func (a vec3) add(b vec3) vec3      { return vec3{a.x + b.x, a.y + b.y, a.z + b.z} }
+func (a vec3) scale(k float64) vec3 { return vec3{a.x * k, a.y * k, a.z * k} }
+func (a vec3) norm() float64        { return math.Sqrt(a.x*a.x + a.y*a.y + a.z*a.z) }
+func (a vec3) cross(b vec3) vec3 {
+	return vec3{a.y*b.z - a.z*b.y, a.z*b.x - a.x*b.z, a.x*b.y - a.y*b.x}
+}

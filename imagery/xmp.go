@@ -1,0 +1,128 @@
+package imagery
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+)
+
+// XMP namespaces whose properties ReadMetadata reads. Some writers drop or
+// add the trailing slash; lookups ignore it.
+const (
+	nsDJI      = "http://www.dji.com/drone-dji/1.0/"
+	nsParrot   = "http://www.parrot.com/drone-parrot/1.0/"
+	nsPix4D    = "http://pix4d.com/camera/1.0/"
+	nsSenseFly = "http://ns.sensefly.com/Camera/1.0/"
+	nsEXIF     = "http://ns.adobe.com/exif/1.0/"
+	nsTIFF     = "http://ns.adobe.com/tiff/1.0/"
+	nsXMP      = "http://ns.adobe.com/xap/1.0/"
+	nsRDF      = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+)
+
+// maxXMPPacket bounds the XMP packet parsed.
+const maxXMPPacket = 2 << 20
+
+// xmpProps holds the simple (single-valued) properties of an XMP packet,
+// keyed by namespace URI (without trailing slash) and local name. Both the
+// attribute form (drone-dji:GimbalPitchDegree="-90.00", what DJI writes)
+// and the element form (<drone-dji:GimbalPitchDegree>-90.00</...>) are read.
+type xmpProps map[xmpName]string
+
+type xmpName struct{ ns, local string }
+
+func normNS(ns string) string { return strings.TrimSuffix(ns, "/") }
+
+func (p xmpProps) get(ns, local string) (string, bool) {
+	v, ok := p[xmpName{normNS(ns), local}]
+	return v, ok
+}
+
+// parseXMP reads the properties of one XMP packet. A packet that breaks
+// half-way keeps what came before the break and reports the error.
+func parseXMP(packet []byte) (xmpProps, error) {
+	props := make(xmpProps)
+	if len(packet) > maxXMPPacket {
+		packet = packet[:maxXMPPacket]
+	}
+	d := xml.NewDecoder(bytes.NewReader(packet))
+	d.Strict = false
+	type open struct {
+		name     xml.Name
+		text     strings.Builder
+		children bool
+	}
+	var stack []*open
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return props, nil
+		}
+		if err != nil {
+			return props, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(stack) > 0 {
+				stack[len(stack)-1].children = true
+			}
+			if len(stack) > 64 {
+				return props, errors.New("xmp nested too deep")
+			}
+			for _, a := range t.Attr {
+				if a.Name.Space == "" || a.Name.Space == "xmlns" || a.Name.Space == nsRDF || strings.HasPrefix(a.Name.Space, "http://www.w3.org/XML") {
+					continue
+				}
+				k := xmpName{normNS(a.Name.Space), a.Name.Local}
+				if _, dup := props[k]; !dup {
+					props[k] = strings.TrimSpace(a.Value)
+				}
+			}
+			stack = append(stack, &open{name: t.Name})
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].text.Write(t)
+			}
+		case xml.EndElement:
+			if len(stack) == 0 {
+				continue
+			}
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if top.children || top.name.Space == nsRDF || top.name.Space == "" {
+				continue
+			}
+			k := xmpName{normNS(top.name.Space), top.name.Local}
+			if _, dup := props[k]; !dup {
+				props[k] = strings.TrimSpace(top.text.String())
+			}
+		}
+	}
+}
+
+// findXMPPacket searches the first maxEXIFBlock bytes of a non-JPEG file
+// (HEIF item, PNG iTXt chunk, TIFF tag 700, WebP chunk) for an XMP packet.
+func findXMPPacket(r io.ReaderAt, size int64) []byte {
+	n := min(size, maxEXIFBlock)
+	b := make([]byte, n)
+	m, err := r.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil
+	}
+	b = b[:m]
+	start := bytes.Index(b, []byte("<x:xmpmeta"))
+	endTag := []byte("</x:xmpmeta>")
+	if start < 0 {
+		start = bytes.Index(b, []byte("<rdf:RDF"))
+		endTag = []byte("</rdf:RDF>")
+	}
+	if start < 0 {
+		return nil
+	}
+	end := bytes.Index(b[start:], endTag)
+	if end < 0 {
+		return b[start:min(len(b), start+maxXMPPacket)]
+	}
+	return b[start : start+end+len(endTag)]
+}
