@@ -64,24 +64,29 @@ func TestParseCRSRejects(t *testing.T) {
 	}
 }
 
-// gcjReference holds WGS-84/GCJ-02 pairs published with open-source
-// implementations of the algorithm: the test tables of
-// github.com/googollee/eviltransform (Shanghai, Shenzhen, Beijing) and the
-// README example of github.com/wandergis/coordtransform (Beijing).
-var gcjReference = []struct {
+// gcjPair is a WGS-84 point and its GCJ-02 counterpart.
+type gcjPair struct {
 	name           string
 	wgsLon, wgsLat float64
 	gcjLon, gcjLat float64
 	tol            float64 // degrees; the pairs were published to 15-17 significant digits
-}{
-	{"shanghai (eviltransform)", 121.5272106, 31.1774276, 121.531541859215, 31.17530398364597, 1e-12},
-	{"shenzhen (eviltransform)", 113.912316, 22.543847, 113.9171764808363, 22.540796131694766, 1e-12},
-	{"beijing (eviltransform)", 116.377817, 39.911954, 116.38404722455657, 39.91334545536069, 1e-12},
-	{"beijing (coordtransform)", 116.404, 39.915, 116.41024449916938, 39.91640428150164, 1e-12},
+}
+
+// gcjReference returns WGS-84/GCJ-02 pairs published with open-source
+// implementations of the algorithm: the test table of
+// github.com/googollee/eviltransform (Shanghai, Shenzhen, Beijing) and the
+// README example of github.com/wandergis/coordtransform (Beijing).
+func gcjReference() []gcjPair {
+	return []gcjPair{
+		{"shanghai (eviltransform)", 121.5272106, 31.1774276, 121.531541859215, 31.17530398364597, 1e-12},
+		{"shenzhen (eviltransform)", 113.912316, 22.543847, 113.9171764808363, 22.540796131694766, 1e-12},
+		{"beijing (eviltransform)", 116.377817, 39.911954, 116.38404722455657, 39.91334545536069, 1e-12},
+		{"beijing (coordtransform)", 116.404, 39.915, 116.41024449916938, 39.91640428150164, 1e-12},
+	}
 }
 
 func TestWGS84ToGCJ02Reference(t *testing.T) {
-	for _, tt := range gcjReference {
+	for _, tt := range gcjReference() {
 		lon, lat := WGS84ToGCJ02(tt.wgsLon, tt.wgsLat)
 		if math.Abs(lon-tt.gcjLon) > tt.tol || math.Abs(lat-tt.gcjLat) > tt.tol {
 			t.Errorf("%s: WGS84ToGCJ02(%v, %v) = (%.15f, %.15f), want (%.15f, %.15f)",
@@ -91,7 +96,7 @@ func TestWGS84ToGCJ02Reference(t *testing.T) {
 }
 
 func TestGCJ02ToWGS84Reference(t *testing.T) {
-	for _, tt := range gcjReference {
+	for _, tt := range gcjReference() {
 		lon, lat := GCJ02ToWGS84(tt.gcjLon, tt.gcjLat)
 		// The inverse must recover the WGS-84 point to better than 1e-9
 		// degrees (0.1 mm), not the metre or so of the one-step
