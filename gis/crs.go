@@ -122,10 +122,11 @@ const (
 )
 
 // OutOfChina reports whether a point lies outside the rectangle (72.004-
-// 137.8347 E, 0.8293-55.8271 N) in which GCJ-02 applies its offset. The
-// rectangle is the one used by the widely published implementation of the
-// algorithm; outside it GCJ-02 coordinates equal WGS-84 ones. It is coarser
-// than China's border, which is why CheckInChina uses its own box.
+// 137.8347 E, 0.8293-55.8271 N) in which GCJ-02 applies its offset; outside
+// it GCJ-02 coordinates equal WGS-84 ones. The rectangle is the one used by
+// the widely published implementation of the algorithm. It is not China's
+// border: it also takes in Korea, western Japan and much of South-East
+// Asia, where the conversion is applied all the same.
 func OutOfChina(lon, lat float64) bool {
 	return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271
 }

@@ -11,4 +11,18 @@
 // package talks to no service: repairing self-intersections (ST_MakeValid),
 // clipping cells to a boundary and measuring areas on the ellipsoid are done
 // in PostGIS, with SQL built by the helpers in sql.go.
+//
+// Where to start:
+//
+//   - crs.go: CRS, ParseCRS, ToWGS84, WGS84ToGCJ02, GCJ02ToWGS84.
+//   - geojson.go: ParseFeatures (imports, phone input) and
+//     MarshalGeometry / MarshalFeatureCollection (RFC 7946 output).
+//   - validate.go: CheckCoordinates, CheckInChina, Polygonal.
+//   - wkb.go: EncodeWKB / DecodeWKB, geometry to and from pgx.
+//   - grid.go, tmerc.go: Lattice, the square or hexagon cells over a box.
+//   - sql.go: PostGIS expressions, and ClipLatticeSQL, which clips a
+//     Lattice to a boundary and merges slivers.
+//
+// A typical import: ParseFeatures, then for each feature Polygonal,
+// CheckInChina and EncodeWKB, and in SQL MakeValidPolygonal(GeomFromWKB(n)).
 package gis

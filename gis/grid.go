@@ -75,10 +75,13 @@ type LatticeCell struct {
 // flat-to-flat width of a hexagon (the distance between its two vertical
 // sides, so its side is sizeMetres/√3 and its area (√3/2)·sizeMetres²).
 //
-// The lattice is laid out in a transverse Mercator projection centred on
-// the middle of bounds (see transverseMercator), so that a 500 m cell is
-// 500 m on the ground to within a few centimetres anywhere in a township
-// or a city; its vertices are then converted back to longitude/latitude.
+// The lattice is laid out in a transverse Mercator projection on the WGS-84
+// ellipsoid centred on the middle of bounds (scale 1 on its central
+// meridian), so that a 500 m cell is 500 m on the ground to within a few
+// millimetres in a township and a few centimetres across a city; its
+// vertices are then converted back to longitude/latitude. Cells are
+// aligned with grid north of that projection, which differs from true
+// north by a fraction of a degree away from the centre.
 // The lattice is centred on bounds, so any overhang is split evenly between
 // opposite sides. Neighbouring cells share their vertices exactly (the same
 // float64 values), which keeps PostGIS overlays free of slivers.
