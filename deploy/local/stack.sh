@@ -5,6 +5,8 @@
 #   ./deploy/local/stack.sh down   stop what `up` started, nothing else
 #   ./deploy/local/stack.sh env    print the SIEVE_* variables that reach them
 #   ./deploy/local/stack.sh status say what runs
+#   ./deploy/local/stack.sh deps   install the OS packages needed to build and test (run.sh and
+#                                  test.sh call it)
 #
 # Everything lives under .data/<name>/ (git-ignored); no system-wide cluster or service is touched.
 # Variables (all optional):
@@ -205,6 +207,23 @@ stop_minio() {
   rm -f "$STACK_DIR/minio.pid"
 }
 
+# --- OS packages for building and testing ------------------------------------------------------
+
+# Debian packages Sieve builds or tests with: libjpeg-turbo headers for the thumbnailer (cgo),
+# exiftool to write test fixtures, GDAL for shapefile import and for checking our GeoJSON.
+DEPS=(gcc libjpeg62-turbo-dev libimage-exiftool-perl gdal-bin curl)
+
+install_deps() {
+  local missing=() p
+  for p in "${DEPS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing OS packages: ${missing[*]} (apt, about a minute)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # --- commands ---------------------------------------------------------------------------------
 
 print_env() {
@@ -233,6 +252,9 @@ case "$cmd" in
     mkdir -p "$STACK_DIR"
     print_env
     ;;
+  deps)
+    install_deps
+    ;;
   status)
     if pg_running; then echo "postgres: running on 127.0.0.1:$PG_PORT"; else echo "postgres: stopped"; fi
     if minio_running; then echo "minio: running on 127.0.0.1:$MINIO_PORT"; else echo "minio: stopped"; fi
@@ -243,7 +265,7 @@ case "$cmd" in
   stop-minio) stop_minio ;;
   start-minio) start_minio ;;
   *)
-    echo "usage: $0 up|down|env|status" >&2
+    echo "usage: $0 up|down|env|status|deps" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,92 @@
+// Package blob is Sieve's access to the MinIO (S3-compatible) object store: originals of photos
+// and drone images in the media bucket, thumbnails and generated exports in the derived bucket.
+package blob
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Config says how to reach the store and which buckets to use.
+type Config struct {
+	Endpoint      string
+	AccessKey     string
+	SecretKey     string
+	UseSSL        bool
+	Region        string
+	BucketMedia   string
+	BucketDerived string
+}
+
+// Store wraps a MinIO client and the bucket names.
+type Store struct {
+	Client        *minio.Client
+	BucketMedia   string
+	BucketDerived string
+	region        string
+}
+
+// New makes a Store. It does not contact the server; call EnsureBuckets at start.
+func New(cfg Config) (*Store, error) {
+	tr, err := minio.DefaultTransport(cfg.UseSSL)
+	if err != nil {
+		return nil, fmt.Errorf("blob: transport: %w", err)
+	}
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	tr.MaxIdleConnsPerHost = 64
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    cfg.UseSSL,
+		Region:    cfg.Region,
+		Transport: tr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blob: client: %w", err)
+	}
+	return &Store{Client: c, BucketMedia: cfg.BucketMedia, BucketDerived: cfg.BucketDerived, region: cfg.Region}, nil
+}
+
+// EnsureBuckets creates the buckets Sieve needs if they are missing.
+func (s *Store) EnsureBuckets(ctx context.Context) error {
+	for _, b := range []string{s.BucketMedia, s.BucketDerived} {
+		ok, err := s.Client.BucketExists(ctx, b)
+		if err != nil {
+			return fmt.Errorf("blob: bucket %s: %w", b, err)
+		}
+		if ok {
+			continue
+		}
+		if err := s.Client.MakeBucket(ctx, b, minio.MakeBucketOptions{Region: s.region}); err != nil {
+			// Another replica may have created it in between.
+			if resp := minio.ToErrorResponse(err); resp.Code == "BucketAlreadyOwnedByYou" {
+				continue
+			}
+			return fmt.Errorf("blob: make bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+// Ping checks that the store answers and the media bucket is reachable with our credentials.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.Client.BucketExists(ctx, s.BucketMedia)
+	if err != nil {
+		return fmt.Errorf("blob: ping: %w", err)
+	}
+	return nil
+}
+
+// IsUnavailable reports whether err means the store could not be reached (as opposed to a
+// refusal such as a missing object).
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	resp := minio.ToErrorResponse(err)
+	return resp.StatusCode == 0 || resp.StatusCode >= http.StatusInternalServerError
+}
