@@ -110,6 +110,12 @@ func parseEXIF(block []byte) (t exifTags, warnings []string) {
 		if _, dup := t.tags[k]; dup || !wantedEXIFTag(k) {
 			return nil
 		}
+		// go-exif reads a value of any declared length; a damaged count
+		// would have it read gigabytes. No value can be longer than the block.
+		if size := exifTypeSize(ite.TagType()); uint64(ite.UnitCount())*uint64(size) > uint64(len(block)) {
+			warnings = append(warnings, fmt.Sprintf("exif: tag 0x%04x (%s): %d values do not fit in the block", ite.TagId(), ite.TagName(), ite.UnitCount()))
+			return nil
+		}
 		v, err := ite.Value()
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("exif: tag 0x%04x (%s): unreadable value: %v", ite.TagId(), ite.TagName(), firstLine(err)))
@@ -122,6 +128,19 @@ func parseEXIF(block []byte) (t exifTags, warnings []string) {
 		warnings = append(warnings, "exif: "+firstLine(err))
 	}
 	return t, warnings
+}
+
+// exifTypeSize returns the bytes per value of a TIFF type.
+func exifTypeSize(t exifcommon.TagTypePrimitive) int {
+	switch t {
+	case exifcommon.TypeShort:
+		return 2
+	case exifcommon.TypeLong, exifcommon.TypeSignedLong, exifcommon.TypeFloat:
+		return 4
+	case exifcommon.TypeRational, exifcommon.TypeSignedRational, exifcommon.TypeDouble:
+		return 8
+	}
+	return 1
 }
 
 // firstLine keeps the message of go-exif's errors, which carry a stack trace.

@@ -171,8 +171,8 @@ func ptr(v float64) *float64 { return &v }
 
 // fromEXIF fills md from the decoded EXIF tags.
 func (md *Metadata) fromEXIF(t exifTags) {
-	md.Make, _ = t.str(ifdMain, tagMake)
-	md.Model, _ = t.str(ifdMain, tagModel)
+	md.Make = md.text(t, ifdMain, tagMake, "Make")
+	md.Model = md.text(t, ifdMain, tagModel, "Model")
 	if v, ok := t.get(ifdMain, tagOrientation); ok {
 		if f, err := v.floats(); err != nil {
 			md.warn("exif: Orientation: %v", err)
@@ -193,6 +193,18 @@ func (md *Metadata) fromEXIF(t exifTags) {
 	md.takenAtFromEXIF(t)
 	md.gpsFromEXIF(t)
 	md.focalPlaneSensor(t)
+}
+
+// text returns a text tag's value, warning when it has another type.
+func (md *Metadata) text(t exifTags, ifd exifIFD, tag uint16, name string) string {
+	if _, present := t.get(ifd, tag); !present {
+		return ""
+	}
+	s, ok := t.str(ifd, tag)
+	if !ok {
+		md.warn("exif: %s is not text", name)
+	}
+	return s
 }
 
 // positive returns a numeric tag's first value when it is > 0. Zero means
