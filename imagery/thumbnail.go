@@ -227,6 +227,9 @@ func (t *Thumbnailer) read(buf *bytes.Buffer, r io.Reader) error {
 	if _, err := buf.ReadFrom(r); err != nil {
 		return fmt.Errorf("imagery: thumbnail: read: %w", err)
 	}
+	if t.limits.MaxBytes > 0 && int64(buf.Len()) > t.limits.MaxBytes {
+		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, t.limits.MaxBytes)
+	}
 	return nil
 }
 
