@@ -68,7 +68,7 @@ func TestReadMetadata(t *testing.T) {
 				AbsoluteAltitude: f64(215.35), CalibratedFocalLength: f64(3666.666504)}}},
 		{"dji_elem.jpg", want{
 			gps: &GPS{-33.8568, 151.2153}, altRel: f64(60.5), orientation: 1, make: "DJI", model: "FC3411",
-			drone: &DroneInfo{Source: "dji", GimbalPitch: f64(-30), GimbalYaw: f64(-120.5), GimbalRoll: f64(0), RelativeAltitude: f64(60.5)},
+			drone:    &DroneInfo{Source: "dji", GimbalPitch: f64(-30), GimbalYaw: f64(-120.5), GimbalRoll: f64(0), RelativeAltitude: f64(60.5)},
 			warnings: []string{`FlightYawDegree: "not-a-number" is not a number`}}},
 		{"pix4d.jpg", want{
 			gps: &GPS{34.2, 113.3}, orientation: 1, make: "Autel", model: "XT701",
