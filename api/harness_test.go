@@ -7,25 +7,40 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/testenv"
 )
 
 // harness is a Sieve API on real PostGIS and MinIO (fresh database and buckets) behind an
 // httptest server.
 type harness struct {
-	t   *testing.T
-	srv *Server
-	url string
+	t        *testing.T
+	srv      *Server
+	url      string
+	pool     *pgxpool.Pool
+	accounts *accounts.Store
+}
+
+// testHasher is argon2id at a low cost, so that tests can create many users quickly.
+func testHasher() *accounts.Hasher {
+	return accounts.NewHasher(accounts.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}, 4)
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	pool := testenv.DB(t)
 	store := testenv.Blob(t)
+	acc := accounts.NewStore(testHasher(), time.Hour, 10*time.Second, time.Now)
 	s := New(Deps{
+		Pool:        pool,
+		Accounts:    acc,
 		Log:         testenv.Logger(),
 		Registry:    prometheus.NewRegistry(),
 		Checks:      []Check{{Name: "postgres", Ping: pool.Ping}, {Name: "minio", Ping: store.Ping}},
@@ -34,7 +49,82 @@ func newHarness(t *testing.T) *harness {
 	})
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
-	return &harness{t: t, srv: s, url: ts.URL}
+	return &harness{t: t, srv: s, url: ts.URL, pool: pool, accounts: acc}
+}
+
+// world is a small region tree with one user of each role, for scope tests:
+//
+//	city ─┬─ t1 (火龙镇) ── v1 ─┬─ k1 (worker's cell)
+//	      │                   └─ k1b
+//	      └─ t2 (顺店镇) ── v2 ── k2
+//
+// Users named by role are scoped to t1 (the worker to v1 with cell k1); "coord2" and
+// "worker2" belong to t2 and are out of scope for t1's users.
+type world struct {
+	city, t1, t2, v1, v2, k1, k1b, k2 int64
+	users                             map[string]accounts.User
+}
+
+func (h *harness) world() *world {
+	h.t.Helper()
+	ctx := context.Background()
+	w := &world{users: map[string]accounts.User{}}
+	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		add := func(parent *int64, level, code, name string) int64 {
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO regions (parent_id, level, code, name) VALUES ($1, $2, $3, $4) RETURNING id`,
+				parent, level, code, name).Scan(&id); err != nil {
+				h.t.Fatal(err)
+			}
+			return id
+		}
+		w.city = add(nil, "city", "411081", "禹州市")
+		w.t1 = add(&w.city, "township", "411081100", "火龙镇")
+		w.t2 = add(&w.city, "township", "411081101", "顺店镇")
+		w.v1 = add(&w.t1, "village", "411081100201", "火龙村")
+		w.v2 = add(&w.t2, "village", "411081101201", "顺店村")
+		w.k1 = add(&w.v1, "cell", "411081100201-01", "火龙村01网格")
+		w.k1b = add(&w.v1, "cell", "411081100201-02", "火龙村02网格")
+		w.k2 = add(&w.v2, "cell", "411081101201-01", "顺店村01网格")
+		mk := func(name string, role accounts.Role, region *int64, cells ...int64) {
+			u, err := h.accounts.Create(ctx, tx, accounts.CityAdmin, accounts.NewUser{Username: name,
+				Password: "correct horse battery", Role: role, RegionID: region, CellIDs: cells})
+			if err != nil {
+				h.t.Fatalf("create %s: %v", name, err)
+			}
+			w.users[name] = u
+		}
+		mk("admin", accounts.CityAdmin, nil)
+		mk("coord", accounts.TownshipCoordinator, &w.t1)
+		mk("worker", accounts.GridWorker, &w.v1, w.k1)
+		mk("drone", accounts.DroneOperator, &w.t1)
+		mk("inspector", accounts.Inspector, &w.t1)
+		mk("viewer", accounts.Viewer, &w.t1)
+		mk("coord2", accounts.TownshipCoordinator, &w.t2)
+		mk("worker2", accounts.GridWorker, &w.v2, w.k2)
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return w
+}
+
+// token returns a fresh bearer token for a user of the world.
+func (h *harness) token(u accounts.User) string {
+	h.t.Helper()
+	tok, err := h.accounts.CreateSession(context.Background(), h.pool, u.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+// as sends a request with a bearer token.
+func (h *harness) as(tok, method, path, body string) (int, string) {
+	h.t.Helper()
+	status, b, _ := h.do(method, path, body, "Authorization", "Bearer "+tok, "Accept-Language", "en")
+	return status, b
 }
 
 // do sends a request and returns the status and body.

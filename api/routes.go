@@ -1,14 +1,41 @@
 package api
 
-// routes is the route table: every path the server answers, on one screen. Each route also
-// appears in openapi/openapi.yaml (TestSpecMatchesRoutes holds the two together).
+import (
+	"net/http"
+
+	"github.com/sieve-city/sieve/internal/accounts"
+)
+
+// v1 is the base path of the versioned API.
+const v1 = "/api/v1"
+
+// routes is the route table: every path the server answers, on one screen, each with the
+// permission it needs (accounts.grants says which roles have it; row-level security limits it
+// to the caller's area). Each route also appears in openapi/openapi.yaml
+// (TestSpecMatchesRoutes holds the two together).
 func (s *Server) routes() {
 	e := s.echo
 
-	// Operations, outside /api/v1.
+	// Operations, outside /api/v1, no login.
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
 	e.GET("/openapi.yaml", s.openapiSpec)
 	e.GET("/docs", s.docs)
+
+	const (
+		public = accounts.PermPublic
+		authed = accounts.PermAuthenticated
+	)
+	// Session.
+	s.route(http.MethodPost, v1+"/auth/login", public, s.login)
+	s.route(http.MethodPost, v1+"/auth/logout", authed, s.logout)
+	s.route(http.MethodGet, v1+"/me", authed, s.me)
+
+	// People.
+	s.route(http.MethodGet, v1+"/users", accounts.PermManageUsers, s.listUsers)
+	s.route(http.MethodPost, v1+"/users", accounts.PermManageUsers, s.createUser)
+	s.route(http.MethodGet, v1+"/users/:id", accounts.PermManageUsers, s.getUser)
+	s.route(http.MethodPatch, v1+"/users/:id", accounts.PermManageUsers, s.updateUser)
+	s.route(http.MethodGet, v1+"/audit", accounts.PermReadAudit, s.listAudit)
 }

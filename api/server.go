@@ -9,8 +9,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sieve-city/sieve/internal/accounts"
 )
 
 // Check is one readiness probe of a backing service.
@@ -21,6 +24,8 @@ type Check struct {
 
 // Deps is what the API needs from the rest of the program.
 type Deps struct {
+	Pool      *pgxpool.Pool
+	Accounts  *accounts.Store
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check
@@ -28,6 +33,8 @@ type Deps struct {
 	// UploadLimit is the byte limit for routes that take files.
 	UploadLimit int64
 	Now         func() time.Time
+	// TrustProxy takes the client address from X-Forwarded-For (behind a load balancer).
+	TrustProxy bool
 }
 
 // Server holds the dependencies shared by all handlers.
@@ -35,6 +42,8 @@ type Server struct {
 	Deps
 	echo    *echo.Echo
 	metrics *httpMetrics
+	// rules maps "METHOD /path" of every /api/v1 route to the permission it needs.
+	rules map[string]accounts.Permission
 }
 
 // New builds the Echo instance with middleware and routes.
@@ -45,7 +54,13 @@ func New(d Deps) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{Deps: d, echo: e, metrics: newHTTPMetrics(d.Registry)}
+	// Client addresses are taken from the connection, not from X-Forwarded-For, which a
+	// client could forge to dodge login throttling. Behind a proxy, set TrustProxy.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if d.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
+	s := &Server{Deps: d, echo: e, metrics: newHTTPMetrics(d.Registry), rules: map[string]accounts.Permission{}}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.middleware()...)
 	s.routes()

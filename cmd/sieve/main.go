@@ -3,6 +3,7 @@
 //
 //	sieve serve      run the API (migrates first)
 //	sieve migrate    apply schema migrations and exit
+//	sieve user       manage users (add, list, set-role, set-password, disable, enable)
 //	sieve version    print the build version
 package main
 
@@ -40,6 +41,7 @@ const usage = `usage: sieve COMMAND [flags]
 commands:
   serve      run the API server (applies migrations first)
   migrate    apply schema migrations and exit
+  user       manage users: add, list, set-role, set-password, disable, enable
   version    print the version
 
 Configuration comes from SIEVE_* environment variables (see README.md).`
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdServe(ctx, rest, getenv, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stderr)
+	case "user":
+		return cmdUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, buildVersion())
 		return nil

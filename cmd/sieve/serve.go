@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sieve-city/sieve/api"
+	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/db"
@@ -55,6 +57,11 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, wit
 }
 
 func (a *app) close() { a.pool.Close() }
+
+// accounts is the user store with production password hashing.
+func (a *app) accounts() *accounts.Store {
+	return accounts.NewStore(accounts.NewHasher(accounts.DefaultHashParams, 4), a.cfg.Auth.TokenTTL, a.cfg.Auth.CacheTTL, time.Now)
+}
 
 func cmdMigrate(ctx context.Context, _ []string, getenv func(string) string, stderr io.Writer) error {
 	a, err := open(ctx, getenv, stderr, false)
@@ -124,6 +131,8 @@ func (a *app) server() *api.Server {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.NewPoolCollector(a.pool))
 	return api.New(api.Deps{
+		Pool:     a.pool,
+		Accounts: a.accounts(),
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{
@@ -132,5 +141,6 @@ func (a *app) server() *api.Server {
 		},
 		BodyLimit:   a.cfg.HTTP.BodyLimit,
 		UploadLimit: a.cfg.HTTP.UploadLimit,
+		TrustProxy:  a.cfg.HTTP.TrustProxy,
 	})
 }

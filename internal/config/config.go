@@ -20,7 +20,16 @@ type Config struct {
 	HTTP HTTP
 	DB   DB
 	S3   S3
+	Auth Auth
 	Log  Log
+}
+
+// Auth configures logins and tokens.
+type Auth struct {
+	TokenTTL time.Duration // SIEVE_AUTH_TOKEN_TTL: how long a bearer token lasts
+	// CacheTTL is how long an instance trusts a token it has checked (SIEVE_AUTH_CACHE_TTL):
+	// revocation on another instance takes effect within this time.
+	CacheTTL time.Duration
 }
 
 // HTTP configures the API server.
@@ -33,6 +42,7 @@ type HTTP struct {
 	ShutdownTimeout   time.Duration // SIEVE_HTTP_SHUTDOWN_TIMEOUT
 	BodyLimit         int64         // SIEVE_HTTP_BODY_LIMIT: bytes for JSON and form bodies
 	UploadLimit       int64         // SIEVE_HTTP_UPLOAD_LIMIT: bytes for one uploaded file
+	TrustProxy        bool          // SIEVE_HTTP_TRUST_PROXY: client address from X-Forwarded-For
 }
 
 // DB configures the PostgreSQL + PostGIS connection pool.
@@ -81,7 +91,8 @@ func Default() Config {
 			BucketMedia:   "sieve-media",
 			BucketDerived: "sieve-derived",
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Auth: Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
+		Log:  Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -98,6 +109,9 @@ func Load(getenv func(string) string) (Config, error) {
 	r.dur("SIEVE_HTTP_SHUTDOWN_TIMEOUT", &c.HTTP.ShutdownTimeout)
 	r.bytes("SIEVE_HTTP_BODY_LIMIT", &c.HTTP.BodyLimit)
 	r.bytes("SIEVE_HTTP_UPLOAD_LIMIT", &c.HTTP.UploadLimit)
+	r.bool("SIEVE_HTTP_TRUST_PROXY", &c.HTTP.TrustProxy)
+	r.dur("SIEVE_AUTH_TOKEN_TTL", &c.Auth.TokenTTL)
+	r.dur("SIEVE_AUTH_CACHE_TTL", &c.Auth.CacheTTL)
 
 	r.secret("SIEVE_DB_URL", &c.DB.URL)
 	r.int32("SIEVE_DB_MAX_CONNS", &c.DB.MaxConns)
@@ -165,6 +179,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "db.url=%s db.max_conns=%d ", MaskURL(c.DB.URL), c.DB.MaxConns)
 	fmt.Fprintf(&b, "s3.endpoint=%s s3.access_key=%s s3.secret_key=%s s3.ssl=%t ", c.S3.Endpoint, c.S3.AccessKey, mask(c.S3.SecretKey), c.S3.UseSSL)
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s ", c.S3.BucketMedia, c.S3.BucketDerived)
+	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s", c.Log.Level, c.Log.Format)
 	return b.String()
 }

@@ -1,0 +1,77 @@
+package accounts
+
+import (
+	"sync"
+	"time"
+)
+
+// principalCache remembers authenticated tokens for a short time so that a request does not
+// pay a database round trip for its token. A nil cache caches nothing.
+type principalCache struct {
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]cachedPrincipal
+}
+
+type cachedPrincipal struct {
+	p     Principal
+	until time.Time
+}
+
+// maxCached bounds the cache; past it the cache is emptied (cheap, and rare: a city has a few
+// thousand users).
+const maxCached = 50000
+
+func newPrincipalCache(ttl time.Duration, now func() time.Time) *principalCache {
+	return &principalCache{ttl: ttl, now: now, m: map[string]cachedPrincipal{}}
+}
+
+func (c *principalCache) get(h []byte) (Principal, bool) {
+	if c == nil {
+		return Principal{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[string(h)]
+	if !ok || !c.now().Before(e.until) {
+		delete(c.m, string(h))
+		return Principal{}, false
+	}
+	return e.p, true
+}
+
+// put caches p until the cache TTL passes or the token expires, whichever is first.
+func (c *principalCache) put(h []byte, p Principal, expires time.Time) {
+	if c == nil {
+		return
+	}
+	until := c.now().Add(c.ttl)
+	if expires.Before(until) {
+		until = expires
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCached {
+		c.m = map[string]cachedPrincipal{}
+	}
+	c.m[string(h)] = cachedPrincipal{p: p, until: until}
+}
+
+func (c *principalCache) drop(h []byte) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	delete(c.m, string(h))
+	c.mu.Unlock()
+}
+
+func (c *principalCache) flush() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.m = map[string]cachedPrincipal{}
+	c.mu.Unlock()
+}

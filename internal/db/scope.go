@@ -1,0 +1,142 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sieve-city/sieve/internal/apperr"
+)
+
+// Actor is who a transaction acts for. Its fields become the transaction-local settings that
+// the row-level security policies and the audit trigger read (see migration 0002).
+type Actor struct {
+	UserID     int64    // 0 for system actors
+	Username   string   // or "system:<tool>" for system actors
+	Role       string   // accounts.Role
+	Scope      []string // region paths (ltree) the actor may act in; empty with city_admin
+	System     bool     // tools, migrations and jobs: unrestricted
+	RemoteAddr string
+	RequestID  string
+}
+
+// System returns an unrestricted actor for a tool or background job, named for the audit log.
+func System(what string) Actor {
+	return Actor{Username: "system:" + what, System: true}
+}
+
+// Querier is what stores need to run SQL: a pgx.Tx (normally) or a pool/conn.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// InScope runs fn in a transaction acting as a: every query inside sees and changes only what
+// a's area allows, and every audited write is attributed to a. This is the one way request code
+// reaches the database; a query run outside it sees nothing (the policies fail closed).
+func InScope(ctx context.Context, pool *pgxpool.Pool, a Actor, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := SetActor(ctx, tx, a); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	return MapError(err)
+}
+
+// ReadInScope is InScope for a read-only transaction.
+func ReadInScope(ctx context.Context, pool *pgxpool.Pool, a Actor, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := SetActor(ctx, tx, a); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	return MapError(err)
+}
+
+// AsSystem runs fn in a transaction as an unrestricted system actor named what.
+func AsSystem(ctx context.Context, pool *pgxpool.Pool, what string, fn func(tx pgx.Tx) error) error {
+	return InScope(ctx, pool, System(what), fn)
+}
+
+// SetActor sets the transaction-local settings for a in one round trip.
+func SetActor(ctx context.Context, tx pgx.Tx, a Actor) error {
+	const q = `SELECT set_config('sieve.user_id', $1, true), set_config('sieve.role', $2, true),
+		set_config('sieve.scope', $3, true), set_config('sieve.system', $4, true),
+		set_config('sieve.actor', $5, true), set_config('sieve.remote_addr', $6, true),
+		set_config('sieve.request_id', $7, true)`
+	uid, system := "", "off"
+	if a.UserID != 0 {
+		uid = strconv.FormatInt(a.UserID, 10)
+	}
+	if a.System {
+		system = "on"
+	}
+	for _, p := range a.Scope {
+		if !validPath(p) {
+			return fmt.Errorf("db: bad scope path %q", p)
+		}
+	}
+	_, err := tx.Exec(ctx, q, uid, a.Role, strings.Join(a.Scope, ","), system, a.Username, a.RemoteAddr, a.RequestID)
+	if err != nil {
+		return fmt.Errorf("db: set actor: %w", err)
+	}
+	return nil
+}
+
+// validPath accepts ltree paths of region ids: digits separated by dots.
+func validPath(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, part := range strings.Split(p, ".") {
+		if part == "" {
+			return false
+		}
+		for _, r := range part {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// MapError turns PostgreSQL errors that callers caused into public errors: a duplicate into
+// 409, a violated check into 422, a row-level security refusal into 404 (never reveal what lies
+// outside the caller's area), a missing row into ErrNotFound. Other errors pass unchanged.
+func MapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return apperr.ErrNotFound.Wrap(err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return apperr.ErrConflict.Wrap(err)
+		case "23514", "23502", "22001", "22P02", "22003": // check, not null, too long, bad text, out of range
+			return apperr.ErrInvalid.Wrap(err)
+		case "23503": // foreign_key_violation: the referenced thing does not exist (for you)
+			return apperr.ErrNotFound.Wrap(err)
+		case "42501": // insufficient_privilege: row-level security
+			return apperr.ErrNotFound.Wrap(err)
+		}
+	}
+	return err
+}
