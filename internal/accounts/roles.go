@@ -39,21 +39,21 @@ type Permission string
 
 // The permissions. Routes declare which one they need.
 const (
-	PermPublic          Permission = "public"           // no login needed
-	PermRead            Permission = "read"             // read things in one's area
-	PermManageUsers     Permission = "users:manage"     // create and change users below one's role
-	PermReadAudit       Permission = "audit:read"       // read the audit log of one's area
-	PermManageRegions   Permission = "regions:manage"   // import regions, generate cells, assign workers
-	PermManagePremises  Permission = "premises:manage"  // import and edit the premises register
-	PermAddPremise      Permission = "premises:add"     // add a premise found in the field
-	PermInspect         Permission = "inspections:add"  // submit inspections
-	PermUploadMedia     Permission = "media:upload"     // upload photos
-	PermManageSurveys   Permission = "surveys:manage"   // create drone surveys and upload their images
-	PermActOnSites      Permission = "sites:act"        // record disposal actions on cases
-	PermManageSites     Permission = "sites:manage"     // open and close cases
-	PermManageLedgers   Permission = "ledgers:manage"   // file monthly ledgers
-	PermManageLeads     Permission = "leads:manage"     // import data leads
-	PermAuthenticated   Permission = "authenticated"    // any logged-in user (own session, own profile)
+	PermPublic         Permission = "public"          // no login needed
+	PermRead           Permission = "read"            // read things in one's area
+	PermManageUsers    Permission = "users:manage"    // create and change users below one's role
+	PermReadAudit      Permission = "audit:read"      // read the audit log of one's area
+	PermManageRegions  Permission = "regions:manage"  // import regions, generate cells, assign workers
+	PermManagePremises Permission = "premises:manage" // import and edit the premises register
+	PermAddPremise     Permission = "premises:add"    // add a premise found in the field
+	PermInspect        Permission = "inspections:add" // submit inspections
+	PermUploadMedia    Permission = "media:upload"    // upload photos
+	PermManageSurveys  Permission = "surveys:manage"  // create drone surveys and upload their images
+	PermActOnSites     Permission = "sites:act"       // record disposal actions on cases
+	PermManageSites    Permission = "sites:manage"    // open and close cases
+	PermManageLedgers  Permission = "ledgers:manage"  // file monthly ledgers
+	PermManageLeads    Permission = "leads:manage"    // import data leads
+	PermAuthenticated  Permission = "authenticated"   // any logged-in user (own session, own profile)
 )
 
 // grants is the rule table: which role may do what. Change a rule here and only here.

@@ -36,7 +36,7 @@ var (
 		"password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
 	errBadUsername = apperr.Invalidf("invalid_username", "用户名须为2到40位小写字母、数字、点、下划线或连字符",
 		"username must be 2-40 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
-	errScopeRequired = apperr.Invalidf("region_required", "该角色必须指定所属区域", "this role needs a region")
+	errScopeRequired  = apperr.Invalidf("region_required", "该角色必须指定所属区域", "this role needs a region")
 	errCellsForWorker = apperr.Invalidf("cells_only_for_grid_workers", "只有网格员可以分配网格",
 		"only grid workers are assigned cells")
 	errNotCell = apperr.Invalidf("not_a_cell", "只能分配网格级区域", "assignments must be grid cells inside the user's region")
