@@ -38,4 +38,8 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/users/:id", accounts.PermManageUsers, s.getUser)
 	s.route(http.MethodPatch, v1+"/users/:id", accounts.PermManageUsers, s.updateUser)
 	s.route(http.MethodGet, v1+"/audit", accounts.PermReadAudit, s.listAudit)
+
+	// Regions, cells and premises (regions_handlers.go, premises_handlers.go).
+
+	// Media and drone surveys (media_handlers.go, surveys_handlers.go).
 }

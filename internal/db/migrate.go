@@ -88,13 +88,26 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, er
 	if _, err := conn.Exec(ctx, create); err != nil {
 		return 0, fmt.Errorf("db: create schema_migrations: %w", err)
 	}
-	var current int
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return 0, fmt.Errorf("db: read schema version: %w", err)
+	// Apply every embedded migration not yet recorded, in version order (not only those above
+	// the highest: branches developed side by side may land lower numbers later).
+	done := map[int]bool{}
+	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return 0, fmt.Errorf("db: read schema versions: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return 0, err
+		}
+		done[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("db: read schema versions: %w", err)
 	}
 	applied := 0
 	for _, m := range ms {
-		if m.Version <= current {
+		if done[m.Version] {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
