@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,7 +137,8 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO audit_log (user_id, actor, action, entity, entity_id, region_path, remote_addr)
-			VALUES ($1, $2, 'login', 'session', $1::text, $3::ltree, $4)`, user.ID, user.Username, nullPath(user.RegionPath), remoteAddr)
+			VALUES ($1, $2, 'login', 'session', $3, $4::ltree, $5)`, user.ID, user.Username, strconv.FormatInt(user.ID, 10),
+			nullPath(user.RegionPath), remoteAddr)
 		return err
 	})
 	if err != nil {
