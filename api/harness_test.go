@@ -21,7 +21,7 @@ import (
 // harness is a Sieve API on real PostGIS and MinIO (fresh database and buckets) behind an
 // httptest server.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	url      string
 	pool     *pgxpool.Pool
@@ -33,7 +33,7 @@ func testHasher() *accounts.Hasher {
 	return accounts.NewHasher(accounts.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}, 4)
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	pool := testenv.DB(t)
 	store := testenv.Blob(t)
