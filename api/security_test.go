@@ -190,6 +190,10 @@ func TestUserManagementScope(t *testing.T) {
 		{"scoped role without region", admin, "POST", "/users", `{"username":"noregion","password":"long enough pw","role":"viewer"}`, 422, "region_required"},
 		{"duplicate username", admin, "POST", "/users", `{"username":"coord","password":"long enough pw","role":"city_admin"}`, 409, "username_taken"},
 		{"wrong json type", admin, "POST", "/users", `{"username":5}`, 400, "malformed_json"},
+		{"sql in a query parameter", admin, "GET", "/users?role=%27%20OR%201%3D1--", "", 422, "invalid_role"},
+		{"sql in a numeric parameter", admin, "GET", "/users?region=1%20OR%201%3D1", "", 400, "invalid_parameter"},
+		{"bad cursor", admin, "GET", "/users?cursor=%27%3B--", "", 400, "invalid_cursor"},
+		{"limit out of range", admin, "GET", "/users?limit=100000", "", 400, "invalid_cursor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,5 +297,41 @@ func TestScopeFailsClosed(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("a query without an actor saw %d users", n)
+	}
+}
+
+func TestUserListPagination(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	admin := h.token(w.users["admin"])
+	seen := map[int64]bool{}
+	path := v1 + "/users?limit=3"
+	for pages := 0; pages < 10; pages++ {
+		status, body := h.as(admin, "GET", path, "")
+		if status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+		var l List[struct{ ID int64 }]
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range l.Items {
+			if seen[u.ID] {
+				t.Fatalf("user %d on two pages", u.ID)
+			}
+			seen[u.ID] = true
+		}
+		if l.NextCursor == "" {
+			break
+		}
+		path = v1 + "/users?limit=3&cursor=" + l.NextCursor
+	}
+	if len(seen) != len(w.users) {
+		t.Fatalf("paged through %d users, want %d", len(seen), len(w.users))
+	}
+	// A coordinator's list holds only their township's users.
+	status, body := h.as(h.token(w.users["coord"]), "GET", v1+"/users?limit=500", "")
+	if status != 200 || strings.Contains(body, `"worker2"`) || strings.Contains(body, `"coord2"`) || !strings.Contains(body, `"worker"`) {
+		t.Fatalf("coordinator list not scoped: %d %s", status, body)
 	}
 }
