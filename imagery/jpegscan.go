@@ -147,111 +147,231 @@ func (h *jpegHeader) parseSOF(m byte, payload io.ReaderAt, n int64) error {
 // errJPEGTruncated marks a stream that ends before its EOI marker.
 var errJPEGTruncated = errors.New("jpeg data ends before the end-of-image marker")
 
-// checkJPEGStream validates the whole structure of an in-memory JPEG: every
-// marker segment, and in every scan the byte stuffing of the entropy-coded
-// data and the order of the restart markers, up to the EOI marker (bytes
-// after EOI, such as the preview images of MPF files, are ignored). It does
-// not Huffman-decode, so it runs at memory speed; it catches truncation and
-// the stray bytes that damaged files show, which libjpeg only reports as
-// warnings and decodes as grey.
-func checkJPEGStream(b []byte) error {
-	corrupt := func(format string, args ...any) error {
-		return fmt.Errorf("%w: jpeg: %s", ErrCorruptImage, fmt.Sprintf(format, args...))
-	}
-	if len(b) < 4 || b[0] != 0xFF || b[1] != mSOI {
-		return corrupt("no start-of-image marker")
-	}
-	i := 2
-	sawSOF, sawSOS := false, false
-	for segments := 0; ; segments++ {
-		if segments > 1<<20 {
-			return corrupt("too many segments")
-		}
-		if i+2 > len(b) {
-			return corrupt("%v (at byte %d of %d)", errJPEGTruncated, i, len(b))
-		}
-		if b[i] != 0xFF {
-			return corrupt("expected a marker at byte %d, found 0x%02x", i, b[i])
-		}
-		m := b[i+1]
-		if m == 0xFF {
-			i++
-			continue
-		}
-		i += 2
-		switch {
-		case m == mEOI:
-			if !sawSOS {
-				return corrupt("end of image before any scan")
-			}
-			return nil
-		case m == mTEM || (m >= mRST0 && m <= mRST7):
-			continue
-		case m == mSOI:
-			return corrupt("second start-of-image marker at byte %d", i-2)
-		}
-		if i+2 > len(b) {
-			return corrupt("%v (segment 0x%02x cut off)", errJPEGTruncated, m)
-		}
-		n := int(binary.BigEndian.Uint16(b[i : i+2]))
-		if n < 2 {
-			return corrupt("segment 0x%02x has length %d", m, n)
-		}
-		if i+n > len(b) {
-			return corrupt("%v (segment 0x%02x of %d bytes cut off)", errJPEGTruncated, m, n)
-		}
-		if isSOF(m) {
-			sawSOF = true
-		}
-		i += n
-		if m != mSOS {
-			continue
-		}
-		if !sawSOF {
-			return corrupt("scan before frame header")
-		}
-		sawSOS = true
-		next, err := skipEntropyData(b, i)
-		if err != nil {
-			return corrupt("%v", err)
-		}
-		i = next
+// jpegChecker validates the structure of a JPEG stream fed to it in pieces
+// of any size: every marker segment and, in every scan, the byte stuffing
+// of the entropy-coded data and the order of the restart markers, up to
+// the EOI marker (bytes after EOI, such as the preview images of MPF files,
+// are ignored). It does not Huffman-decode, so it runs at memory speed; it
+// catches truncation and the stray bytes that damaged files show, which
+// libjpeg only reports as warnings and decodes as grey. On the way it
+// reads the frame header (width, height, components).
+type jpegChecker struct {
+	state    int
+	marker   byte // the current segment's marker
+	lenBuf   [2]byte
+	lenN     int
+	need     int    // payload bytes left in the current segment
+	sof      []byte // frame header payload being collected
+	ffSeen   bool   // in a scan: the last byte was 0xFF
+	nextRST  byte
+	segments int
+	off      int64 // bytes fed so far
+
+	width, height int
+	components    int
+	sawSOF        bool
+	sawSOS        bool
+	done          bool // EOI seen
+	err           error
+}
+
+const (
+	jcSOI0       = iota // expect 0xFF of SOI
+	jcSOI1              // expect 0xD8
+	jcMarkerFF          // expect the 0xFF of a marker
+	jcMarkerCode        // expect the marker code (0xFF fill bytes allowed)
+	jcLength            // reading the 2-byte segment length
+	jcPayload           // skipping or collecting the segment payload
+	jcEntropy           // in the entropy-coded data of a scan
+)
+
+func (c *jpegChecker) fail(format string, args ...any) {
+	if c.err == nil {
+		c.err = fmt.Errorf("%w: jpeg: %s", ErrCorruptImage, fmt.Sprintf(format, args...))
 	}
 }
 
-// skipEntropyData scans the entropy-coded data that starts at b[i] and
-// returns the offset of the marker that ends it.
-func skipEntropyData(b []byte, i int) (int, error) {
-	nextRST := byte(mRST0)
-	for {
-		j := bytes.IndexByte(b[i:], 0xFF)
-		if j < 0 {
-			return 0, errJPEGTruncated
-		}
-		i += j
-		k := i + 1
-		for k < len(b) && b[k] == 0xFF { // fill bytes
-			k++
-		}
-		if k >= len(b) {
-			return 0, errJPEGTruncated
-		}
-		switch m := b[k]; {
-		case m == 0x00:
-			i = k + 1
-		case m >= mRST0 && m <= mRST7:
-			if m != nextRST {
-				return 0, fmt.Errorf("restart marker RST%d at byte %d where RST%d was due", m-mRST0, i, nextRST-mRST0)
+// feed checks the next piece of the stream. After an error or the EOI
+// marker it ignores what it is given.
+func (c *jpegChecker) feed(p []byte) {
+	for len(p) > 0 && c.err == nil && !c.done {
+		switch c.state {
+		case jcPayload:
+			n := min(c.need, len(p))
+			if c.sof != nil {
+				c.sof = append(c.sof, p[:n]...)
 			}
-			nextRST = mRST0 + (nextRST-mRST0+1)%8
-			i = k + 1
-		case m == mEOI || m == mSOS || m == mDHT || m == mDRI || m == 0xDB || m == 0xDC || m == 0xFE ||
-			(m >= 0xE0 && m <= 0xEF) || isSOF(m):
-			// A marker that may follow a scan (EOI, or the tables and
-			// the next scan of a progressive image).
-			return k - 1, nil
+			c.need -= n
+			c.advance(n)
+			p = p[n:]
+			if c.need == 0 {
+				c.endSegment()
+			}
+			continue
+		case jcEntropy:
+			if !c.ffSeen {
+				i := bytes.IndexByte(p, 0xFF)
+				if i < 0 {
+					c.advance(len(p))
+					return
+				}
+				c.advance(i + 1)
+				p = p[i+1:]
+				c.ffSeen = true
+				continue
+			}
+		}
+		b := p[0]
+		p = p[1:]
+		c.byte1(b)
+		c.advance(1)
+	}
+}
+
+func (c *jpegChecker) advance(n int) { c.off += int64(n) }
+
+// byte1 handles one byte in the states that go byte by byte.
+func (c *jpegChecker) byte1(b byte) {
+	switch c.state {
+	case jcSOI0, jcSOI1:
+		if (c.state == jcSOI0 && b != 0xFF) || (c.state == jcSOI1 && b != mSOI) {
+			c.fail("no start-of-image marker")
+			return
+		}
+		c.state++
+	case jcMarkerFF:
+		if b != 0xFF {
+			c.fail("expected a marker at byte %d, found 0x%02x", c.off, b)
+			return
+		}
+		c.state = jcMarkerCode
+	case jcMarkerCode:
+		c.markerCode(b)
+	case jcLength:
+		c.lenBuf[c.lenN] = b
+		c.lenN++
+		if c.lenN < 2 {
+			return
+		}
+		n := int(binary.BigEndian.Uint16(c.lenBuf[:]))
+		if n < 2 {
+			c.fail("segment 0x%02x has length %d", c.marker, n)
+			return
+		}
+		c.need = n - 2
+		c.state = jcPayload
+		if c.need == 0 {
+			c.endSegment()
+		}
+	case jcEntropy: // the byte after a 0xFF
+		switch {
+		case b == 0x00:
+			c.ffSeen = false
+		case b == 0xFF: // fill byte
+		case b >= mRST0 && b <= mRST7:
+			if b != c.nextRST {
+				c.fail("restart marker RST%d at byte %d where RST%d was due", b-mRST0, c.off, c.nextRST-mRST0)
+				return
+			}
+			c.nextRST = mRST0 + (c.nextRST-mRST0+1)%8
+			c.ffSeen = false
+		case b == mEOI || b == mSOS || b == mDHT || b == mDRI || b == 0xDB || b == 0xDC || b == 0xFE ||
+			(b >= 0xE0 && b <= 0xEF) || isSOF(b):
+			// A marker that may follow a scan: EOI, or the tables and
+			// the next scan of a progressive image.
+			c.ffSeen = false
+			c.markerCode(b)
 		default:
-			return 0, fmt.Errorf("bad byte sequence ff %02x inside the compressed data at byte %d", m, i)
+			c.fail("bad byte sequence ff %02x inside the compressed data at byte %d", b, c.off-1)
 		}
 	}
+}
+
+// markerCode handles the code byte of a marker.
+func (c *jpegChecker) markerCode(m byte) {
+	c.segments++
+	if c.segments > 1<<20 {
+		c.fail("too many segments")
+		return
+	}
+	switch {
+	case m == 0xFF: // fill byte before the code
+		c.segments--
+	case m == mEOI:
+		if !c.sawSOS {
+			c.fail("end of image before any scan")
+			return
+		}
+		c.done = true
+	case m == mTEM || (m >= mRST0 && m <= mRST7):
+		c.state = jcMarkerFF
+	case m == mSOI:
+		c.fail("second start-of-image marker at byte %d", c.off-1)
+	case m < 0xC0:
+		c.fail("invalid marker 0x%02x at byte %d", m, c.off-1)
+	default:
+		c.marker = m
+		c.lenN = 0
+		c.state = jcLength
+		if isSOF(m) {
+			if c.sawSOF {
+				c.fail("two frame headers")
+				return
+			}
+			c.sof = make([]byte, 0, 32)
+		}
+	}
+}
+
+// endSegment runs when a marker segment's payload has been read.
+func (c *jpegChecker) endSegment() {
+	c.state = jcMarkerFF
+	switch {
+	case isSOF(c.marker):
+		b := c.sof
+		c.sof = nil
+		if len(b) < 6 {
+			c.fail("frame header too short")
+			return
+		}
+		c.height = int(binary.BigEndian.Uint16(b[1:3]))
+		c.width = int(binary.BigEndian.Uint16(b[3:5]))
+		c.components = int(b[5])
+		if c.components == 0 || len(b) < 6+3*c.components {
+			c.fail("frame header with %d components is %d bytes", c.components, len(b))
+			return
+		}
+		if c.height == 0 || c.width == 0 {
+			c.fail("frame header gives %dx%d pixels", c.width, c.height)
+			return
+		}
+		c.sawSOF = true
+	case c.marker == mSOS:
+		if !c.sawSOF {
+			c.fail("scan before frame header")
+			return
+		}
+		c.sawSOS = true
+		c.nextRST = mRST0
+		c.ffSeen = false
+		c.state = jcEntropy
+	}
+}
+
+// finish returns the verdict once the whole stream has been fed.
+func (c *jpegChecker) finish() error {
+	switch {
+	case c.err != nil:
+		return c.err
+	case !c.done:
+		return fmt.Errorf("%w: jpeg: %v (at byte %d)", ErrCorruptImage, errJPEGTruncated, c.off)
+	}
+	return nil
+}
+
+// checkJPEGStream validates a whole in-memory JPEG with a jpegChecker.
+func checkJPEGStream(b []byte) error {
+	var c jpegChecker
+	c.feed(b)
+	return c.finish()
 }

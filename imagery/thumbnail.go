@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sync"
 
 	"github.com/disintegration/imaging"
 	"github.com/pixiv/go-libjpeg/jpeg"
@@ -35,8 +34,9 @@ type ThumbConfig struct {
 	Quality int
 	// MaxConcurrent bounds how many images are read and decoded at once
 	// across all goroutines that share the Thumbnailer, so that memory
-	// stays flat however many jobs run (each holds one original and one
-	// reduced decode). Zero means runtime.GOMAXPROCS.
+	// stays flat however many jobs run. Each holds the file's header, one
+	// reduced decode (5 MB for a 20 MP JPEG) and its thumbnails; the
+	// compressed data streams through. Zero means runtime.GOMAXPROCS.
 	MaxConcurrent int
 	// Limits are checked on the header before anything is decoded.
 	Limits Limits
@@ -62,10 +62,6 @@ type Thumbnailer struct {
 	quality int
 	limits  Limits
 	sem     chan struct{}
-	// bufs recycles the buffers originals are read into (one per slot in
-	// steady state), so that a busy worker does not allocate and zero
-	// tens of megabytes per image.
-	bufs sync.Pool
 }
 
 // NewThumbnailer checks cfg and returns a Thumbnailer built with it.
@@ -123,9 +119,11 @@ type Thumbnails struct {
 
 // Make reads one image from r and returns its thumbnails, upright according
 // to orientation (the EXIF value from ReadMetadata; 0 or 1 leave it as is).
-// JPEGs are decoded by libjpeg-turbo already reduced in the DCT domain to
-// the smallest scale that still covers the largest size; PNGs go through the
-// standard decoder. It waits for a free decode slot first (or for ctx).
+// It waits for a free decode slot first (or for ctx), then reads the header
+// and checks the Limits before decoding anything. JPEGs stream through
+// libjpeg-turbo, decoded already reduced in the DCT domain to the smallest
+// scale that still covers the largest size, while a checker validates the
+// stream; PNGs go through the standard decoder.
 //
 // Errors: ErrEmpty, ErrUnsupportedFormat, ErrTooLarge, ErrTooManyPixels,
 // ErrCorruptImage (truncated or damaged data), ErrCannotThumbnail (a valid
@@ -138,32 +136,17 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 	}
 	defer func() { <-t.sem }()
 
-	buf, _ := t.bufs.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	defer func() {
-		buf.Reset()
-		t.bufs.Put(buf)
-	}()
-	if err := t.read(buf, r); err != nil {
-		return Thumbnails{}, err
-	}
-	data := buf.Bytes()
-	info, err := Probe(bytes.NewReader(data), int64(len(data)))
+	src, err := t.open(r)
 	if err != nil {
 		return Thumbnails{}, err
 	}
-	if err := t.limits.Check(info); err != nil {
-		return Thumbnails{}, err
-	}
-
+	info := src.info
 	var img image.Image
 	switch info.Format {
 	case JPEG:
-		img, err = t.decodeJPEG(data, info)
+		img, err = t.decodeJPEG(src)
 	case PNG:
-		img, err = decodePNG(data)
+		img, err = decodePNG(src)
 	default:
 		return Thumbnails{}, fmt.Errorf("%w: %s", ErrCannotThumbnail, info.Format)
 	}
@@ -175,19 +158,19 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 	if orientation >= 5 && orientation <= 8 {
 		out.Width, out.Height = info.Height, info.Width
 	}
-	src, filter := img, imaging.CatmullRom
+	from, filter := img, imaging.CatmullRom
 	var smallest *image.NRGBA
 	for _, s := range t.sizes {
 		w, h := fitLongSide(info.Width, info.Height, s.LongSide)
 		// Each size is reduced from the previous, larger one: the first
 		// from the DCT-scaled decode, the others from a small image.
 		var resized *image.NRGBA
-		if b := src.Bounds(); b.Dx() == w && b.Dy() == h {
-			resized = imaging.Clone(src)
+		if b := from.Bounds(); b.Dx() == w && b.Dy() == h {
+			resized = imaging.Clone(from)
 		} else {
-			resized = imaging.Resize(src, w, h, filter)
+			resized = imaging.Resize(from, w, h, filter)
 		}
-		src, filter = resized, imaging.Linear
+		from, filter = resized, imaging.Linear
 		oriented := orient(resized, orientation)
 		smallest = oriented
 		var buf bytes.Buffer
@@ -201,9 +184,43 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 	return out, nil
 }
 
-// read reads all of r into buf, growing buf once when r tells its length
-// (bytes.Reader, strings.Reader, os.File, ...).
-func (t *Thumbnailer) read(buf *bytes.Buffer, r io.Reader) error {
+// source is an image being read: its head (every byte read so far, at
+// least through the frame header for a JPEG), what the head says, and the
+// rest of the stream. Only the head is held in memory; the rest goes
+// straight to the decoder.
+type source struct {
+	info    Info
+	head    []byte
+	rest    *countingReader
+	checker *jpegChecker // JPEG only: has seen head; sees rest as it is read
+}
+
+// countingReader enforces Limits.MaxBytes on a stream.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	max int64 // 0: no limit
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.max > 0 && c.n > c.max {
+		return n, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.max)
+	}
+	return n, err
+}
+
+// headChunk is how much is read at a time while looking for the header.
+const headChunk = 16 << 10
+
+// maxJPEGHead bounds the bytes read while looking for a JPEG frame header
+// (the APP segments of drone images take some 100 KiB).
+const maxJPEGHead = 4 << 20
+
+// open sniffs r and reads its header, then checks the Limits, all before
+// any pixel is decoded.
+func (t *Thumbnailer) open(r io.Reader) (*source, error) {
 	var hint int64
 	switch x := r.(type) {
 	case interface{ Len() int }:
@@ -215,68 +232,139 @@ func (t *Thumbnailer) read(buf *bytes.Buffer, r io.Reader) error {
 			hint = fi.Size()
 		}
 	}
-	if t.limits.MaxBytes > 0 {
-		if hint > t.limits.MaxBytes {
-			return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, hint, t.limits.MaxBytes)
+	if t.limits.MaxBytes > 0 && hint > t.limits.MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, hint, t.limits.MaxBytes)
+	}
+	src := &source{rest: &countingReader{r: r, max: t.limits.MaxBytes}}
+	readMore := func(n int) (bool, error) {
+		old := len(src.head)
+		src.head = append(src.head, make([]byte, n)...)
+		m, err := io.ReadFull(src.rest, src.head[old:])
+		src.head = src.head[:old+m]
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return true, nil
 		}
-		r = io.LimitReader(r, t.limits.MaxBytes+1)
+		if err != nil && !errors.Is(err, ErrTooLarge) {
+			err = fmt.Errorf("imagery: thumbnail: read: %w", err)
+		}
+		return false, err
 	}
-	if hint > 0 {
-		buf.Grow(int(hint) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(r); err != nil {
-		return fmt.Errorf("imagery: thumbnail: read: %w", err)
-	}
-	if t.limits.MaxBytes > 0 && int64(buf.Len()) > t.limits.MaxBytes {
-		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, t.limits.MaxBytes)
-	}
-	return nil
-}
-
-// fitLongSide returns w×h scaled so that its longer side is at most long.
-func fitLongSide(w, h, long int) (int, int) {
-	if w <= long && h <= long {
-		return w, h
-	}
-	if w >= h {
-		return long, max(1, int((int64(h)*int64(long)+int64(w)/2)/int64(w)))
-	}
-	return max(1, int((int64(w)*int64(long)+int64(h)/2)/int64(h))), long
-}
-
-// decodeJPEG validates the stream, then decodes it with libjpeg-turbo at
-// the smallest DCT scale (n/8) that still covers the largest size.
-func (t *Thumbnailer) decodeJPEG(data []byte, info Info) (img image.Image, err error) {
-	if err := checkJPEGStream(data); err != nil {
+	eof, err := readMore(64)
+	if err != nil {
 		return nil, err
 	}
-	tw, th := fitLongSide(info.Width, info.Height, t.sizes[0].LongSide)
+	f, err := Sniff(src.head)
+	if err != nil {
+		return nil, err
+	}
+	src.info = Info{Format: f, Size: hint}
+	switch f {
+	case JPEG:
+		c := &jpegChecker{}
+		c.feed(src.head)
+		for !c.sawSOF && c.err == nil && !eof {
+			if len(src.head) > maxJPEGHead {
+				return nil, fmt.Errorf("%w: jpeg: no frame header in the first %d bytes", ErrCorruptImage, maxJPEGHead)
+			}
+			old := len(src.head)
+			if eof, err = readMore(headChunk); err != nil {
+				return nil, err
+			}
+			c.feed(src.head[old:])
+		}
+		if c.err != nil {
+			return nil, c.err
+		}
+		if !c.sawSOF {
+			return nil, fmt.Errorf("%w: jpeg: %v before the frame header", ErrCorruptImage, errJPEGTruncated)
+		}
+		src.info.Width, src.info.Height = c.width, c.height
+		src.checker = c
+	case PNG:
+		cfg, err := png.DecodeConfig(bytes.NewReader(src.head))
+		if err != nil {
+			return nil, fmt.Errorf("%w: png header: %v", ErrCorruptImage, err)
+		}
+		src.info.Width, src.info.Height = cfg.Width, cfg.Height
+	default:
+		return src, nil // not decoded here: no need to look further
+	}
+	if err := t.limits.Check(src.info); err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// checkedReader feeds the rest of a JPEG stream to its checker as the
+// decoder reads it. After the EOI marker, or once the checker has found
+// damage, it reports end of file: the decoder ends early (libjpeg fills
+// what it misses with grey) and the checker's verdict decides.
+type checkedReader struct {
+	r io.Reader
+	c *jpegChecker
+}
+
+func (cr *checkedReader) Read(p []byte) (int, error) {
+	if cr.c.done || cr.c.err != nil {
+		return 0, io.EOF
+	}
+	n, err := cr.r.Read(p)
+	cr.c.feed(p[:n])
+	if err != nil && !errors.Is(err, io.EOF) {
+		cr.c.err = err
+		return n, io.EOF
+	}
+	return n, err
+}
+
+// decodeJPEG decodes a JPEG with libjpeg-turbo at the smallest DCT scale
+// (n/8) that still covers the largest size, checking the stream on the way.
+func (t *Thumbnailer) decodeJPEG(src *source) (img image.Image, err error) {
+	c := src.checker
+	stream := io.MultiReader(bytes.NewReader(src.head), &checkedReader{r: src.rest, c: c})
 	defer func() {
 		if p := recover(); p != nil {
 			img, err = nil, fmt.Errorf("%w: libjpeg: %v", ErrCorruptImage, p)
 		}
 	}()
-	// libjpeg-turbo also converts the colours (SIMD) straight into RGBA;
-	// a JPEG is opaque, so that is the NRGBA that imaging works in.
-	rgba, err := jpeg.DecodeIntoRGBA(bytes.NewReader(data), &jpeg.DecoderOptions{ScaleTarget: image.Rect(0, 0, tw, th)})
-	if err == nil && rgba != nil {
-		return &image.NRGBA{Pix: rgba.Pix, Stride: rgba.Stride, Rect: rgba.Rect}, nil
+	if c.components == 1 || c.components == 3 {
+		tw, th := fitLongSide(src.info.Width, src.info.Height, t.sizes[0].LongSide)
+		// libjpeg-turbo also converts the colours (SIMD) straight into
+		// RGBA; a JPEG is opaque, so that is the NRGBA imaging works in.
+		rgba, derr := jpeg.DecodeIntoRGBA(stream, &jpeg.DecoderOptions{ScaleTarget: image.Rect(0, 0, tw, th)})
+		if derr == nil && rgba != nil {
+			img = &image.NRGBA{Pix: rgba.Pix, Stride: rgba.Stride, Rect: rgba.Rect}
+		} else if derr == nil {
+			derr = errors.New("no image decoded")
+		}
+		err = derr
+	} else {
+		// CMYK and other rare layouts that go-libjpeg does not take go
+		// through the standard decoder, at full size (Limits were checked).
+		img, err = stdjpeg.Decode(stream)
 	}
-	if err == nil {
-		err = errors.New("no image decoded")
+	// The decoder may stop before the end; the checker must see it all.
+	if _, cerr := io.Copy(io.Discard, &checkedReader{r: src.rest, c: c}); cerr != nil && c.err == nil {
+		c.err = cerr
 	}
-	// go-libjpeg does not take CMYK JPEGs; the standard decoder does
-	// (slower, at full size: Limits were checked before).
-	std, stdErr := stdjpeg.Decode(bytes.NewReader(data))
-	if stdErr != nil {
+	if errors.Is(c.err, ErrTooLarge) {
+		return nil, c.err
+	}
+	if cerr := c.finish(); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: jpeg: %v", ErrCorruptImage, err)
 	}
-	return std, nil
+	return img, nil
 }
 
 // decodePNG decodes a PNG and flattens any transparency onto white.
-func decodePNG(data []byte) (image.Image, error) {
-	img, err := png.Decode(bytes.NewReader(data))
+func decodePNG(src *source) (image.Image, error) {
+	img, err := png.Decode(io.MultiReader(bytes.NewReader(src.head), src.rest))
+	if errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: png: %v", ErrCorruptImage, err)
 	}
@@ -288,6 +376,17 @@ func decodePNG(data []byte) (image.Image, error) {
 	draw.Draw(flat, flat.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
 	draw.Draw(flat, flat.Bounds(), img, b.Min, draw.Over)
 	return flat, nil
+}
+
+// fitLongSide returns w×h scaled so that its longer side is at most long.
+func fitLongSide(w, h, long int) (int, int) {
+	if w <= long && h <= long {
+		return w, h
+	}
+	if w >= h {
+		return long, max(1, int((int64(h)*int64(long)+int64(w)/2)/int64(w)))
+	}
+	return max(1, int((int64(w)*int64(long)+int64(h)/2)/int64(h))), long
 }
 
 // orient turns img upright according to an EXIF orientation (1-8).
