@@ -65,7 +65,7 @@ install_postgres() {
 pg_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
 
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 pg_dir() {
@@ -93,7 +93,7 @@ pg_running() {
 }
 
 psql_super() { # psql_super DB SQL
-  PGPASSWORD="$(secret pg-superuser)" "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 \
+  PGPASSWORD="$(secret pg-superuser)" PGOPTIONS='-c client_min_messages=warning' "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 \
     -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$1" -c "$2"
 }
 
