@@ -7,12 +7,15 @@
 // A Thumbnailer is built once with its configuration (in cmd/sieve) and
 // passed to whoever needs it; every other entry point is a plain function.
 //
-// Errors are prefixed "imagery: " and wrap one of the sentinel errors below,
-// so callers classify them with errors.Is:
+// Errors are prefixed "imagery: ". Those about the content wrap one of the
+// sentinel errors below, so callers classify them with errors.Is; read and
+// context errors are wrapped as they come:
 //
 //	ErrEmpty, ErrUnsupportedFormat -> the upload is not an image we take (415)
 //	ErrTooManyPixels, ErrTooLarge  -> refused by Limits before any decode (413)
 //	ErrCorruptImage                -> truncated or damaged data (422)
 //	ErrCannotThumbnail             -> stored, but flagged: no thumbnail (HEIC)
-//	ErrNoMetadata                  -> no readable EXIF or XMP at all
+//
+// ErrBadGPS never comes back as an error: ReadMetadata drops an unusable
+// position and says why in Metadata.Warnings.
 package imagery

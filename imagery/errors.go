@@ -2,7 +2,7 @@ package imagery
 
 import "errors"
 
-// Sentinel errors. Every error returned by this package wraps one of them.
+// Sentinel errors. Every error about an image's content wraps one of them.
 var (
 	// ErrEmpty reports a zero-byte file.
 	ErrEmpty = errors.New("imagery: empty file")
@@ -22,9 +22,6 @@ var (
 	// decode (HEIC/HEIF, AVIF, WebP, TIFF); the caller stores it and flags
 	// it as having no thumbnail.
 	ErrCannotThumbnail = errors.New("imagery: cannot make a thumbnail of this format")
-	// ErrNoMetadata reports a file in which neither EXIF nor XMP could be
-	// read at all.
-	ErrNoMetadata = errors.New("imagery: no readable metadata")
 	// ErrBadGPS classifies a GPS position that is present but unusable
 	// (out of range, or the all-zero position of a receiver without a
 	// fix). ReadMetadata does not fail with it: it drops the position and

@@ -196,3 +196,30 @@ func TestCheckJPEGStream(t *testing.T) {
 		})
 	}
 }
+
+// TestJPEGCheckerChunks feeds the checker in pieces of many sizes: the
+// verdict and the frame header must not depend on how the stream is cut.
+func TestJPEGCheckerChunks(t *testing.T) {
+	for _, name := range []string{"dji_attr.jpg", "landscape_6.jpg", "truncated.jpg", "corrupted.jpg", "marker_8.jpg", "bomb.jpg"} {
+		data := fixture(t, name)
+		whole := checkJPEGStream(data)
+		for _, size := range []int{1, 2, 3, 7, 64, 4096, 16384} {
+			var c jpegChecker
+			for p := data; len(p) > 0; {
+				n := min(size, len(p))
+				c.feed(p[:n])
+				p = p[n:]
+			}
+			got := c.finish()
+			if (got == nil) != (whole == nil) || (got != nil && got.Error() != whole.Error()) {
+				t.Errorf("%s in pieces of %d: %v; whole: %v", name, size, got, whole)
+			}
+		}
+	}
+	// The frame header as the checker reads it.
+	var c jpegChecker
+	c.feed(fixture(t, "HMD_Nokia_8.3_5G.jpg"))
+	if c.width != 4608 || c.height != 1976 || c.components != 3 || c.finish() != nil {
+		t.Errorf("checker read %dx%d, %d components, %v", c.width, c.height, c.components, c.finish())
+	}
+}

@@ -182,6 +182,36 @@ func TestMakeErrors(t *testing.T) {
 	}
 }
 
+// TestMakeUnsizedStream runs Make on streams that do not tell their length
+// (an HTTP body, a MinIO object read): good, truncated and damaged JPEGs,
+// and a PNG.
+func TestMakeUnsizedStream(t *testing.T) {
+	th := newTestThumbnailer(t)
+	tests := []struct {
+		file string
+		err  error
+	}{
+		{"iphone_hdr_NO.jpg", nil},
+		{"png_named.jpg", nil},
+		{"truncated.jpg", ErrCorruptImage},
+		{"corrupted.jpg", ErrCorruptImage},
+		{"bomb.jpg", ErrTooManyPixels},
+		{"empty.jpg", ErrEmpty},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			r := io.MultiReader(bytes.NewReader(fixture(t, tt.file)))
+			out, err := th.Make(context.Background(), r, 1)
+			if !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+				t.Fatalf("Make error = %v, want %v", err, tt.err)
+			}
+			if err == nil {
+				decodeThumb(t, out.Sizes["detail"].JPEG)
+			}
+		})
+	}
+}
+
 func TestMakeTooLarge(t *testing.T) {
 	cfg := DefaultThumbConfig()
 	cfg.Limits.MaxBytes = 1000
@@ -219,6 +249,10 @@ func TestMakeMatchesReference(t *testing.T) {
 	}
 	if d := HammingDistance(out.PHash, PerceptualHash(ref)); d > 6 {
 		t.Errorf("returned pHash is %d bits from the reference's", d)
+	}
+	refList := imaging.Resize(full, 320, 240, imaging.Lanczos)
+	if d := HammingDistance(PerceptualHash(decodeThumb(t, out.Sizes["list"].JPEG)), PerceptualHash(refList)); d > 4 {
+		t.Errorf("list thumbnail is %d bits from the reference", d)
 	}
 	mean := func(img image.Image) [3]float64 {
 		var s [3]float64
