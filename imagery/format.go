@@ -2,13 +2,13 @@ package imagery
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image/png"
 	"io"
 
 	"golang.org/x/image/tiff"
-	"golang.org/x/image/webp"
 )
 
 // Format is an image container format recognised by its magic bytes, never
@@ -129,11 +129,11 @@ func Probe(r io.ReaderAt, size int64) (Info, error) {
 		}
 		info.Width, info.Height = cfg.Width, cfg.Height
 	case WebP:
-		cfg, err := webp.DecodeConfig(io.NewSectionReader(r, 0, size))
+		w, h, err := webpSize(r)
 		if err != nil {
-			return info, fmt.Errorf("%w: webp header: %v", ErrCorruptImage, err)
+			return info, err
 		}
-		info.Width, info.Height = cfg.Width, cfg.Height
+		info.Width, info.Height = w, h
 	case TIFF:
 		cfg, err := tiff.DecodeConfig(io.NewSectionReader(r, 0, size))
 		if err != nil {
@@ -151,6 +151,33 @@ func Probe(r io.ReaderAt, size int64) (Info, error) {
 		return info, fmt.Errorf("%w: %s header gives %dx%d pixels", ErrCorruptImage, f, info.Width, info.Height)
 	}
 	return info, nil
+}
+
+// webpSize reads the canvas size from the first chunk of a WebP file:
+// VP8X (extended: canvas size), VP8L (lossless) or "VP8 " (lossy key frame).
+func webpSize(r io.ReaderAt) (int, int, error) {
+	var b [30]byte
+	if n, err := r.ReadAt(b[:], 0); n < len(b) && err != nil {
+		return 0, 0, fmt.Errorf("%w: webp header cut off", ErrCorruptImage)
+	}
+	c := b[20:]
+	le24 := func(p []byte) int { return int(p[0]) | int(p[1])<<8 | int(p[2])<<16 }
+	switch string(b[12:16]) {
+	case "VP8X":
+		return le24(c[4:]) + 1, le24(c[7:]) + 1, nil
+	case "VP8L":
+		if c[0] != 0x2F {
+			return 0, 0, fmt.Errorf("%w: webp lossless signature missing", ErrCorruptImage)
+		}
+		bits := uint32(c[1]) | uint32(c[2])<<8 | uint32(c[3])<<16 | uint32(c[4])<<24
+		return int(bits&0x3FFF) + 1, int(bits>>14&0x3FFF) + 1, nil
+	case "VP8 ":
+		if c[3] != 0x9D || c[4] != 0x01 || c[5] != 0x2A {
+			return 0, 0, fmt.Errorf("%w: webp lossy start code missing", ErrCorruptImage)
+		}
+		return int(binary.LittleEndian.Uint16(c[6:]) & 0x3FFF), int(binary.LittleEndian.Uint16(c[8:]) & 0x3FFF), nil
+	}
+	return 0, 0, fmt.Errorf("%w: webp chunk %q unknown", ErrCorruptImage, b[12:16])
 }
 
 // Limits bound what the server accepts before it decodes anything. A zero

@@ -57,6 +57,8 @@ func TestProbe(t *testing.T) {
 		{"bomb.jpg", JPEG, 50000, 50000, nil},
 		{"png_named.jpg", PNG, 160, 120, nil},
 		{"heic_header.heic", HEIC, 4032, 3024, nil}, // the grid, not a 512x512 tile
+		{"other.webp", WebP, 48, 36, nil},           // extended (VP8X) WebP
+		{"other.tif", TIFF, 48, 36, nil},
 		{"empty.jpg", "", 0, 0, ErrEmpty},
 		{"SOURCES.md", "", 0, 0, ErrUnsupportedFormat},
 	}
@@ -221,5 +223,31 @@ func TestJPEGCheckerChunks(t *testing.T) {
 	c.feed(fixture(t, "HMD_Nokia_8.3_5G.jpg"))
 	if c.width != 4608 || c.height != 1976 || c.components != 3 || c.finish() != nil {
 		t.Errorf("checker read %dx%d, %d components, %v", c.width, c.height, c.components, c.finish())
+	}
+}
+
+func TestWebPSize(t *testing.T) {
+	riff := func(chunk string, payload []byte) []byte {
+		b := append([]byte("RIFF\x00\x00\x00\x00WEBP"+chunk+"\x00\x00\x00\x00"), payload...)
+		return append(b, make([]byte, 16)...)
+	}
+	bits := uint32(39) | uint32(29)<<14
+	tests := []struct {
+		name string
+		data []byte
+		w, h int
+		ok   bool
+	}{
+		{"lossless", riff("VP8L", []byte{0x2F, byte(bits), byte(bits >> 8), byte(bits >> 16), byte(bits >> 24)}), 40, 30, true},
+		{"lossy", riff("VP8 ", []byte{0, 0, 0, 0x9D, 0x01, 0x2A, 40, 0, 30, 0}), 40, 30, true},
+		{"extended", riff("VP8X", []byte{0, 0, 0, 0, 39, 0, 0, 29, 0, 0}), 40, 30, true},
+		{"lossy without start code", riff("VP8 ", []byte{0, 0, 0, 1, 2, 3, 40, 0, 30, 0}), 0, 0, false},
+		{"unknown chunk", riff("ABCD", nil), 0, 0, false},
+	}
+	for _, tt := range tests {
+		info, err := Probe(bytes.NewReader(tt.data), int64(len(tt.data)))
+		if (err == nil) != tt.ok || (tt.ok && (info.Width != tt.w || info.Height != tt.h || info.Format != WebP)) {
+			t.Errorf("%s: Probe = %+v, %v", tt.name, info, err)
+		}
 	}
 }

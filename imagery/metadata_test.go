@@ -76,6 +76,8 @@ func TestReadMetadata(t *testing.T) {
 		{"heic_header.heic", want{
 			gps: &GPS{34.1512, 113.4721}, altAbs: f64(-5.5), takenAt: "2024-05-06T10:11:12.25+08:00", hasZone: true,
 			orientation: 6, make: "Apple", model: "iPhone 13", focal: f64(5.7), focal35: f64(26)}},
+		{"other.tif", want{takenAt: "2014-09-21T16:00:56+02:00", hasZone: true, orientation: 1, make: "Jolla", model: "Jolla"}},
+		{"other.webp", want{takenAt: "2014-09-21T16:00:56Z", orientation: 1, make: "Jolla", model: "Jolla", focal: f64(4)}},
 		{"png_named.jpg", want{takenAt: "2014-09-21T16:00:56Z", orientation: 1, make: "Jolla", model: "Jolla", focal: f64(4)}},
 		{"gps_southwest.jpg", want{gps: &GPS{-22.9068, -43.1729}, orientation: 1}},
 		{"gps_decimal.jpg", want{gps: &GPS{-33.8688, 151.2153}, orientation: 1, make: "Test"}},

@@ -165,6 +165,8 @@ func TestMakeErrors(t *testing.T) {
 		{"stray marker in entropy data", flipped, ErrCorruptImage},
 		{"decompression bomb", fixture(t, "bomb.jpg"), ErrTooManyPixels},
 		{"heic", fixture(t, "heic_header.heic"), ErrCannotThumbnail},
+		{"webp", fixture(t, "other.webp"), ErrCannotThumbnail},
+		{"tiff", fixture(t, "other.tif"), ErrCannotThumbnail},
 		{"not an image", []byte("<html>hello</html>"), ErrUnsupportedFormat},
 		{"jpeg header only", fixture(t, "dji_attr.jpg")[:sos], ErrCorruptImage},
 		{"png cut short", fixture(t, "png_named.jpg")[:20000], ErrCorruptImage},

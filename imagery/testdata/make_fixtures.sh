@@ -112,6 +112,10 @@ cp "$tmp/small.jpg" pix4d.jpg
 exiftool -q -overwrite_original -Make=Autel "-Model=XT701" -GPSLatitude=34.2 -GPSLatitudeRef=N \
 	-GPSLongitude=113.3 -GPSLongitudeRef=E "-xmp<=$tmp/pix4d.xmp" pix4d.jpg
 
+# Other containers, tiny: WebP and TIFF (stored, not thumbnailed).
+vips thumbnail jolla.jpg other.webp 48
+vips thumbnail jolla.jpg other.tif 48
+
 # --- bad inputs ------------------------------------------------------------
 : >empty.jpg                                  # zero bytes
 vips thumbnail jolla.jpg png_named.jpg.png 160  # a PNG ...
