@@ -195,18 +195,30 @@ type source struct {
 	checker *jpegChecker // JPEG only: has seen head; sees rest as it is read
 }
 
-// countingReader enforces Limits.MaxBytes on a stream.
+// countingReader enforces Limits.MaxBytes on a stream and keeps the first
+// read error, so that a failed read (an upload cut off, a storage error) is
+// told apart from damaged content, whatever the decoder makes of it.
 type countingReader struct {
 	r   io.Reader
 	n   int64
 	max int64 // 0: no limit
+	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	if c.max > 0 && c.n > c.max {
-		return n, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.max)
+	switch {
+	case c.max > 0 && c.n > c.max:
+		c.err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.max)
+	case err != nil && !errors.Is(err, io.EOF):
+		c.err = fmt.Errorf("imagery: thumbnail: read: %w", err)
+	}
+	if c.err != nil {
+		return n, c.err
 	}
 	return n, err
 }
@@ -241,11 +253,11 @@ func (t *Thumbnailer) open(r io.Reader) (*source, error) {
 		src.head = append(src.head, make([]byte, n)...)
 		m, err := io.ReadFull(src.rest, src.head[old:])
 		src.head = src.head[:old+m]
+		if src.rest.err != nil {
+			return false, src.rest.err
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return true, nil
-		}
-		if err != nil && !errors.Is(err, ErrTooLarge) {
-			err = fmt.Errorf("imagery: thumbnail: read: %w", err)
 		}
 		return false, err
 	}
@@ -344,11 +356,9 @@ func (t *Thumbnailer) decodeJPEG(src *source) (img image.Image, err error) {
 		img, err = stdjpeg.Decode(stream)
 	}
 	// The decoder may stop before the end; the checker must see it all.
-	if _, cerr := io.Copy(io.Discard, &checkedReader{r: src.rest, c: c}); cerr != nil && c.err == nil {
-		c.err = cerr
-	}
-	if errors.Is(c.err, ErrTooLarge) {
-		return nil, c.err
+	io.Copy(io.Discard, &checkedReader{r: src.rest, c: c})
+	if src.rest.err != nil {
+		return nil, src.rest.err
 	}
 	if cerr := c.finish(); cerr != nil {
 		return nil, cerr
@@ -362,8 +372,8 @@ func (t *Thumbnailer) decodeJPEG(src *source) (img image.Image, err error) {
 // decodePNG decodes a PNG and flattens any transparency onto white.
 func decodePNG(src *source) (image.Image, error) {
 	img, err := png.Decode(io.MultiReader(bytes.NewReader(src.head), src.rest))
-	if errors.Is(err, ErrTooLarge) {
-		return nil, err
+	if src.rest.err != nil {
+		return nil, src.rest.err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: png: %v", ErrCorruptImage, err)

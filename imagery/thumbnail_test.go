@@ -214,6 +214,37 @@ func TestMakeUnsizedStream(t *testing.T) {
 	}
 }
 
+// failingReader returns its data, then fails as a dropped connection does.
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+// TestMakeReadFailure: an upload or storage read that fails half-way is a
+// read error the caller can retry, not damaged content.
+func TestMakeReadFailure(t *testing.T) {
+	th := newTestThumbnailer(t)
+	broken := errors.New("connection reset")
+	for _, tt := range []struct {
+		file string
+		cut  int
+	}{{"iphone_hdr_NO.jpg", 5000}, {"iphone_hdr_NO.jpg", 900000}, {"png_named.jpg", 30000}} {
+		data := fixture(t, tt.file)[:tt.cut]
+		_, err := th.Make(context.Background(), &failingReader{r: bytes.NewReader(data), err: broken}, 1)
+		if !errors.Is(err, broken) || errors.Is(err, ErrCorruptImage) || !strings.HasPrefix(err.Error(), "imagery: ") {
+			t.Errorf("%s cut at %d: Make error = %v, want the read error", tt.file, tt.cut, err)
+		}
+	}
+}
+
 func TestMakeTooLarge(t *testing.T) {
 	cfg := DefaultThumbConfig()
 	cfg.Limits.MaxBytes = 1000
