@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	exif "github.com/dsoprea/go-exif/v3"
@@ -229,17 +228,10 @@ func (v exifTag) floats() ([]float64, error) {
 	return out, nil
 }
 
-// findTIFFBlock searches the first maxEXIFBlock bytes of a file for an
-// embedded EXIF block: "Exif\0\0" before a TIFF header (JPEG, HEIF Exif
-// items, WebP), or a PNG eXIf chunk. It returns the TIFF part.
-func findTIFFBlock(r io.ReaderAt, size int64) []byte {
-	n := min(size, maxEXIFBlock)
-	b := make([]byte, n)
-	if m, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil
-	} else {
-		b = b[:m]
-	}
+// findTIFFBlock searches the start of a file (b) for an embedded EXIF
+// block: "Exif\0\0" before a TIFF header (HEIF Exif items, WebP EXIF
+// chunks), or a PNG eXIf chunk. It returns the TIFF part.
+func findTIFFBlock(b []byte) []byte {
 	for _, prefix := range [][]byte{[]byte("Exif\x00\x00"), []byte("eXIf")} {
 		for off := 0; ; {
 			i := bytes.Index(b[off:], prefix)

@@ -137,15 +137,21 @@ func ReadMetadata(r io.ReaderAt, size int64) (Metadata, error) {
 			}
 			md.warn("%v", err)
 		}
-	case TIFF:
-		block = make([]byte, min(size, maxEXIFBlock))
-		if _, err := r.ReadAt(block, 0); err != nil && !errors.Is(err, io.EOF) {
+	default:
+		// The other containers are searched in their first bytes; a TIFF
+		// file is itself the EXIF block.
+		b := make([]byte, min(size, maxEXIFBlock))
+		n, err := r.ReadAt(b, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
 			return md, fmt.Errorf("imagery: read metadata: %w", err)
 		}
-		packet = findXMPPacket(r, size)
-	default:
-		block = findTIFFBlock(r, size)
-		packet = findXMPPacket(r, size)
+		b = b[:n]
+		if f == TIFF {
+			block = b
+		} else {
+			block = findTIFFBlock(b)
+		}
+		packet = findXMPPacket(b)
 	}
 	if block != nil {
 		tags, warnings := parseEXIF(block)

@@ -101,16 +101,9 @@ func parseXMP(packet []byte) (xmpProps, error) {
 	}
 }
 
-// findXMPPacket searches the first maxEXIFBlock bytes of a non-JPEG file
-// (HEIF item, PNG iTXt chunk, TIFF tag 700, WebP chunk) for an XMP packet.
-func findXMPPacket(r io.ReaderAt, size int64) []byte {
-	n := min(size, maxEXIFBlock)
-	b := make([]byte, n)
-	m, err := r.ReadAt(b, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil
-	}
-	b = b[:m]
+// findXMPPacket searches the start of a non-JPEG file (b) for an XMP
+// packet (HEIF item, PNG iTXt chunk, TIFF tag 700, WebP XMP chunk).
+func findXMPPacket(b []byte) []byte {
 	start := bytes.Index(b, []byte("<x:xmpmeta"))
 	endTag := []byte("</x:xmpmeta>")
 	if start < 0 {
