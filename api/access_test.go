@@ -16,7 +16,9 @@ import (
 // entry here, or TestAccessMatrix fails: that is how a route cannot forget its scope rule.
 func scopeFixtures(w *world) map[string][2]int64 {
 	return map[string][2]int64{
-		"users": {w.users["worker"].ID, w.users["worker2"].ID},
+		"users":    {w.users["worker"].ID, w.users["worker2"].ID},
+		"regions":  {w.v1, w.v2},
+		"premises": {w.premise1, w.premise2},
 	}
 }
 

@@ -63,6 +63,7 @@ func newHarness(t testing.TB) *harness {
 type world struct {
 	city, t1, t2, v1, v2, k1, k1b, k2 int64
 	users                             map[string]accounts.User
+	premise1, premise2                int64 // one premise in k1, one in k2
 }
 
 func (h *harness) world() *world {
@@ -86,6 +87,17 @@ func (h *harness) world() *world {
 		w.k1 = add(&w.v1, "cell", "411081100201-01", "火龙村01网格")
 		w.k1b = add(&w.v1, "cell", "411081100201-02", "火龙村02网格")
 		w.k2 = add(&w.v2, "cell", "411081101201-01", "顺店村01网格")
+		premise := func(cell int64, name string) int64 {
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO premises (kind, name, geom, cell_id, region_path)
+				SELECT 'household', $2, ST_SetSRID(ST_MakePoint(113.5, 34.2), 4326), id, path FROM regions WHERE id = $1
+				RETURNING id`, cell, name).Scan(&id); err != nil {
+				h.t.Fatal(err)
+			}
+			return id
+		}
+		w.premise1 = premise(w.k1, "火龙村张家")
+		w.premise2 = premise(w.k2, "顺店村李家")
 		mk := func(name string, role accounts.Role, region *int64, cells ...int64) {
 			u, err := h.accounts.Create(ctx, tx, accounts.CityAdmin, accounts.NewUser{Username: name,
 				Password: "correct horse battery", Role: role, RegionID: region, CellIDs: cells})

@@ -72,7 +72,10 @@ func levelFor(status int) slog.Level {
 }
 
 // uploadRoutes take files and get the upload limit instead of the body limit.
-var uploadRoutes = map[string]bool{}
+var uploadRoutes = map[string]bool{
+	v1 + "/regions/import":  true,
+	v1 + "/premises/import": true,
+}
 
 // limitBody refuses bodies over the route's limit: at once when Content-Length says so,
 // otherwise when reading passes the limit (the handler then fails with *http.MaxBytesError,

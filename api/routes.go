@@ -39,7 +39,17 @@ func (s *Server) routes() {
 	s.route(http.MethodPatch, v1+"/users/:id", accounts.PermManageUsers, s.updateUser)
 	s.route(http.MethodGet, v1+"/audit", accounts.PermReadAudit, s.listAudit)
 
-	// Regions, cells and premises (regions_handlers.go, premises_handlers.go).
+	// Regions, cells and premises (regions_handlers.go, premises_handlers.go). The imports
+	// take files and get the upload limit (uploadRoutes).
+	s.route(http.MethodPost, v1+"/regions/import", accounts.PermManageRegions, s.importRegions)
+	s.route(http.MethodGet, v1+"/regions", accounts.PermRead, s.listRegions)
+	s.route(http.MethodGet, v1+"/regions/:id", accounts.PermRead, s.getRegion)
+	s.route(http.MethodPost, v1+"/regions/:id/cells", accounts.PermManageRegions, s.generateCells)
+	s.route(http.MethodPost, v1+"/premises/import", accounts.PermManagePremises, s.importPremises)
+	s.route(http.MethodGet, v1+"/premises", accounts.PermRead, s.listPremises)
+	s.route(http.MethodPost, v1+"/premises", accounts.PermAddPremise, s.createPremise)
+	s.route(http.MethodGet, v1+"/premises/:id", accounts.PermRead, s.getPremise)
+	s.route(http.MethodPatch, v1+"/premises/:id", accounts.PermManagePremises, s.updatePremise)
 
 	// Media and drone surveys (media_handlers.go, surveys_handlers.go).
 }

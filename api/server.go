@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/premises"
+	"github.com/sieve-city/sieve/internal/regions"
 )
 
 // Check is one readiness probe of a backing service.
@@ -24,8 +26,11 @@ type Check struct {
 
 // Deps is what the API needs from the rest of the program.
 type Deps struct {
-	Pool      *pgxpool.Pool
-	Accounts  *accounts.Store
+	Pool     *pgxpool.Pool
+	Accounts *accounts.Store
+	// Regions and Premises are the region tree and the premises register (defaults when nil).
+	Regions   *regions.Store
+	Premises  *premises.Store
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check
@@ -50,6 +55,12 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Premises == nil {
+		d.Premises = premises.NewStore()
+	}
+	if d.Regions == nil {
+		d.Regions = regions.NewStore(d.Premises)
 	}
 	e := echo.New()
 	e.HideBanner = true

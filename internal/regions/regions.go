@@ -1,0 +1,166 @@
+// Package regions is the tree of polygons the campaign is organised by (区域): city → township
+// or street (乡镇/街道) → administrative village or community (行政村/社区) → grid cell (网格).
+// It imports boundary files (GeoJSON, bare arrays of features, zipped ESRI Shapefiles; WGS-84,
+// CGCS2000 or GCJ-02) with per-feature validation and repair, generates grid cells by clipping
+// a square or hexagon lattice to a boundary, and reads the tree with areas and counts.
+//
+// Store methods take the caller's transaction (db.InScope): row-level security decides which
+// regions a caller sees (their area and the regions above it) and may change (their area).
+package regions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sieve-city/sieve/gis"
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/premises"
+)
+
+// Level is a region's place in the tree.
+type Level string
+
+// The levels, from the top.
+const (
+	City     Level = "city"     // 市
+	Township Level = "township" // 乡镇/街道
+	Village  Level = "village"  // 行政村/社区
+	Cell     Level = "cell"     // 网格
+)
+
+var levelRank = map[Level]int{City: 0, Township: 1, Village: 2, Cell: 3}
+
+// ParseLevel checks a level name (English, or 市/乡镇/街道/村/社区/网格).
+func ParseLevel(s string) (Level, error) {
+	switch s {
+	case "city", "市", "县", "县级市":
+		return City, nil
+	case "township", "乡镇", "乡", "镇", "街道":
+		return Township, nil
+	case "village", "村", "行政村", "社区", "居委会":
+		return Village, nil
+	case "cell", "网格":
+		return Cell, nil
+	}
+	return "", fmt.Errorf("unknown level %q (city, township, village, cell)", s)
+}
+
+// Region is one node of the tree, with what the caller can see below it.
+type Region struct {
+	ID        int64    `json:"id"`
+	ParentID  *int64   `json:"parentId"`
+	Level     Level    `json:"level"`
+	Code      string   `json:"code"`
+	Name      string   `json:"name"`
+	Kind      string   `json:"kind"` // 镇, 乡, 街道, 村, 社区, 网格 ...
+	AreaKm2   float64  `json:"areaKm2"`
+	Children  int64    `json:"children"`  // direct children
+	Cells     int64    `json:"cells"`     // grid cells at or below this region
+	Premises  int64    `json:"premises"`  // premises inside
+	WorkerIDs []int64  `json:"workerIds"` // grid workers assigned (cells only)
+	GridShape *string  `json:"gridShape,omitempty"`
+	GridSizeM *float64 `json:"gridSizeM,omitempty"`
+	// Geometry is the boundary as an RFC 7946 GeoJSON geometry (null when not loaded).
+	Geometry  json.RawMessage `json:"-"`
+	Path      string          `json:"-"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+}
+
+// Store reads and writes regions. OGR2OGR is the path of GDAL's ogr2ogr, used to read
+// shapefiles ("ogr2ogr" on the PATH when empty).
+type Store struct {
+	OGR2OGR  string
+	Premises *premises.Store
+}
+
+// NewStore returns a Store.
+func NewStore(p *premises.Store) *Store { return &Store{OGR2OGR: "ogr2ogr", Premises: p} }
+
+// regionCols are the columns scan reads; $1 says whether to load the boundary.
+var regionCols = `r.id, r.parent_id, r.level, r.code, r.name, r.kind,
+	coalesce(` + gis.AreaKm2("r.geom") + `, 0),
+	(SELECT count(*) FROM regions k WHERE k.parent_id = r.id),
+	(SELECT count(*) FROM regions k WHERE k.path <@ r.path AND k.level = 'cell'),
+	(SELECT count(*) FROM premises p WHERE p.region_path <@ r.path),
+	coalesce((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM cell_assignments a WHERE a.cell_id = r.id), '{}'),
+	r.grid_shape, r.grid_size_m, r.path::text, r.created_at, r.updated_at,
+	CASE WHEN $1::bool AND r.geom IS NOT NULL THEN ` + gis.AsGeoJSON("r.geom") + ` END`
+
+func scan(row pgx.Row) (Region, error) {
+	var r Region
+	var g *string
+	err := row.Scan(&r.ID, &r.ParentID, &r.Level, &r.Code, &r.Name, &r.Kind, &r.AreaKm2, &r.Children, &r.Cells,
+		&r.Premises, &r.WorkerIDs, &r.GridShape, &r.GridSizeM, &r.Path, &r.CreatedAt, &r.UpdatedAt, &g)
+	if g != nil {
+		r.Geometry = json.RawMessage(*g)
+	}
+	return r, err
+}
+
+// Get returns region id if the caller may see it; withGeom loads its boundary.
+func (s *Store) Get(ctx context.Context, q db.Querier, id int64, withGeom bool) (Region, error) {
+	sql := `SELECT ` + regionCols + ` FROM regions r WHERE r.id = $2`
+	r, err := scan(q.QueryRow(ctx, sql, withGeom, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Region{}, fmt.Errorf("regions: region %d: %w", id, apperr.ErrNotFound)
+	}
+	if err != nil {
+		return Region{}, fmt.Errorf("regions: get %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// Filter narrows a listing. Zero values do not filter.
+type Filter struct {
+	ParentID int64
+	Within   int64 // anywhere below this region
+	Level    Level
+	Query    string // part of the name, or the start of the code
+	WithGeom bool
+	After    int64
+	Limit    int
+}
+
+// List returns the regions the caller may see that match f, by id.
+func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Region, error) {
+	sql := `SELECT ` + regionCols + ` FROM regions r
+		WHERE r.id > $2
+		  AND ($3 = 0 OR r.parent_id = $3)
+		  AND ($4 = 0 OR (r.path <@ (SELECT path FROM regions WHERE id = $4) AND r.id <> $4))
+		  AND ($5 = '' OR r.level = $5)
+		  AND ($6 = '' OR strpos(r.name, $6) > 0 OR starts_with(r.code, $6))
+		ORDER BY r.id LIMIT $7`
+	rows, err := q.Query(ctx, sql, f.WithGeom, f.After, f.ParentID, f.Within, string(f.Level), f.Query, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("regions: list: %w", err)
+	}
+	defer rows.Close()
+	out := []Region{}
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("regions: scan: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// writable returns region id's path and level if the caller may change things in it; a region
+// the caller can only see from below (an ancestor of their area) counts as not found.
+func writable(ctx context.Context, q db.Querier, id int64) (path string, level Level, hasGeom bool, err error) {
+	const sql = `SELECT path::text, level, geom IS NOT NULL AND NOT ST_IsEmpty(geom) FROM regions
+		WHERE id = $1 AND sieve_in_scope(path)`
+	err = q.QueryRow(ctx, sql, id).Scan(&path, &level, &hasGeom)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, fmt.Errorf("regions: region %d: %w", id, apperr.ErrNotFound)
+	}
+	return path, level, hasGeom, err
+}
