@@ -119,6 +119,7 @@ func (s *Store) ReadFeatures(ctx context.Context, data []byte, crs gis.CRS) ([]g
 }
 
 func errRejected(rep Report) error {
+	sort.SliceStable(rep.Issues, func(i, j int) bool { return rep.Issues[i].Feature < rep.Issues[j].Feature })
 	if len(rep.Issues) > 2000 {
 		rep.Issues = rep.Issues[:2000]
 	}
