@@ -19,6 +19,9 @@ func scopeFixtures(w *world) map[string][2]int64 {
 		"users":    {w.users["worker"].ID, w.users["worker2"].ID},
 		"regions":  {w.v1, w.v2},
 		"premises": {w.premise1, w.premise2},
+		"media":    w.media["media"],
+		"surveys":  w.media["surveys"],
+		"uploads":  w.media["uploads"],
 	}
 }
 

@@ -41,6 +41,7 @@ func newHarness(t testing.TB) *harness {
 	s := New(Deps{
 		Pool:        pool,
 		Accounts:    acc,
+		Media:       testMedia(t, pool, store),
 		Log:         testenv.Logger(),
 		Registry:    prometheus.NewRegistry(),
 		Checks:      []Check{{Name: "postgres", Ping: pool.Ping}, {Name: "minio", Ping: store.Ping}},
@@ -63,6 +64,7 @@ func newHarness(t testing.TB) *harness {
 type world struct {
 	city, t1, t2, v1, v2, k1, k1b, k2 int64
 	users                             map[string]accounts.User
+	media                             map[string][2]int64 // scope fixtures of media_test.go
 	premise1, premise2                int64 // one premise in k1, one in k2
 }
 
@@ -119,6 +121,7 @@ func (h *harness) world() *world {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	w.media = h.mediaWorld(w)
 	return w
 }
 

@@ -75,6 +75,7 @@ func levelFor(status int) slog.Level {
 var uploadRoutes = map[string]bool{
 	v1 + "/regions/import":  true,
 	v1 + "/premises/import": true,
+	v1 + "/media":           true,
 }
 
 // limitBody refuses bodies over the route's limit: at once when Content-Length says so,

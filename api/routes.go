@@ -51,5 +51,17 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/premises/:id", accounts.PermRead, s.getPremise)
 	s.route(http.MethodPatch, v1+"/premises/:id", accounts.PermManagePremises, s.updatePremise)
 
-	// Media and drone surveys (media_handlers.go, surveys_handlers.go).
+	// Media and drone surveys (media_handlers.go, surveys_handlers.go). POST /media takes a
+	// file (uploadRoutes); the upload slots are presigned URLs straight to MinIO.
+	s.route(http.MethodPost, v1+"/media", accounts.PermUploadMedia, s.uploadMedia)
+	s.route(http.MethodGet, v1+"/media/:id", accounts.PermRead, s.getMedia)
+	s.route(http.MethodGet, v1+"/media/:id/original", accounts.PermRead, s.getMediaOriginal)
+	s.route(http.MethodGet, v1+"/media/:id/thumbnail", accounts.PermRead, s.getMediaThumbnail)
+	s.route(http.MethodPost, v1+"/uploads", accounts.PermUploadMedia, s.createUploads)
+	s.route(http.MethodPost, v1+"/uploads/:id/complete", accounts.PermUploadMedia, s.completeUpload)
+	s.route(http.MethodPost, v1+"/surveys", accounts.PermManageSurveys, s.createSurvey)
+	s.route(http.MethodGet, v1+"/surveys/:id", accounts.PermRead, s.getSurvey)
+	s.route(http.MethodPost, v1+"/surveys/:id/uploads", accounts.PermManageSurveys, s.createSurveyUploads)
+	s.route(http.MethodPost, v1+"/surveys/:id/uploads/:uploadId/complete", accounts.PermManageSurveys, s.completeSurveyUpload)
+	s.route(http.MethodGet, v1+"/surveys/:id/images", accounts.PermRead, s.listSurveyImages)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 )
@@ -29,8 +30,10 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Accounts *accounts.Store
 	// Regions and Premises are the region tree and the premises register (defaults when nil).
-	Regions   *regions.Store
-	Premises  *premises.Store
+	Regions  *regions.Store
+	Premises *premises.Store
+	// Media stores photos and drone survey images and enqueues their jobs.
+	Media     *media.Service
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check

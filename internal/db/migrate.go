@@ -64,8 +64,8 @@ func loadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 // replicas starting at once).
 const migrationLock = 0x5131e7e // "sieve"
 
-// Migrate applies every migration newer than the database's version, each in its own
-// transaction, and returns how many it applied.
+// Migrate applies River's queue migrations (see migrateRiver), then every Sieve migration not
+// yet applied, each in its own transaction, and returns how many Sieve migrations it applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {
 	ms, err := Migrations()
 	if err != nil {
@@ -80,6 +80,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, er
 		return 0, fmt.Errorf("db: migrate lock: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock) //nolint:errcheck
+
+	// River's job queue tables first: Sieve's migrations and code may refer to them.
+	if _, err := migrateRiver(ctx, pool, log); err != nil {
+		return 0, err
+	}
 
 	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer PRIMARY KEY,

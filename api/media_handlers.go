@@ -1,0 +1,197 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/media"
+)
+
+var errBadIdempotencyKey = apperr.New(http.StatusBadRequest, "invalid_idempotency_key",
+	"Idempotency-Key must be 1-200 printable ASCII characters", "Idempotency-Key 应为 1-200 个可打印 ASCII 字符")
+
+// idempotencyKey reads the Idempotency-Key header ("" when absent).
+func idempotencyKey(c echo.Context) (string, error) {
+	k := c.Request().Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > 200 {
+		return "", errBadIdempotencyKey
+	}
+	for _, r := range k {
+		if r < 0x20 || r > 0x7e {
+			return "", errBadIdempotencyKey
+		}
+	}
+	return k, nil
+}
+
+// uploadMedia takes one photo as multipart/form-data: an optional field "size" (the file's
+// length, which lets it stream to MinIO in one PUT) and the part "file". The file streams
+// through; a retry with the same Idempotency-Key, or the same content again, answers 200 with
+// the first record instead of 201.
+func (s *Server) uploadMedia(c echo.Context) error {
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	a := s.actor(c)
+	ctx := c.Request().Context()
+	if key != "" {
+		m, err := s.Media.ByIdempotencyKey(ctx, a, key)
+		if err == nil {
+			return c.JSON(http.StatusOK, m)
+		}
+		if !errors.Is(err, apperr.ErrNotFound) {
+			return err
+		}
+	}
+	mr, err := c.Request().MultipartReader()
+	if err != nil {
+		return media.ErrNotMultipart.Wrap(err)
+	}
+	size := int64(-1)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return media.ErrFileRequired
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return media.ErrFileTooLarge.Wrap(err)
+			}
+			return media.ErrUploadInterrupted.Wrap(err)
+		}
+		switch part.FormName() {
+		case "size":
+			b, err := io.ReadAll(io.LimitReader(part, 32))
+			if err != nil {
+				return media.ErrUploadInterrupted.Wrap(err)
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+			if err != nil || n < 0 {
+				return apperr.New(http.StatusBadRequest, "invalid_size_field", "the size field must be a byte count", "size 字段应为文件字节数")
+			}
+			size = n
+		case "file":
+			m, created, err := s.Media.Ingest(ctx, a, media.Upload{Body: part, Size: size, Name: part.FileName(), IdempotencyKey: key})
+			if err != nil {
+				return err
+			}
+			c.Response().Header().Set(echo.HeaderLocation, v1+"/media/"+itoa(m.ID))
+			if created {
+				return c.JSON(http.StatusCreated, m)
+			}
+			return c.JSON(http.StatusOK, m)
+		default:
+			if _, err := io.Copy(io.Discard, io.LimitReader(part, 64<<10)); err != nil {
+				return media.ErrUploadInterrupted.Wrap(err)
+			}
+		}
+	}
+}
+
+// medium loads the medium named by the path in the caller's scope.
+func (s *Server) medium(c echo.Context) (media.Medium, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return media.Medium{}, err
+	}
+	var m media.Medium
+	err = s.readInScope(c, func(tx pgx.Tx) error {
+		m, err = s.Media.Get(c.Request().Context(), tx, id)
+		return err
+	})
+	return m, err
+}
+
+func (s *Server) getMedia(c echo.Context) error {
+	m, err := s.medium(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+// getMediaOriginal redirects to a short-lived presigned URL of the original.
+func (s *Server) getMediaOriginal(c echo.Context) error {
+	m, err := s.medium(c)
+	if err != nil {
+		return err
+	}
+	u, err := s.Media.OriginalURL(c.Request().Context(), m)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "private, no-store")
+	return c.Redirect(http.StatusFound, u)
+}
+
+// getMediaThumbnail redirects to a short-lived presigned URL of a thumbnail; its ETag is given
+// on the redirect, and a matching If-None-Match answers 304.
+func (s *Server) getMediaThumbnail(c echo.Context) error {
+	m, err := s.medium(c)
+	if err != nil {
+		return err
+	}
+	size := c.QueryParam("size")
+	if size == "" {
+		size = "list"
+	}
+	t, err := s.Media.Thumbnail(m, size)
+	if err != nil {
+		return err
+	}
+	etag := `"` + strings.Trim(t.ETag, `"`) + `"`
+	c.Response().Header().Set("ETag", etag)
+	c.Response().Header().Set("Cache-Control", "private, no-cache")
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == "*") {
+		return c.NoContent(http.StatusNotModified)
+	}
+	u, err := s.Media.ThumbnailURL(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, u)
+}
+
+type uploadsRequest struct {
+	Files []media.FileDecl `json:"files"`
+}
+
+// createUploads hands out presigned upload slots for photos too large or networks too poor for
+// one POST /media: each file one PUT, or (larger than the part size) a resumable S3 multipart
+// upload with one presigned URL per part.
+func (s *Server) createUploads(c echo.Context) error {
+	var req uploadsRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	slots, err := s.Media.Slots(c.Request().Context(), s.actor(c), nil, req.Files)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, List[media.Slot]{Items: slots})
+}
+
+// completeUpload records the photo of a finished upload slot.
+func (s *Server) completeUpload(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	m, err := s.Media.Complete(c.Request().Context(), s.actor(c), nil, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}

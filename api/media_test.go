@@ -1,0 +1,592 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/blob"
+	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/media"
+	"github.com/sieve-city/sieve/internal/testenv"
+)
+
+// testMediaConfig is the production configuration with limits the tests can reach.
+func testMediaConfig() media.Config {
+	cfg := media.DefaultConfig()
+	cfg.Limits.MaxBytes = 32 << 20
+	cfg.PartSize = 5 << 20 // S3's smallest part, so that a test file spans several
+	return cfg
+}
+
+// testMedia is the media service of the harness; its queue only enqueues (see startWorkers).
+func testMedia(t testing.TB, pool *pgxpool.Pool, store *blob.Store) *media.Service {
+	t.Helper()
+	th, err := imagery.NewThumbnailer(imagery.DefaultThumbConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := media.New(pool, store, th, testMediaConfig(), testenv.Logger())
+	if _, err := svc.NewQueue(media.QueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// startWorkers runs the media jobs in the test, with quick retries.
+func startWorkers(t testing.TB, svc *media.Service, maxAttempts int) {
+	t.Helper()
+	c, err := svc.NewQueue(media.QueueOptions{Workers: 4, MaxAttempts: maxAttempts, RetryBase: 10 * time.Millisecond, CleanupEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = c.Stop(sctx)
+		cancel()
+	})
+}
+
+// mediaWorld adds to the world, for TestAccessMatrix: a survey, a photo and an upload session
+// in k1 (the t1 users' area, and the worker's cell) and the same in k2. A survey's upload
+// session has the survey's id, since the matrix puts one id in every path parameter.
+func (h *harness) mediaWorld(w *world) map[string][2]int64 {
+	h.t.Helper()
+	ctx := context.Background()
+	fx := map[string][2]int64{}
+	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		var n int64
+		sum := func() []byte { n++; s := sha256.Sum256([]byte(fmt.Sprint("fixture", n))); return s[:] }
+		survey := func(id, region, operator int64) {
+			if _, err := tx.Exec(ctx, `INSERT INTO surveys (id, region_id, operator_id, flight_date)
+				OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, '2024-04-20')`, id, region, operator); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+		session := func(id int64, survey *int64, region, user int64) {
+			if _, err := tx.Exec(ctx, `INSERT INTO upload_sessions (id, kind, survey_id, user_id, region_path, file_name,
+					size, sha256, object_key, part_size, expires_at)
+				OVERRIDING SYSTEM VALUE
+				SELECT $1::bigint, 'single', $2, $3, path, 'DJI_0001.JPG', 1000, $4, 'fixture/' || $1::text, 1000, now() + interval '1 day'
+				FROM regions WHERE id = $5`, id, survey, user, sum(), region); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+		photo := func(region, user int64) int64 {
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO media (kind, uploaded_by, region_path, sha256, size, format,
+					content_type, object_key)
+				SELECT 'photo', $1, path, $2, 1000, 'jpeg', 'image/jpeg', $4 FROM regions WHERE id = $3
+				RETURNING id`, user, sum(), region, fmt.Sprint("fixture/photo-", region)).Scan(&id); err != nil {
+				h.t.Fatal(err)
+			}
+			return id
+		}
+		in, out := int64(900001), int64(900002)
+		survey(in, w.k1, w.users["drone"].ID)
+		survey(out, w.k2, w.users["coord2"].ID)
+		session(in, &in, w.k1, w.users["drone"].ID)
+		session(out, &out, w.k2, w.users["coord2"].ID)
+		session(900101, nil, w.k1, w.users["drone"].ID)
+		session(900102, nil, w.k2, w.users["worker2"].ID)
+		fx["surveys"] = [2]int64{in, out}
+		fx["uploads"] = [2]int64{900101, 900102}
+		fx["media"] = [2]int64{photo(w.k1, w.users["worker"].ID), photo(w.k2, w.users["worker2"].ID)}
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return fx
+}
+
+func fixtureBytes(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "imagery", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// multipartBody builds a POST /media body: the size field (when size >= 0), then the file.
+func multipartBody(t testing.TB, name string, data []byte, withSize bool) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if withSize {
+		if err := mw.WriteField("size", fmt.Sprint(len(data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	return mw.FormDataContentType(), buf.Bytes()
+}
+
+type uploadResult struct {
+	status int
+	body   string
+	medium media.Medium
+	code   string
+}
+
+// upload sends one file to POST /media.
+func (h *harness) upload(tok, name string, data []byte, headers ...string) uploadResult {
+	h.t.Helper()
+	ct, body := multipartBody(h.t, name, data, true)
+	req, _ := http.NewRequest(http.MethodPost, h.url+v1+"/media", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept-Language", "en")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := uploadResult{status: resp.StatusCode, body: string(b)}
+	if resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, &r.medium); err != nil {
+			h.t.Fatalf("decode %s: %v", b, err)
+		}
+	} else {
+		var e errorBody
+		_ = json.Unmarshal(b, &e)
+		r.code = e.Error.Code
+	}
+	return r
+}
+
+// stored counts media rows, upload intents and objects in the media bucket.
+func (h *harness) stored() (rows, intents, objects int) {
+	h.t.Helper()
+	ctx := context.Background()
+	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM media WHERE object_key NOT LIKE 'fixture/%'),
+			(SELECT count(*) FROM upload_intents)`).Scan(&rows, &intents)
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b := h.srv.Media.Blob()
+	for o := range b.Client.ListObjects(ctx, b.BucketMedia, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			h.t.Fatal(o.Err)
+		}
+		objects++
+	}
+	return rows, intents, objects
+}
+
+// waitProcessed polls a medium until its jobs are done (or it failed).
+func (h *harness) waitProcessed(tok string, id int64) media.Medium {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, body := h.as(tok, http.MethodGet, fmt.Sprintf("%s/media/%d", v1, id), "")
+		if status != http.StatusOK {
+			h.t.Fatalf("get media %d: %d %s", id, status, body)
+		}
+		var m media.Medium
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			h.t.Fatal(err)
+		}
+		if m.Status != "received" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("media %d not processed in time: %s", id, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMediaUploadRefused: every bad input answers its status and code and leaves nothing in
+// MinIO or the database.
+func TestMediaUploadRefused(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	tok := h.token(w.users["worker"])
+	cases := []struct {
+		name   string
+		data   []byte
+		status int
+		code   string
+	}{
+		{"truncated.jpg", fixtureBytes(t, "truncated.jpg"), 422, "corrupt_image"},
+		{"corrupted.jpg", fixtureBytes(t, "corrupted.jpg"), 422, "corrupt_image"},
+		{"empty.jpg", fixtureBytes(t, "empty.jpg"), 415, "empty_file"},
+		{"bomb.jpg", fixtureBytes(t, "bomb.jpg"), 413, "too_many_pixels"},
+		{"notes.jpg", []byte("this is a text file, not a photo\n"), 415, "unsupported_format"},
+		{"big.jpg", append(fixtureBytes(t, "DSCN0010.jpg"), make([]byte, 33<<20)...), 413, "payload_too_large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.upload(tok, tc.name, tc.data)
+			if r.status != tc.status || r.code != tc.code {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+			if rows, intents, objects := h.stored(); rows+intents+objects != 0 {
+				t.Fatalf("left behind: %d rows, %d intents, %d objects", rows, intents, objects)
+			}
+		})
+	}
+	t.Run("not multipart", func(t *testing.T) {
+		status, body := h.as(tok, http.MethodPost, v1+"/media", `{"file":"x"}`)
+		if status != 415 || !strings.Contains(body, "multipart_required") {
+			t.Fatalf("got %d %s", status, body)
+		}
+	})
+	t.Run("no file part", func(t *testing.T) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("note", "x")
+		mw.Close()
+		status, body, _ := h.do(http.MethodPost, v1+"/media", buf.String(), "Authorization", "Bearer "+tok,
+			"Content-Type", mw.FormDataContentType())
+		if status != 400 || !strings.Contains(body, "file_required") {
+			t.Fatalf("got %d %s", status, body)
+		}
+	})
+	t.Run("declared size over the limit", func(t *testing.T) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("size", fmt.Sprint(40<<20))
+		fw, _ := mw.CreateFormFile("file", "x.jpg")
+		fw.Write(fixtureBytes(t, "DSCN0010.jpg"))
+		mw.Close()
+		status, body, _ := h.do(http.MethodPost, v1+"/media", buf.String(), "Authorization", "Bearer "+tok,
+			"Content-Type", mw.FormDataContentType())
+		if status != 413 || !strings.Contains(body, "file_too_large") {
+			t.Fatalf("got %d %s", status, body)
+		}
+	})
+	t.Run("size field lies", func(t *testing.T) {
+		data := fixtureBytes(t, "DSCN0010.jpg")
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("size", fmt.Sprint(len(data)-100))
+		fw, _ := mw.CreateFormFile("file", "x.jpg")
+		fw.Write(data)
+		mw.Close()
+		status, body, _ := h.do(http.MethodPost, v1+"/media", buf.String(), "Authorization", "Bearer "+tok,
+			"Content-Type", mw.FormDataContentType())
+		if status != 422 || !strings.Contains(body, "size_mismatch") {
+			t.Fatalf("got %d %s", status, body)
+		}
+		if rows, intents, objects := h.stored(); rows+intents+objects != 0 {
+			t.Fatalf("left behind: %d rows, %d intents, %d objects", rows, intents, objects)
+		}
+	})
+}
+
+// TestMediaUploadAccepted: odd but valid files are stored; the jobs record what their
+// metadata says and does not say.
+func TestMediaUploadAccepted(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	startWorkers(t, h.srv.Media, 3)
+	tok := h.token(w.users["worker"])
+	cases := []struct {
+		file    string
+		format  string
+		point   bool
+		warning string // in metadata.warnings
+		noThumb bool
+	}{
+		{"png_named.jpg", "png", false, "", false}, // a PNG named .jpg is stored as the PNG it is
+		{"exif_wrong_types.jpg", "jpeg", false, "", false},
+		{"gps_empty.jpg", "jpeg", false, "", false},
+		{"gps_lat250.jpg", "jpeg", false, "GPS", false},
+		{"jolla.jpg", "jpeg", false, "", false}, // no GPS at all
+		{"DSCN0010.jpg", "jpeg", true, "", false},
+		{"heic_header.heic", "heic", true, "", true}, // stored and flagged: no thumbnail
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			r := h.upload(tok, tc.file, fixtureBytes(t, tc.file))
+			if r.status != http.StatusCreated {
+				t.Fatalf("got %d %s", r.status, r.body)
+			}
+			if r.medium.Format != tc.format {
+				t.Fatalf("format %q, want %q", r.medium.Format, tc.format)
+			}
+			m := h.waitProcessed(tok, r.medium.ID)
+			if m.Status != "processed" {
+				t.Fatalf("status %s (%s %s)", m.Status, m.ErrorCode, m.Error)
+			}
+			if (m.Point != nil) != tc.point {
+				t.Fatalf("point %s, want present=%v", m.Point, tc.point)
+			}
+			if tc.warning != "" && !strings.Contains(string(m.Metadata), tc.warning) {
+				t.Fatalf("metadata %s lacks a warning about %s", m.Metadata, tc.warning)
+			}
+			if m.NoThumbnail != tc.noThumb {
+				t.Fatalf("noThumbnail %v, want %v", m.NoThumbnail, tc.noThumb)
+			}
+			if !tc.noThumb && (len(m.Thumbnails) != 2 || m.PHash == "") {
+				t.Fatalf("thumbnails %v, phash %q", m.Thumbnails, m.PHash)
+			}
+		})
+	}
+}
+
+// TestMediaSameFileTwice: a retry with the same Idempotency-Key, or the same bytes again, finds
+// the first record; one object is stored.
+func TestMediaSameFileTwice(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	tok := h.token(w.users["worker"])
+	data := fixtureBytes(t, "DSCN0010.jpg")
+	first := h.upload(tok, "a.jpg", data, "Idempotency-Key", "phone-42")
+	if first.status != http.StatusCreated {
+		t.Fatalf("first: %d %s", first.status, first.body)
+	}
+	sum := sha256.Sum256(data)
+	if first.medium.SHA256 != hex.EncodeToString(sum[:]) || first.medium.Size != int64(len(data)) {
+		t.Fatalf("sha256 %s size %d", first.medium.SHA256, first.medium.Size)
+	}
+	retry := h.upload(tok, "a.jpg", data, "Idempotency-Key", "phone-42")
+	again := h.upload(tok, "b.jpg", data)
+	for _, r := range []uploadResult{retry, again} {
+		if r.status != http.StatusOK || r.medium.ID != first.medium.ID {
+			t.Fatalf("got %d %s, want 200 with id %d", r.status, r.body, first.medium.ID)
+		}
+	}
+	// The key answers even before the body is read: a retry of another file under the same key
+	// is the first upload.
+	other := h.upload(tok, "c.jpg", fixtureBytes(t, "Kodak_CX7530.jpg"), "Idempotency-Key", "phone-42")
+	if other.status != http.StatusOK || other.medium.ID != first.medium.ID {
+		t.Fatalf("got %d %s", other.status, other.body)
+	}
+	if rows, intents, objects := h.stored(); rows != 1 || intents != 0 || objects != 1 {
+		t.Fatalf("stored %d rows, %d intents, %d objects; want 1, 0, 1", rows, intents, objects)
+	}
+	// Another uploader's out-of-scope photo stays invisible.
+	status, _ := h.as(h.token(w.users["worker2"]), http.MethodGet, fmt.Sprintf("%s/media/%d", v1, first.medium.ID), "")
+	if status != http.StatusNotFound {
+		t.Fatalf("worker2 got %d, want 404", status)
+	}
+}
+
+// TestMediaUploadCutOff: a client that drops the connection half-way leaves nothing behind.
+func TestMediaUploadCutOff(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	tok := h.token(w.users["worker"])
+	data := fixtureBytes(t, "iphone_hdr_NO.jpg")
+	for _, withSize := range []bool{true, false} {
+		t.Run(fmt.Sprintf("size=%v", withSize), func(t *testing.T) {
+			ct, body := multipartBody(t, "a.jpg", data, withSize)
+			u, _ := url.Parse(h.url)
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "POST %s/media HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+				v1, u.Host, tok, ct, len(body))
+			conn.Write(body[:len(body)/2])
+			time.Sleep(200 * time.Millisecond)
+			conn.Close()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				rows, intents, objects := h.stored()
+				if rows+intents+objects == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("left behind: %d rows, %d intents, %d objects", rows, intents, objects)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestMediaStorageDown: with MinIO unreachable an upload answers 503 storage_unavailable and
+// records nothing.
+func TestMediaStorageDown(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	real := h.srv.Media.Blob()
+	proxy := testenv.NewProxy(t, os.Getenv("SIEVE_S3_ENDPOINT"))
+	cut, err := blob.New(blob.Config{Endpoint: proxy.Addr, AccessKey: os.Getenv("SIEVE_S3_ACCESS_KEY"),
+		SecretKey: os.Getenv("SIEVE_S3_SECRET_KEY"), Region: "us-east-1",
+		BucketMedia: real.BucketMedia, BucketDerived: real.BucketDerived})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Deps{Pool: h.pool, Accounts: h.accounts, Media: testMedia(t, h.pool, cut), Log: testenv.Logger(),
+		Registry: prometheus.NewRegistry(), BodyLimit: 64 << 10, UploadLimit: 32 << 20})
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	hc := *h
+	hc.url = ts.URL
+	tok := h.token(w.users["worker"])
+	data := fixtureBytes(t, "iphone_hdr_NO.jpg")
+
+	proxy.Cut()
+	start := time.Now()
+	r := hc.upload(tok, "a.jpg", data)
+	if r.status != http.StatusServiceUnavailable || r.code != "storage_unavailable" {
+		t.Fatalf("got %d %s, want 503 storage_unavailable", r.status, r.body)
+	}
+	t.Logf("503 after %s", time.Since(start))
+	if rows, _, _ := h.stored(); rows != 0 {
+		t.Fatalf("%d media recorded while the store was down", rows)
+	}
+	proxy.Restore()
+	// The failed upload's intent (the note that an object may need removing) goes once the
+	// store answers again.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rows, intents, objects := h.stored()
+		if rows+intents+objects == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind: %d rows, %d intents, %d objects", rows, intents, objects)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Back up: the same upload goes through.
+	if r := hc.upload(tok, "a.jpg", data); r.status != http.StatusCreated {
+		t.Fatalf("after restore: %d %s", r.status, r.body)
+	}
+}
+
+// addCell adds a grid cell with a square boundary around lon, lat (half-side d degrees).
+func (h *harness) addCell(parent int64, code string, lon, lat, d float64) int64 {
+	h.t.Helper()
+	ctx := context.Background()
+	var id int64
+	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO regions (parent_id, level, code, name, geom)
+			VALUES ($1, 'cell', $2, $2, ST_Multi(ST_MakeEnvelope($3, $4, $5, $6, 4326))) RETURNING id`,
+			parent, code, lon-d, lat-d, lon+d, lat+d).Scan(&id)
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+// TestPhotoThumbnailUpright: a portrait phone photo (EXIF orientation 6) gets upright
+// thumbnails, served by redirect with an ETag, and lands in its cell.
+func TestPhotoThumbnailUpright(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	cell := h.addCell(w.v1, "411081100201-09", 113.4721, 34.1512, 0.001)
+	startWorkers(t, h.srv.Media, 3)
+	tok := h.token(w.users["coord"])
+	r := h.upload(tok, "IMG_0001.JPG", fixtureBytes(t, "marker_6.jpg"))
+	if r.status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	m := h.waitProcessed(tok, r.medium.ID)
+	if m.Status != "processed" || len(m.CellIDs) != 1 || m.CellIDs[0] != cell || m.TakenAt == nil {
+		t.Fatalf("medium %+v", m)
+	}
+	if got := m.TakenAt.UTC().Format(time.RFC3339); got != "2024-05-06T02:11:12Z" {
+		t.Fatalf("takenAt %s", got)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, size := range []string{"list", "detail"} {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s/media/%d/thumbnail?size=%s", h.url, v1, m.ID, size), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		etag := resp.Header.Get("ETag")
+		if resp.StatusCode != http.StatusFound || etag == "" {
+			t.Fatalf("%s: %d etag %q", size, resp.StatusCode, etag)
+		}
+		req.Header.Set("If-None-Match", etag)
+		if resp, err := noRedirect.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
+			t.Fatalf("%s with If-None-Match: %v %v", size, resp, err)
+		}
+		img := fetchJPEG(t, resp.Header.Get("Location"))
+		b := img.Bounds()
+		if b.Dx() >= b.Dy() {
+			t.Fatalf("%s thumbnail is %dx%d: not upright (portrait)", size, b.Dx(), b.Dy())
+		}
+		// The red square of the stored top-left shows at the top-right.
+		r, g, bl, _ := img.At(b.Dx()*9/10, b.Dy()/10).RGBA()
+		if r>>8 < 180 || g>>8 > 80 || bl>>8 > 80 {
+			t.Fatalf("%s: not red at the top-right: %d %d %d", size, r>>8, g>>8, bl>>8)
+		}
+	}
+	// The original, by redirect too.
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s/media/%d/original", h.url, v1, m.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := noRedirect.Do(req)
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("original: %v %v", resp, err)
+	}
+	orig, err := http.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(orig.Body)
+	orig.Body.Close()
+	if !bytes.Equal(got, fixtureBytes(t, "marker_6.jpg")) {
+		t.Fatal("original differs from the upload")
+	}
+	if status, body := h.as(tok, http.MethodGet, fmt.Sprintf("%s/media/%d/thumbnail?size=huge", v1, m.ID), ""); status != 400 {
+		t.Fatalf("size=huge: %d %s", status, body)
+	}
+}
+
+func fetchJPEG(t *testing.T, u string) image.Image {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+	img, err := jpeg.Decode(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}

@@ -1,0 +1,419 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/twpayne/go-geom"
+
+	"github.com/sieve-city/sieve/gis"
+	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/db"
+)
+
+// queueName is the River queue of the media jobs.
+const queueName = "media"
+
+// MetadataArgs is the job that reads a medium's EXIF and XMP and places it: point, ground
+// footprint (drone images), grid cells, and links to suspected sites.
+type MetadataArgs struct {
+	MediaID int64 `json:"media_id"`
+}
+
+// Kind names the job in River's table.
+func (MetadataArgs) Kind() string { return "media_metadata" }
+
+// ThumbnailArgs is the job that makes a medium's thumbnails (every size, upright) and its
+// perceptual hash (computed from the smallest thumbnail, so the original is decoded once), and
+// checks the stored bytes against the recorded SHA-256.
+type ThumbnailArgs struct {
+	MediaID int64 `json:"media_id"`
+}
+
+// Kind names the job in River's table.
+func (ThumbnailArgs) Kind() string { return "media_thumbnail" }
+
+// CleanupArgs is the periodic job that expires upload sessions and removes what they and
+// crashed uploads left in MinIO.
+type CleanupArgs struct{}
+
+// Kind names the job in River's table.
+func (CleanupArgs) Kind() string { return "upload_cleanup" }
+
+// QueueOptions configures the job queue client of one process.
+type QueueOptions struct {
+	// Workers is how many jobs this process runs at once; 0 makes a client that only enqueues
+	// (an API process whose jobs run in `sieve worker` processes).
+	Workers int
+	// MaxAttempts is how often a job is tried before it is discarded (River's dead letter).
+	MaxAttempts int
+	// RetryBase is the first retry delay; the n-th retry waits RetryBase·n², at most 10 minutes.
+	RetryBase time.Duration
+	// CleanupEvery is the period of the cleanup job.
+	CleanupEvery time.Duration
+}
+
+// DefaultQueueOptions are the production settings.
+func DefaultQueueOptions(workers int) QueueOptions {
+	return QueueOptions{Workers: workers, MaxAttempts: 5, RetryBase: 10 * time.Second, CleanupEvery: 10 * time.Minute}
+}
+
+type retryPolicy struct{ base time.Duration }
+
+func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	n := time.Duration(max(job.Attempt, 1))
+	return time.Now().Add(min(p.base*n*n, 10*time.Minute))
+}
+
+// NewQueue builds the River client through which the service enqueues its jobs and, with
+// opts.Workers > 0, runs them: call Start on it (and Stop at the end). Any number of processes
+// may run workers on the same database; each job runs once at a time.
+func (s *Service) NewQueue(opts QueueOptions) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &metadataWorker{s: s})
+	river.AddWorker(workers, &thumbnailWorker{s: s})
+	river.AddWorker(workers, &cleanupWorker{s: s})
+	cfg := &river.Config{
+		Workers:     workers,
+		Logger:      s.log,
+		MaxAttempts: max(opts.MaxAttempts, 1),
+		RetryPolicy: retryPolicy{base: max(opts.RetryBase, time.Millisecond)},
+		JobTimeout:  5 * time.Minute,
+	}
+	if opts.Workers > 0 {
+		cfg.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}}
+		every := opts.CleanupEvery
+		if every <= 0 {
+			every = 10 * time.Minute
+		}
+		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return CleanupArgs{}, &river.InsertOpts{Queue: queueName, MaxAttempts: 1}
+			}, &river.PeriodicJobOpts{ID: "upload_cleanup", RunOnStart: true})}
+	}
+	c, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("media: queue: %w", err)
+	}
+	s.jobs = c
+	return c, nil
+}
+
+// enqueue adds the processing jobs of a new medium in tx, so that they exist iff it does.
+func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, id int64) error {
+	if s.jobs == nil {
+		return errors.New("media: no job queue (NewQueue was not called)")
+	}
+	opts := &river.InsertOpts{Queue: queueName}
+	_, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{
+		{Args: MetadataArgs{MediaID: id}, InsertOpts: opts},
+		{Args: ThumbnailArgs{MediaID: id}, InsertOpts: opts},
+	})
+	if err != nil {
+		return fmt.Errorf("media: enqueue jobs of %d: %w", id, err)
+	}
+	return nil
+}
+
+// Reprocess enqueues the processing jobs of existing media again (e.g. after a fix to the
+// metadata reader), as the system.
+func (s *Service) Reprocess(ctx context.Context, ids []int64) error {
+	return db.AsSystem(ctx, s.pool, "media-reprocess", func(tx pgx.Tx) error {
+		for _, id := range ids {
+			if err := s.enqueue(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type metadataWorker struct {
+	river.WorkerDefaults[MetadataArgs]
+	s *Service
+}
+
+func (w *metadataWorker) Work(ctx context.Context, job *river.Job[MetadataArgs]) error {
+	return w.s.jobResult(ctx, job.JobRow, job.Args.MediaID, w.s.placeMedium(ctx, job.Args.MediaID))
+}
+
+type thumbnailWorker struct {
+	river.WorkerDefaults[ThumbnailArgs]
+	s *Service
+}
+
+func (w *thumbnailWorker) Work(ctx context.Context, job *river.Job[ThumbnailArgs]) error {
+	return w.s.jobResult(ctx, job.JobRow, job.Args.MediaID, w.s.makeThumbnails(ctx, job.Args.MediaID))
+}
+
+type cleanupWorker struct {
+	river.WorkerDefaults[CleanupArgs]
+	s *Service
+}
+
+func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) error {
+	_, err := w.s.Cleanup(ctx)
+	return err
+}
+
+// errHashMismatch: the stored bytes are not those whose SHA-256 was declared.
+var errHashMismatch = errors.New("media: stored bytes do not match the declared SHA-256")
+
+// failure is the code and public reason recorded on a medium whose job failed for good.
+func failure(err error) (code, reason string, permanent bool) {
+	switch {
+	case errors.Is(err, errHashMismatch):
+		return "hash_mismatch", "文件内容与声明的 SHA-256 不一致（上传损坏），请重新上传", true
+	case errors.Is(err, apperr.ErrNotFound):
+		return "", "", true
+	}
+	if ae, ok := apperr.As(classify(err)); ok {
+		return ae.Code, ae.MessageZH, true
+	}
+	return "job_failed", "后台处理多次失败，已停止重试", false
+}
+
+// jobResult records what a job's error means: a permanent failure (damaged file) marks the
+// medium failed and cancels the job; a transient one is retried, and on the last attempt marks
+// the medium failed before River discards the job (its dead letter).
+func (s *Service) jobResult(ctx context.Context, job *rivertype.JobRow, id int64, err error) error {
+	if err == nil {
+		return nil
+	}
+	code, reason, permanent := failure(err)
+	last := job.Attempt >= job.MaxAttempts
+	if code != "" && (permanent || last) {
+		if ferr := s.markFailed(ctx, id, code, reason); ferr != nil {
+			return ferr
+		}
+		s.log.Warn("media: job failed", "kind", job.Kind, "media_id", id, "attempt", job.Attempt, "code", code, "err", err)
+	}
+	if permanent {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+func (s *Service) markFailed(ctx context.Context, id int64, code, reason string) error {
+	return db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE media SET status = 'failed', error_code = $2, error = $3, updated_at = now()
+			WHERE id = $1`, id, code, reason)
+		return err
+	})
+}
+
+// stored is what a job needs of a medium.
+type stored struct {
+	kind          string
+	key           string
+	size          int64
+	sha           []byte
+	width, height int
+	orientation   int
+}
+
+func (s *Service) loadStored(ctx context.Context, id int64) (stored, error) {
+	var st stored
+	err := db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
+		const q = `SELECT kind, object_key, size, sha256, coalesce(width, 0), coalesce(height, 0) FROM media WHERE id = $1`
+		return tx.QueryRow(ctx, q, id).Scan(&st.kind, &st.key, &st.size, &st.sha, &st.width, &st.height)
+	})
+	return st, db.MapError(err)
+}
+
+// jobHead is how much of an original a job reads first: the metadata of every camera we know
+// lies within it.
+const jobHead = 1 << 20
+
+// objectReaderAt serves ReadAt from the head of an object held in memory and the rest by
+// ranged GETs.
+type objectReaderAt struct {
+	ctx  context.Context
+	s    *Service
+	key  string
+	head []byte
+}
+
+func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) <= int64(len(o.head)) {
+		return copy(p, o.head[off:]), nil
+	}
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(off, off+int64(len(p))-1); err != nil {
+		return 0, err
+	}
+	obj, err := o.s.blob.Client.GetObject(o.ctx, o.s.blob.BucketMedia, o.key, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer obj.Close()
+	n, err := io.ReadFull(obj, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// readHead returns the first bytes of an original and the open object positioned after them.
+func (s *Service) openOriginal(ctx context.Context, st stored) (*minio.Object, []byte, error) {
+	obj, err := s.blob.Client.GetObject(ctx, s.blob.BucketMedia, st.key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	head := make([]byte, min(st.size, jobHead))
+	if _, err := io.ReadFull(obj, head); err != nil {
+		obj.Close()
+		if resp := minio.ToErrorResponse(err); resp.Code == "NoSuchKey" {
+			return nil, nil, apperr.ErrNotFound.Wrap(err)
+		}
+		return nil, nil, err
+	}
+	return obj, head, nil
+}
+
+// campaignZone is where cameras without a time zone in their EXIF are taken to be.
+var campaignZone = time.FixedZone("CST", 8*3600)
+
+// placeMedium reads the metadata of a medium and stores its position, footprint and cells,
+// then links it to suspected sites.
+func (s *Service) placeMedium(ctx context.Context, id int64) error {
+	st, err := s.loadStored(ctx, id)
+	if err != nil {
+		return err
+	}
+	obj, head, err := s.openOriginal(ctx, st)
+	if err != nil {
+		return err
+	}
+	obj.Close()
+	md, err := imagery.ReadMetadata(&objectReaderAt{ctx: ctx, s: s, key: st.key, head: head}, st.size)
+	if err != nil {
+		if !errors.Is(err, imagery.ErrCorruptImage) {
+			return err
+		}
+		md = imagery.Metadata{Orientation: 1, Warnings: []string{err.Error()}}
+	}
+	var (
+		lon, lat *float64
+		fp       []byte
+		takenAt  *time.Time
+	)
+	if md.GPS != nil {
+		lon, lat = &md.GPS.Lon, &md.GPS.Lat
+	}
+	if md.TakenAt != nil {
+		t := *md.TakenAt
+		if !md.TakenAtHasZone { // the camera's wall clock, read as UTC: it was China's
+			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), campaignZone)
+		}
+		takenAt = &t
+	}
+	if md.Drone != nil {
+		cam, okCam := imagery.CameraFromMetadata(md, st.width, st.height)
+		pose, okPose := imagery.PoseFromMetadata(md)
+		if okCam && okPose {
+			if corners, ok := imagery.Footprint(cam, pose); ok {
+				ring := make([]float64, 0, 10)
+				for _, c := range corners {
+					ring = append(ring, c[0], c[1])
+				}
+				ring = append(ring, corners[0][0], corners[0][1])
+				poly := geom.NewPolygonFlat(geom.XY, ring, []int{len(ring)})
+				if fp, err = gis.EncodeWKB(poly); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	return db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
+		const q = `UPDATE media SET metadata = $2, taken_at = $3,
+			point = CASE WHEN $4::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($4, $5), 4326) END,
+			footprint = CASE WHEN $6::bytea IS NULL THEN NULL ELSE ST_MakeValid(ST_GeomFromWKB($6, 4326)) END,
+			altitude_rel = $7, metadata_at = now(), updated_at = now(),
+			status = CASE WHEN status = 'failed' THEN status WHEN thumbs_at IS NOT NULL THEN 'processed' ELSE status END
+			WHERE id = $1`
+		if _, err := tx.Exec(ctx, q, id, mdJSON, takenAt, lon, lat, fp, md.AltitudeRel); err != nil {
+			return fmt.Errorf("media: place %d: %w", id, err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT place_media(ARRAY[$1]::bigint[])`, id); err != nil {
+			return fmt.Errorf("media: cells of %d: %w", id, err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT link_media_to_sites(ARRAY[$1]::bigint[], NULL, $2)`, id, s.cfg.NearSiteMetres); err != nil {
+			return fmt.Errorf("media: sites of %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// makeThumbnails makes and stores every thumbnail size of a medium and its perceptual hash,
+// checking on the way that the stored bytes hash to the recorded SHA-256.
+func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
+	st, err := s.loadStored(ctx, id)
+	if err != nil {
+		return err
+	}
+	obj, head, err := s.openOriginal(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	md, err := imagery.ReadMetadata(&objectReaderAt{ctx: ctx, s: s, key: st.key, head: head}, st.size)
+	if err != nil {
+		md.Orientation = 1
+	}
+	sum := sha256.New()
+	stream := io.TeeReader(io.MultiReader(bytes.NewReader(head), obj), sum)
+	thumbs, terr := s.thumbs.Make(ctx, stream, md.Orientation)
+	if _, err := io.Copy(io.Discard, stream); err != nil { // the rest, for the hash
+		return err
+	}
+	if !bytes.Equal(sum.Sum(nil), st.sha) {
+		return errHashMismatch
+	}
+	noThumb := errors.Is(terr, imagery.ErrCannotThumbnail)
+	if terr != nil && !noThumb {
+		return terr
+	}
+	refs := map[string]ThumbRef{}
+	var phash *int64
+	if !noThumb {
+		for name, t := range thumbs.Sizes {
+			key := fmt.Sprintf("thumbs/%d/%s.jpg", id, name)
+			info, err := s.blob.Client.PutObject(ctx, s.blob.BucketDerived, key, bytes.NewReader(t.JPEG), int64(len(t.JPEG)),
+				minio.PutObjectOptions{ContentType: "image/jpeg", CacheControl: "private, max-age=31536000, immutable"})
+			if err != nil {
+				return err
+			}
+			refs[name] = ThumbRef{Key: key, Width: t.Width, Height: t.Height, ETag: info.ETag}
+		}
+		h := int64(thumbs.PHash)
+		phash = &h
+	}
+	refsJSON, err := json.Marshal(refs)
+	if err != nil {
+		return err
+	}
+	return db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
+		const q = `UPDATE media SET thumbs = $2, phash = $3, no_thumbnail = $4, thumbs_at = now(), updated_at = now(),
+			status = CASE WHEN status = 'failed' THEN status WHEN metadata_at IS NOT NULL THEN 'processed' ELSE status END
+			WHERE id = $1`
+		_, err := tx.Exec(ctx, q, id, refsJSON, phash, noThumb)
+		return err
+	})
+}

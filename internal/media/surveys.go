@@ -1,0 +1,155 @@
+package media
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/db"
+)
+
+// Survey is a drone survey (无人机航测): one flight, or one SD card, over a region.
+type Survey struct {
+	ID         int64     `json:"id"`
+	RegionID   int64     `json:"regionId"`
+	OperatorID int64     `json:"operatorId"`
+	Name       string    `json:"name"`
+	FlightDate string    `json:"flightDate"` // YYYY-MM-DD
+	Drone      string    `json:"drone"`
+	Camera     string    `json:"camera"`
+	CreatedAt  time.Time `json:"createdAt"`
+	Progress   *Progress `json:"progress,omitempty"`
+}
+
+// Progress is where a survey's upload stands.
+type Progress struct {
+	// Declared counts the distinct files announced for upload (POST /surveys/{id}/uploads).
+	Declared int `json:"declared"`
+	// Received counts the images stored; Processed those whose jobs are done; Failed those
+	// rejected at upload or failed (dead) in a job.
+	Received  int `json:"received"`
+	Processed int `json:"processed"`
+	Failed    int `json:"failed"`
+	// Pending counts the uploads announced and not yet completed.
+	Pending int `json:"pending"`
+	// Bytes declared and received.
+	BytesDeclared int64 `json:"bytesDeclared"`
+	BytesReceived int64 `json:"bytesReceived"`
+	// Failures says why, one entry per failed file (the first 200).
+	Failures []Failure `json:"failures"`
+}
+
+// Failure is one file that did not make it, and why.
+type Failure struct {
+	Name     string `json:"name"`
+	MediaID  *int64 `json:"mediaId,omitempty"`
+	UploadID *int64 `json:"uploadId,omitempty"`
+	Code     string `json:"code"`
+	Reason   string `json:"reason"`
+}
+
+// NewSurvey is the body of POST /surveys.
+type NewSurvey struct {
+	RegionID   int64  `json:"regionId"`
+	OperatorID *int64 `json:"operatorId,omitempty"` // default: the caller
+	Name       string `json:"name"`
+	FlightDate string `json:"flightDate"`
+	Drone      string `json:"drone"`
+	Camera     string `json:"camera"`
+}
+
+const surveyCols = `id, region_id, operator_id, name, flight_date::text, drone, camera, created_at`
+
+func scanSurvey(row pgx.Row) (Survey, error) {
+	var v Survey
+	err := row.Scan(&v.ID, &v.RegionID, &v.OperatorID, &v.Name, &v.FlightDate, &v.Drone, &v.Camera, &v.CreatedAt)
+	return v, err
+}
+
+// CreateSurvey records a survey over a region in tx's scope; the operator defaults to caller.
+func (s *Service) CreateSurvey(ctx context.Context, tx pgx.Tx, caller int64, in NewSurvey) (Survey, error) {
+	in.Name, in.Drone, in.Camera = strings.TrimSpace(in.Name), strings.TrimSpace(in.Drone), strings.TrimSpace(in.Camera)
+	if in.RegionID <= 0 {
+		return Survey{}, apperr.Invalidf("region_required", "请指定航测区域", "regionId is required")
+	}
+	if _, err := time.Parse(time.DateOnly, in.FlightDate); err != nil {
+		return Survey{}, apperr.Invalidf("invalid_flight_date", "飞行日期格式应为 YYYY-MM-DD", "flightDate must be YYYY-MM-DD")
+	}
+	if len(in.Name) > 200 || len(in.Drone) > 100 || len(in.Camera) > 100 {
+		return Survey{}, apperr.Invalidf("field_too_long", "字段过长", "name, drone or camera too long")
+	}
+	operator := caller
+	if in.OperatorID != nil {
+		operator = *in.OperatorID
+	}
+	// The region and the operator must be visible to the caller.
+	var ok bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND sieve_in_scope(path))`, in.RegionID).Scan(&ok); err != nil {
+		return Survey{}, err
+	}
+	if !ok {
+		return Survey{}, apperr.ErrNotFound.Wrap(apperrf("region %d not in scope", in.RegionID))
+	}
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, operator).Scan(&ok); err != nil {
+		return Survey{}, err
+	}
+	if !ok {
+		return Survey{}, apperr.Invalidf("invalid_operator", "飞手不存在", "operator %d not found", operator)
+	}
+	const q = `INSERT INTO surveys (region_id, operator_id, name, flight_date, drone, camera, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ` + surveyCols
+	v, err := scanSurvey(tx.QueryRow(ctx, q, in.RegionID, operator, in.Name, in.FlightDate, in.Drone, in.Camera, caller))
+	return v, db.MapError(err)
+}
+
+// GetSurvey returns one survey visible in tx's scope, or apperr.ErrNotFound.
+func (s *Service) GetSurvey(ctx context.Context, tx pgx.Tx, id int64) (Survey, error) {
+	const q = `SELECT ` + surveyCols + ` FROM surveys WHERE id = $1`
+	v, err := scanSurvey(tx.QueryRow(ctx, q, id))
+	return v, db.MapError(err)
+}
+
+// SurveyProgress counts what was declared, received, processed and failed, with reasons.
+func (s *Service) SurveyProgress(ctx context.Context, tx pgx.Tx, id int64) (Progress, error) {
+	p := Progress{Failures: []Failure{}}
+	const counts = `SELECT
+		(SELECT count(DISTINCT sha256) FROM upload_sessions WHERE survey_id = $1)
+		  + (SELECT count(*) FROM media m WHERE m.survey_id = $1
+		     AND NOT EXISTS (SELECT 1 FROM upload_sessions u WHERE u.survey_id = $1 AND u.sha256 = m.sha256)),
+		(SELECT coalesce(sum(size), 0) FROM (SELECT DISTINCT ON (sha256) size FROM upload_sessions WHERE survey_id = $1) d),
+		(SELECT count(*) FROM upload_sessions WHERE survey_id = $1 AND status = 'pending'),
+		count(*), coalesce(sum(size), 0),
+		count(*) FILTER (WHERE status = 'processed'),
+		count(*) FILTER (WHERE status = 'failed')
+		FROM media WHERE survey_id = $1`
+	var rejected int
+	err := tx.QueryRow(ctx, counts, id).Scan(&p.Declared, &p.BytesDeclared, &p.Pending, &p.Received, &p.BytesReceived, &p.Processed, &p.Failed)
+	if err != nil {
+		return p, err
+	}
+	const failures = `SELECT original_name, id, NULL::bigint, error_code, error FROM media WHERE survey_id = $1 AND status = 'failed'
+		UNION ALL
+		SELECT file_name, NULL, id, reason_code, reason FROM upload_sessions u WHERE survey_id = $1 AND status IN ('rejected', 'expired')
+		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
+		ORDER BY 1 LIMIT 200`
+	rows, err := tx.Query(ctx, failures, id)
+	if err != nil {
+		return p, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f Failure
+		if err := rows.Scan(&f.Name, &f.MediaID, &f.UploadID, &f.Code, &f.Reason); err != nil {
+			return p, err
+		}
+		if f.UploadID != nil {
+			rejected++
+		}
+		p.Failures = append(p.Failures, f)
+	}
+	p.Failed += rejected
+	return p, rows.Err()
+}
