@@ -590,3 +590,307 @@ func fetchJPEG(t *testing.T, u string) image.Image {
 	}
 	return img
 }
+
+// slotsFor announces files to POST path and returns the slots.
+func (h *harness) slotsFor(tok, path string, files map[string][]byte, order ...string) []media.Slot {
+	h.t.Helper()
+	var decl []media.FileDecl
+	for _, name := range order {
+		sum := sha256.Sum256(files[name])
+		decl = append(decl, media.FileDecl{Name: name, Size: int64(len(files[name])), SHA256: hex.EncodeToString(sum[:])})
+	}
+	body, _ := json.Marshal(map[string]any{"files": decl})
+	status, resp := h.as(tok, http.MethodPost, path, string(body))
+	if status != http.StatusOK {
+		h.t.Fatalf("POST %s: %d %s", path, status, resp)
+	}
+	var out List[media.Slot]
+	if err := json.Unmarshal([]byte(resp), &out); err != nil {
+		h.t.Fatal(err)
+	}
+	if len(out.Items) != len(order) {
+		h.t.Fatalf("%d slots for %d files", len(out.Items), len(order))
+	}
+	return out.Items
+}
+
+// putSlot sends a file's bytes to its slot's presigned URLs (only the parts listed, or the
+// first n of them when n >= 0).
+func putSlot(t *testing.T, sl media.Slot, data []byte, n int) {
+	t.Helper()
+	put := func(u string, b []byte) {
+		req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(b))
+		req.ContentLength = int64(len(b))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("PUT: %d %s", resp.StatusCode, msg)
+		}
+	}
+	if sl.URL != "" {
+		put(sl.URL, data)
+		return
+	}
+	for i, p := range sl.Parts {
+		if n >= 0 && i >= n {
+			return
+		}
+		from := int64(p.Number-1) * sl.PartSize
+		put(p.URL, data[from:min(from+sl.PartSize, int64(len(data)))])
+	}
+}
+
+// noiseJPEG is a JPEG of random pixels, w×h, that compresses badly: a large test file.
+func noiseJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	seed := uint32(1)
+	for i := range img.Pix {
+		seed = seed*1664525 + 1013904223
+		img.Pix[i] = byte(seed >> 24)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 100}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestSurveyUpload is a drone operator's card: presigned uploads, one of them multipart and
+// resumed after an interruption, one refused file; the DJI images get footprints and cells;
+// the progress tells what happened; a re-run skips what arrived.
+func TestSurveyUpload(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	cell := h.addCell(w.v1, "411081100201-09", 113.4721, 34.1512, 0.002)
+	startWorkers(t, h.srv.Media, 3)
+	tok := h.token(w.users["drone"])
+
+	status, body := h.as(tok, http.MethodPost, v1+"/surveys",
+		fmt.Sprintf(`{"regionId": %d, "name": "火龙镇 4月航测", "flightDate": "2024-04-20", "drone": "DJI Mavic 3E", "camera": "L2D-20c"}`, w.t1))
+	if status != http.StatusCreated {
+		t.Fatalf("create survey: %d %s", status, body)
+	}
+	var sv media.Survey
+	json.Unmarshal([]byte(body), &sv)
+	if status, body := h.as(h.token(w.users["coord2"]), http.MethodGet, fmt.Sprintf("%s/surveys/%d", v1, sv.ID), ""); status != 404 {
+		t.Fatalf("other township sees the survey: %d %s", status, body)
+	}
+	if status, body := h.as(tok, http.MethodPost, v1+"/surveys",
+		fmt.Sprintf(`{"regionId": %d, "flightDate": "2024-04-20"}`, w.t2)); status != 404 {
+		t.Fatalf("survey over another township: %d %s", status, body)
+	}
+
+	big := noiseJPEG(t, 3000, 2000) // several 5 MiB parts
+	if len(big) <= 10<<20 {
+		t.Fatalf("noise JPEG is only %d bytes", len(big))
+	}
+	files := map[string][]byte{
+		"DJI_0001.JPG": fixtureBytes(t, "dji_attr.jpg"),
+		"DJI_0002.JPG": fixtureBytes(t, "dji_elem.jpg"),
+		"DJI_0003.JPG": big,
+		"DJI_0004.JPG": []byte("not an image at all, but named like one"),
+	}
+	order := []string{"DJI_0001.JPG", "DJI_0002.JPG", "DJI_0003.JPG", "DJI_0004.JPG"}
+	uploads := fmt.Sprintf("%s/surveys/%d/uploads", v1, sv.ID)
+	slots := h.slotsFor(tok, uploads, files, order...)
+	for i, sl := range slots {
+		if sl.Status != "upload" || sl.UploadID == 0 {
+			t.Fatalf("slot %d: %+v", i, sl)
+		}
+	}
+	if slots[2].URL != "" || len(slots[2].Parts) < 3 {
+		t.Fatalf("the large file should be multipart: %+v", slots[2])
+	}
+	complete := func(sl media.Slot) (int, string) {
+		return h.as(tok, http.MethodPost, fmt.Sprintf("%s/%d/complete", uploads, sl.UploadID), "")
+	}
+	// The first file, and one part of the large one; then the connection "drops".
+	putSlot(t, slots[0], files["DJI_0001.JPG"], -1)
+	putSlot(t, slots[2], big, 1)
+	if status, body := complete(slots[0]); status != http.StatusOK {
+		t.Fatalf("complete 1: %d %s", status, body)
+	}
+	if status, body := complete(slots[2]); status != http.StatusConflict || !strings.Contains(body, "upload_incomplete") {
+		t.Fatalf("complete of a half-sent file: %d %s", status, body)
+	}
+
+	// Run again: the first is there, the large one continues from its second part.
+	again := h.slotsFor(tok, uploads, files, order...)
+	if again[0].Status != "exists" || again[0].MediaID == nil {
+		t.Fatalf("re-run: first file %+v", again[0])
+	}
+	if again[2].UploadID != slots[2].UploadID || len(again[2].PartsDone) != 1 || len(again[2].Parts) != len(slots[2].Parts)-1 {
+		t.Fatalf("re-run: large file %+v", again[2])
+	}
+	putSlot(t, again[1], files["DJI_0002.JPG"], -1)
+	putSlot(t, again[2], big, -1)
+	putSlot(t, again[3], files["DJI_0004.JPG"], -1)
+	var ids []int64
+	for _, i := range []int{1, 2} {
+		status, body := complete(again[i])
+		if status != http.StatusOK {
+			t.Fatalf("complete %s: %d %s", order[i], status, body)
+		}
+		var m media.Medium
+		json.Unmarshal([]byte(body), &m)
+		ids = append(ids, m.ID)
+		// Completing twice is harmless.
+		if status, body := complete(again[i]); status != http.StatusOK || !strings.Contains(body, fmt.Sprintf(`"id":%d`, m.ID)) {
+			t.Fatalf("complete again: %d %s", status, body)
+		}
+	}
+	if status, body := complete(again[3]); status != http.StatusUnsupportedMediaType || !strings.Contains(body, "unsupported_format") {
+		t.Fatalf("complete of a text file: %d %s", status, body)
+	}
+
+	// Wait for the jobs, then look at the images.
+	deadline := time.Now().Add(60 * time.Second)
+	var sv2 media.Survey
+	for {
+		_, body := h.as(tok, http.MethodGet, fmt.Sprintf("%s/surveys/%d", v1, sv.ID), "")
+		json.Unmarshal([]byte(body), &sv2)
+		if sv2.Progress.Processed+sv2.Progress.Failed >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("survey not processed: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p := sv2.Progress
+	if p.Declared != 4 || p.Received != 3 || p.Processed != 3 || p.Failed != 1 || p.Pending != 0 ||
+		len(p.Failures) != 1 || p.Failures[0].Code != "unsupported_format" || p.Failures[0].Name != "DJI_0004.JPG" {
+		t.Fatalf("progress %+v", p)
+	}
+	status, body = h.as(tok, http.MethodGet, fmt.Sprintf("%s/surveys/%d/images", v1, sv.ID), "")
+	var imgs List[media.Medium]
+	json.Unmarshal([]byte(body), &imgs)
+	if status != 200 || len(imgs.Items) != 3 {
+		t.Fatalf("images: %d %s", status, body)
+	}
+	byName := map[string]media.Medium{}
+	for _, m := range imgs.Items {
+		byName[m.OriginalName] = m
+	}
+	nadir := byName["DJI_0001.JPG"]
+	if nadir.Kind != "drone" || nadir.Footprint == nil || len(nadir.CellIDs) != 1 || nadir.CellIDs[0] != cell {
+		t.Fatalf("nadir DJI image: footprint %s cells %v", nadir.Footprint, nadir.CellIDs)
+	}
+	var fp struct {
+		Coordinates [][][2]float64 `json:"coordinates"`
+	}
+	json.Unmarshal(nadir.Footprint, &fp)
+	if len(fp.Coordinates) != 1 || len(fp.Coordinates[0]) != 5 {
+		t.Fatalf("footprint %s: want a quadrilateral", nadir.Footprint)
+	}
+	if oblique := byName["DJI_0002.JPG"]; oblique.Footprint == nil || oblique.Point == nil {
+		t.Fatalf("oblique DJI image (XMP position, Sydney): %+v", oblique)
+	}
+	if b := byName["DJI_0003.JPG"]; b.Size != int64(len(big)) || len(b.Thumbnails) != 2 || b.Point != nil {
+		t.Fatalf("large image: %+v", b)
+	}
+
+	// The same card once more: everything that arrived is skipped.
+	last := h.slotsFor(tok, uploads, files, order...)
+	for i := 0; i < 3; i++ {
+		if last[i].Status != "exists" {
+			t.Fatalf("third run, %s: %+v", order[i], last[i])
+		}
+	}
+	if rows, intents, objects := h.stored(); rows != 3 || intents != 0 || objects != 3 {
+		t.Fatalf("stored %d rows, %d intents, %d objects", rows, intents, objects)
+	}
+	if len(ids) != 2 {
+		t.Fatal("ids")
+	}
+}
+
+// TestUploadSessionCleanup: expired sessions are aborted and their objects removed.
+func TestUploadSessionCleanup(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	tok := h.token(w.users["worker"])
+	big := noiseJPEG(t, 2600, 1800)
+	small := fixtureBytes(t, "DSCN0010.jpg")
+	files := map[string][]byte{"big.jpg": big, "small.jpg": small}
+	slots := h.slotsFor(tok, v1+"/uploads", files, "big.jpg", "small.jpg")
+	putSlot(t, slots[0], big, 1)
+	putSlot(t, slots[1], small, -1)
+	ctx := context.Background()
+	if err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE upload_sessions SET expires_at = now() - interval '1 minute' WHERE object_key NOT LIKE 'fixture/%'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.srv.Media.Cleanup(ctx)
+	if err != nil || res.Sessions != 2 {
+		t.Fatalf("cleanup: %+v %v", res, err)
+	}
+	if _, _, objects := h.stored(); objects != 0 {
+		t.Fatalf("%d objects left", objects)
+	}
+	b := h.srv.Media.Blob()
+	for u := range b.Client.ListIncompleteUploads(ctx, b.BucketMedia, "", true) {
+		t.Fatalf("multipart upload left: %+v", u)
+	}
+	status, body := h.as(tok, http.MethodPost, fmt.Sprintf("%s/uploads/%d/complete", v1, slots[1].UploadID), "")
+	if status != http.StatusGone || !strings.Contains(body, "upload_expired") {
+		t.Fatalf("complete after expiry: %d %s", status, body)
+	}
+	// Asking again starts afresh.
+	if again := h.slotsFor(tok, v1+"/uploads", files, "small.jpg"); again[0].Status != "upload" || again[0].UploadID == slots[1].UploadID {
+		t.Fatalf("after expiry: %+v", again[0])
+	}
+}
+
+// TestJobDeadLetter: a job that keeps failing is retried, then discarded, and the image shows
+// as failed (job_failed) in its survey's progress.
+func TestJobDeadLetter(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	tok := h.token(w.users["drone"])
+	_, body := h.as(tok, http.MethodPost, v1+"/surveys", fmt.Sprintf(`{"regionId": %d, "flightDate": "2024-04-20"}`, w.t1))
+	var sv media.Survey
+	json.Unmarshal([]byte(body), &sv)
+	files := map[string][]byte{"DJI_0001.JPG": fixtureBytes(t, "dji_attr.jpg")}
+	uploads := fmt.Sprintf("%s/surveys/%d/uploads", v1, sv.ID)
+	sl := h.slotsFor(tok, uploads, files, "DJI_0001.JPG")[0]
+	putSlot(t, sl, files["DJI_0001.JPG"], -1)
+	// Thumbnails cannot be stored: the derived bucket is gone.
+	b := h.srv.Media.Blob()
+	if err := b.Client.RemoveBucket(context.Background(), b.BucketDerived); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Client.MakeBucket(context.Background(), b.BucketDerived, minio.MakeBucketOptions{}) })
+	if status, body := h.as(tok, http.MethodPost, fmt.Sprintf("%s/%d/complete", uploads, sl.UploadID), ""); status != 200 {
+		t.Fatalf("complete: %d %s", status, body)
+	}
+	startWorkers(t, h.srv.Media, 2)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, body := h.as(tok, http.MethodGet, fmt.Sprintf("%s/surveys/%d", v1, sv.ID), "")
+		var got media.Survey
+		json.Unmarshal([]byte(body), &got)
+		if got.Progress.Failed == 1 {
+			if f := got.Progress.Failures; len(f) != 1 || f[0].Code != "job_failed" || f[0].MediaID == nil {
+				t.Fatalf("failures %+v", f)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter: %s", body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var state string
+	ctx := context.Background()
+	if err := h.pool.QueryRow(ctx, `SELECT state FROM river_job WHERE kind = 'media_thumbnail'`).Scan(&state); err != nil || state != "discarded" {
+		t.Fatalf("thumbnail job state %q %v", state, err)
+	}
+}

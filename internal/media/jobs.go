@@ -283,6 +283,10 @@ func (s *Service) openOriginal(ctx context.Context, st stored) (*minio.Object, [
 	return obj, head, nil
 }
 
+// defaultDiagonalFOV is the diagonal field of view assumed for a drone image whose metadata
+// gives no focal length (84° is that of most DJI survey cameras).
+const defaultDiagonalFOV = 84.0
+
 // campaignZone is where cameras without a time zone in their EXIF are taken to be.
 var campaignZone = time.FixedZone("CST", 8*3600)
 
@@ -322,6 +326,11 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 	}
 	if md.Drone != nil {
 		cam, okCam := imagery.CameraFromMetadata(md, st.width, st.height)
+		if !okCam && st.width > 0 && st.height > 0 {
+			// No focal length at all: take the diagonal field of view most drone cameras have.
+			cam, okCam = imagery.CameraFromDiagonalFOV(defaultDiagonalFOV, st.width, st.height), true
+			md.Warnings = append(md.Warnings, fmt.Sprintf("no focal length: footprint assumes a %g° diagonal field of view", defaultDiagonalFOV))
+		}
 		pose, okPose := imagery.PoseFromMetadata(md)
 		if okCam && okPose {
 			if corners, ok := imagery.Footprint(cam, pose); ok {
