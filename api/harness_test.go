@@ -65,7 +65,7 @@ type world struct {
 	city, t1, t2, v1, v2, k1, k1b, k2 int64
 	users                             map[string]accounts.User
 	media                             map[string][2]int64 // scope fixtures of media_test.go
-	premise1, premise2                int64 // one premise in k1, one in k2
+	premise1, premise2                int64               // one premise in k1, one in k2
 }
 
 func (h *harness) world() *world {
