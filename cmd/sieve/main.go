@@ -4,6 +4,8 @@
 //	sieve serve      run the API (migrates first)
 //	sieve migrate    apply schema migrations and exit
 //	sieve user       manage users (add, list, set-role, set-password, disable, enable)
+//	sieve worker     run the background jobs (image processing)
+//	sieve upload     upload a folder of drone images to a survey
 //	sieve version    print the build version
 package main
 
@@ -42,6 +44,8 @@ commands:
   serve      run the API server (applies migrations first)
   migrate    apply schema migrations and exit
   user       manage users: add, list, set-role, set-password, disable, enable
+  worker     run the background jobs (image metadata, placement, thumbnails)
+  upload     upload a folder (SD card) of drone images to a survey, resumably
   version    print the version
 
 Configuration comes from SIEVE_* environment variables (see README.md).`
@@ -60,6 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdMigrate(ctx, rest, getenv, stderr)
 	case "user":
 		return cmdUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, rest, getenv, stderr)
+	case "upload":
+		return cmdUpload(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, buildVersion())
 		return nil

@@ -17,10 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sieve-city/sieve/api"
+	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/media"
 )
 
 // app is what every subcommand that talks to the services shares.
@@ -93,7 +95,34 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 		return fmt.Errorf("%w (is MinIO running? ./deploy/local/stack.sh up)", err)
 	}
 
-	srv := a.server()
+	// Image jobs: enqueued by the API; run here too with SIEVE_WORKER_INPROCESS=true.
+	svc, err := a.mediaService()
+	if err != nil {
+		return err
+	}
+	workers := 0
+	if a.cfg.Worker.InProcess {
+		workers = int(a.cfg.Worker.Concurrency)
+	}
+	queue, err := svc.NewQueue(media.DefaultQueueOptions(workers))
+	if err != nil {
+		return err
+	}
+	if workers > 0 {
+		if err := queue.Start(ctx); err != nil {
+			return fmt.Errorf("start jobs: %w", err)
+		}
+		a.log.Info("running image jobs in process", "concurrency", workers)
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
+			defer cancel()
+			if err := queue.Stop(sctx); err != nil {
+				a.log.Warn("stop jobs", "err", err)
+			}
+		}()
+	}
+
+	srv := a.server(svc)
 	httpSrv := &http.Server{
 		Addr:              a.cfg.HTTP.Addr,
 		Handler:           srv.Handler(),
@@ -125,14 +154,29 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 	return nil
 }
 
+// mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker
+// concurrency) and the upload limits.
+func (a *app) mediaService() (*media.Service, error) {
+	tc := imagery.DefaultThumbConfig()
+	tc.MaxConcurrent = int(a.cfg.Worker.Concurrency)
+	th, err := imagery.NewThumbnailer(tc)
+	if err != nil {
+		return nil, err
+	}
+	mc := media.DefaultConfig()
+	mc.Limits.MaxBytes = a.cfg.HTTP.UploadLimit
+	return media.New(a.pool, a.blob, th, mc, a.log), nil
+}
+
 // server wires the API with its dependencies.
-func (a *app) server() *api.Server {
+func (a *app) server(svc *media.Service) *api.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.NewPoolCollector(a.pool))
 	return api.New(api.Deps{
 		Pool:     a.pool,
 		Accounts: a.accounts(),
+		Media:    svc,
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

@@ -17,11 +17,21 @@ import (
 
 // Config is the whole configuration of one Sieve process.
 type Config struct {
-	HTTP HTTP
-	DB   DB
-	S3   S3
-	Auth Auth
-	Log  Log
+	HTTP   HTTP
+	DB     DB
+	S3     S3
+	Auth   Auth
+	Log    Log
+	Worker Worker
+}
+
+// Worker configures the background jobs (image metadata, placement, thumbnails).
+type Worker struct {
+	// InProcess makes `sieve serve` run jobs too (SIEVE_WORKER_INPROCESS, default true for the
+	// local demo); with false they run only in `sieve worker` processes.
+	InProcess bool
+	// Concurrency is how many jobs one process runs at once (SIEVE_WORKER_CONCURRENCY).
+	Concurrency int32
 }
 
 // Auth configures logins and tokens.
@@ -91,8 +101,9 @@ func Default() Config {
 			BucketMedia:   "sieve-media",
 			BucketDerived: "sieve-derived",
 		},
-		Auth: Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
-		Log:  Log{Level: "info", Format: "text"},
+		Auth:   Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
+		Log:    Log{Level: "info", Format: "text"},
+		Worker: Worker{InProcess: true, Concurrency: 4},
 	}
 }
 
@@ -123,6 +134,9 @@ func Load(getenv func(string) string) (Config, error) {
 	r.str("SIEVE_S3_REGION", &c.S3.Region)
 	r.str("SIEVE_S3_BUCKET_MEDIA", &c.S3.BucketMedia)
 	r.str("SIEVE_S3_BUCKET_DERIVED", &c.S3.BucketDerived)
+
+	r.bool("SIEVE_WORKER_INPROCESS", &c.Worker.InProcess)
+	r.int32("SIEVE_WORKER_CONCURRENCY", &c.Worker.Concurrency)
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
@@ -158,6 +172,9 @@ func (c Config) validate() []error {
 	if c.S3.BucketMedia == "" || c.S3.BucketDerived == "" || c.S3.BucketMedia == c.S3.BucketDerived {
 		bad("SIEVE_S3_BUCKET_MEDIA", "media and derived buckets must be set and differ")
 	}
+	if c.Worker.Concurrency < 1 || c.Worker.Concurrency > 256 {
+		bad("SIEVE_WORKER_CONCURRENCY", "between 1 and 256, got %d", c.Worker.Concurrency)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -180,6 +197,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "s3.endpoint=%s s3.access_key=%s s3.secret_key=%s s3.ssl=%t ", c.S3.Endpoint, c.S3.AccessKey, mask(c.S3.SecretKey), c.S3.UseSSL)
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s ", c.S3.BucketMedia, c.S3.BucketDerived)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
+	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s", c.Log.Level, c.Log.Format)
 	return b.String()
 }

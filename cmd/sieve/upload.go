@@ -1,0 +1,597 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const uploadUsage = `usage: sieve upload [flags] DIR
+
+Uploads the images under DIR (an SD card or a folder) to a drone survey, in parallel, straight to
+the object store. Run it again after a Ctrl-C or a dropped connection: it continues the same
+survey, skips files already on the server and resumes large files from the last part sent.
+
+  --server URL        Sieve API (default $SIEVE_SERVER or http://127.0.0.1:8080)
+  --token TOKEN       bearer token (default $SIEVE_TOKEN; get one with POST /api/v1/auth/login)
+  --survey ID         upload into this survey (default: the one DIR was last uploaded to)
+  --region ID         create a new survey over this region (needed the first time)
+  --flight-date DATE  of the new survey, YYYY-MM-DD (default: today)
+  --name, --drone, --camera   of the new survey
+  --parallel N        files at once (default 4)`
+
+// imageExts are the files sieve upload takes; anything else on the card is ignored.
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".heic": true, ".heif": true,
+	".tif": true, ".tiff": true, ".webp": true, ".dng": true}
+
+// uploadState is remembered between runs for one directory: the survey and the hashes already
+// computed (by path, size and modification time), so that a re-run starts at once.
+type uploadState struct {
+	Server   string               `json:"server"`
+	SurveyID int64                `json:"surveyId"`
+	Hashes   map[string]hashEntry `json:"hashes"`
+}
+
+type hashEntry struct {
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"modTime"`
+	SHA256  string `json:"sha256"`
+}
+
+type localFile struct {
+	path, rel string
+	size      int64
+	sha256    string
+}
+
+// slot is the server's answer for one file (see media.Slot; kept separate so the command
+// depends only on the HTTP contract).
+type slot struct {
+	Name     string `json:"name"`
+	SHA256   string `json:"sha256"`
+	Status   string `json:"status"`
+	UploadID int64  `json:"uploadId"`
+	URL      string `json:"url"`
+	PartSize int64  `json:"partSize"`
+	Parts    []struct {
+		Number int    `json:"number"`
+		URL    string `json:"url"`
+	} `json:"parts"`
+	PartsDone []int  `json:"partsDone"`
+	Code      string `json:"code"`
+	Reason    string `json:"reason"`
+}
+
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// uploader talks to the API and to the presigned URLs.
+type uploader struct {
+	server, token string
+	client        *http.Client
+	out           io.Writer
+
+	totalFiles, totalBytes int64
+	doneFiles, doneBytes   atomic.Int64
+	skipped                atomic.Int64
+	start                  time.Time
+
+	mu       sync.Mutex
+	rejected []string
+	failed   []string
+}
+
+func cmdUpload(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sieve upload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, uploadUsage) }
+	server := fs.String("server", getenv("SIEVE_SERVER"), "")
+	token := fs.String("token", getenv("SIEVE_TOKEN"), "")
+	surveyID := fs.Int64("survey", 0, "")
+	regionID := fs.Int64("region", 0, "")
+	flightDate := fs.String("flight-date", time.Now().Format(time.DateOnly), "")
+	name := fs.String("name", "", "")
+	drone := fs.String("drone", "", "")
+	camera := fs.String("camera", "", "")
+	parallel := fs.Int("parallel", 4, "")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *parallel < 1 {
+		return usageError(uploadUsage)
+	}
+	if *server == "" {
+		*server = "http://127.0.0.1:8080"
+	}
+	if *token == "" {
+		return usageError("sieve upload: no token: set SIEVE_TOKEN or pass --token")
+	}
+	dir, err := filepath.Abs(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	u := &uploader{server: strings.TrimRight(*server, "/"), token: *token, out: stderr,
+		client: &http.Client{Timeout: 0}, start: time.Now()}
+	statePath := uploadStatePath(dir)
+	st := loadUploadState(statePath)
+	if st.Server != u.server {
+		st.SurveyID = 0
+	}
+	st.Server = u.server
+	defer saveUploadState(statePath, st)
+
+	// The survey: as asked, as last time, or a new one.
+	switch {
+	case *surveyID > 0:
+		st.SurveyID = *surveyID
+	case *regionID > 0:
+		st.SurveyID = 0
+	}
+	if st.SurveyID == 0 {
+		if *regionID <= 0 {
+			return usageError("sieve upload: first upload of this folder: pass --region ID (or --survey ID)")
+		}
+		body := map[string]any{"regionId": *regionID, "flightDate": *flightDate, "name": *name, "drone": *drone, "camera": *camera}
+		var sv struct {
+			ID int64 `json:"id"`
+		}
+		if err := u.api(ctx, http.MethodPost, "/api/v1/surveys", body, &sv); err != nil {
+			return fmt.Errorf("create survey: %w", err)
+		}
+		st.SurveyID = sv.ID
+		fmt.Fprintf(stdout, "created survey %d\n", sv.ID)
+	} else if err := u.api(ctx, http.MethodGet, fmt.Sprintf("/api/v1/surveys/%d", st.SurveyID), nil, nil); err != nil {
+		return fmt.Errorf("survey %d: %w", st.SurveyID, err)
+	} else {
+		fmt.Fprintf(stdout, "continuing survey %d\n", st.SurveyID)
+	}
+	saveUploadState(statePath, st)
+
+	files, err := findImages(dir)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no images under %s", dir)
+	}
+	if err := hashFiles(ctx, files, st, *parallel, stderr); err != nil {
+		return err
+	}
+	saveUploadState(statePath, st)
+	for _, f := range files {
+		u.totalFiles++
+		u.totalBytes += f.size
+	}
+
+	done := make(chan struct{})
+	go u.progress(done)
+	err = u.run(ctx, st.SurveyID, files, *parallel)
+	close(done)
+	u.line(true)
+	u.summary(stdout)
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted: run the same command again to continue")
+		}
+		return err
+	}
+	if len(u.failed) > 0 {
+		return fmt.Errorf("%d files not uploaded: run the same command again to retry them", len(u.failed))
+	}
+	return nil
+}
+
+// run declares the files in batches and uploads each batch with parallel workers.
+func (u *uploader) run(ctx context.Context, surveyID int64, files []localFile, parallel int) error {
+	const batch = 200
+	for i := 0; i < len(files); i += batch {
+		part := files[i:min(i+batch, len(files))]
+		decl := make([]map[string]any, len(part))
+		for j, f := range part {
+			decl[j] = map[string]any{"name": f.rel, "size": f.size, "sha256": f.sha256}
+		}
+		var resp struct {
+			Items []slot `json:"items"`
+		}
+		path := fmt.Sprintf("/api/v1/surveys/%d/uploads", surveyID)
+		if err := u.retry(ctx, func() error { return u.api(ctx, http.MethodPost, path, map[string]any{"files": decl}, &resp) }); err != nil {
+			return fmt.Errorf("upload slots: %w", err)
+		}
+		if len(resp.Items) != len(part) {
+			return fmt.Errorf("upload slots: %d answers for %d files", len(resp.Items), len(part))
+		}
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for w := 0; w < parallel; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range work {
+					u.one(ctx, surveyID, part[j], resp.Items[j])
+				}
+			}()
+		}
+	feed:
+		for j := range part {
+			select {
+			case work <- j:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		close(work)
+		wg.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// one uploads one file to its slot and completes it.
+func (u *uploader) one(ctx context.Context, surveyID int64, f localFile, s slot) {
+	switch s.Status {
+	case "exists":
+		u.skipped.Add(1)
+		u.doneFiles.Add(1)
+		u.doneBytes.Add(f.size)
+		return
+	case "rejected":
+		u.reject(f.rel, s.Code, s.Reason)
+		u.doneFiles.Add(1)
+		u.doneBytes.Add(f.size)
+		return
+	}
+	var err error
+	if s.URL != "" {
+		err = u.retry(ctx, func() error { return u.put(ctx, s.URL, f.path, 0, f.size) })
+	} else {
+		for _, d := range s.PartsDone {
+			u.doneBytes.Add(min(s.PartSize, f.size-int64(d-1)*s.PartSize))
+		}
+		for _, p := range s.Parts {
+			off := int64(p.Number-1) * s.PartSize
+			n := min(s.PartSize, f.size-off)
+			if err = u.retry(ctx, func() error { return u.put(ctx, p.URL, f.path, off, n) }); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		path := fmt.Sprintf("/api/v1/surveys/%d/uploads/%d/complete", surveyID, s.UploadID)
+		err = u.retry(ctx, func() error { return u.api(ctx, http.MethodPost, path, nil, nil) })
+	}
+	u.doneFiles.Add(1)
+	var ae *apiError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+	case errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusConflict:
+		u.reject(f.rel, ae.Code, ae.Message)
+	default:
+		u.mu.Lock()
+		u.failed = append(u.failed, fmt.Sprintf("%s: %v", f.rel, err))
+		u.mu.Unlock()
+	}
+}
+
+func (u *uploader) reject(name, code, reason string) {
+	u.mu.Lock()
+	u.rejected = append(u.rejected, fmt.Sprintf("%s: %s (%s)", name, reason, code))
+	u.mu.Unlock()
+}
+
+// countingReader adds what it reads to the uploaded bytes.
+type countingReader struct {
+	r io.Reader
+	u *uploader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.u.doneBytes.Add(int64(n))
+	return n, err
+}
+
+// put sends n bytes of the file at off to a presigned URL.
+func (u *uploader) put(ctx context.Context, url, path string, off, n int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := &countingReader{r: io.NewSectionReader(f, off, n), u: u}
+	defer func() { u.doneBytes.Add(-cr.n) }() // counted again below once it arrived
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, cr)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = n
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return &apiError{Status: resp.StatusCode, Code: "storage", Message: strings.TrimSpace(string(msg))}
+	}
+	u.doneBytes.Add(n)
+	return nil
+}
+
+// api sends a JSON request to the Sieve API and decodes the answer into out.
+func (u *uploader) api(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.server+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+u.token)
+	req.Header.Set("Accept-Language", "zh-CN")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		_ = json.Unmarshal(b, &e)
+		return &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// retry runs fn up to 5 times while it fails with a network error or a 5xx (the connection
+// dropped, the server restarts), waiting longer each time.
+func (u *uploader) retry(ctx context.Context, fn func() error) error {
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		var ae *apiError
+		if err == nil || ctx.Err() != nil || attempt == 5 || (errors.As(err, &ae) && ae.Status < 500) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wait *= 2
+	}
+}
+
+// progress redraws the progress line twice a second until done is closed.
+func (u *uploader) progress(done chan struct{}) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			u.line(false)
+		}
+	}
+}
+
+// line prints files, bytes, rate and ETA on one line (\r-redrawn; a newline at the end).
+func (u *uploader) line(final bool) {
+	files, done := u.doneFiles.Load(), u.doneBytes.Load()
+	el := time.Since(u.start).Seconds()
+	rate := float64(done) / max(el, 0.001)
+	eta := "-"
+	if rate > 0 && done < u.totalBytes {
+		eta = (time.Duration(float64(u.totalBytes-done)/rate) * time.Second).Round(time.Second).String()
+		eta = strings.TrimSuffix(eta, "0s")
+	}
+	end := "\r"
+	if final {
+		end = "\n"
+	}
+	fmt.Fprintf(u.out, "\rfiles %d/%d  %s/%s  %s/s  ETA %s  skipped %d   %s", files, u.totalFiles,
+		human(done), human(u.totalBytes), human(int64(rate)), eta, u.skipped.Load(), end)
+}
+
+func (u *uploader) summary(w io.Writer) {
+	uploaded := u.doneFiles.Load() - u.skipped.Load() - int64(len(u.rejected)) - int64(len(u.failed))
+	fmt.Fprintf(w, "uploaded %d, already there %d, rejected %d, failed %d, in %s\n", max(uploaded, 0), u.skipped.Load(),
+		len(u.rejected), len(u.failed), time.Since(u.start).Round(time.Second))
+	sort.Strings(u.rejected)
+	if len(u.rejected) > 0 {
+		fmt.Fprintln(w, "rejected:")
+		for _, r := range u.rejected {
+			fmt.Fprintln(w, "  "+r)
+		}
+	}
+	if len(u.failed) > 0 {
+		fmt.Fprintln(w, "failed (run again to retry):")
+		for _, r := range u.failed {
+			fmt.Fprintln(w, "  "+r)
+		}
+	}
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// findImages lists the image files under dir (hidden files and folders skipped), in path order.
+func findImages(dir string) ([]localFile, error) {
+	var out []localFile
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !imageExts[strings.ToLower(filepath.Ext(p))] {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out = append(out, localFile{path: p, rel: filepath.ToSlash(rel), size: info.Size()})
+		return nil
+	})
+	return out, err
+}
+
+// hashFiles computes the SHA-256 of every file not hashed before (same size and time).
+func hashFiles(ctx context.Context, files []localFile, st *uploadState, parallel int, stderr io.Writer) error {
+	var mu sync.Mutex
+	var firstErr error
+	var hashed atomic.Int64
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				f := &files[i]
+				info, err := os.Stat(f.path)
+				if err == nil {
+					mu.Lock()
+					h, ok := st.Hashes[f.path]
+					mu.Unlock()
+					if ok && h.Size == info.Size() && h.ModTime == info.ModTime().UnixNano() {
+						f.sha256 = h.SHA256
+					} else if f.sha256, err = hashFile(f.path); err == nil {
+						mu.Lock()
+						st.Hashes[f.path] = hashEntry{Size: info.Size(), ModTime: info.ModTime().UnixNano(), SHA256: f.sha256}
+						mu.Unlock()
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = errors.Join(firstErr, err)
+					mu.Unlock()
+				}
+				if n := hashed.Add(1); n%50 == 0 || int(n) == len(files) {
+					fmt.Fprintf(stderr, "\rchecking files %d/%d", n, len(files))
+				}
+			}
+		}()
+	}
+	for i := range files {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	fmt.Fprintln(stderr)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return firstErr
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// uploadStatePath is where the state of a directory's uploads is kept: in the user's cache
+// (an SD card may be read-only), named after the directory's path.
+func uploadStatePath(dir string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(base, "sieve", "upload-"+hex.EncodeToString(sum[:8])+".json")
+}
+
+func loadUploadState(path string) *uploadState {
+	st := &uploadState{}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, st)
+	}
+	if st.Hashes == nil {
+		st.Hashes = map[string]hashEntry{}
+	}
+	return st
+}
+
+func saveUploadState(path string, st *uploadState) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return
+	}
+	_ = os.MkdirAll(filepath.Dir(path), 0o700)
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, b, 0o600) == nil {
+		_ = os.Rename(tmp, path)
+	}
+}
