@@ -44,6 +44,9 @@ func New(cfg Config) (*Store, error) {
 		Secure:    cfg.UseSSL,
 		Region:    cfg.Region,
 		Transport: tr,
+		// Trailing checksums: an upload of unknown content can carry its SHA-256, computed
+		// while it streams, for MinIO to verify (internal/media).
+		TrailingHeaders: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("blob: client: %w", err)

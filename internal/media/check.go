@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -79,9 +80,9 @@ func (c *jpegCheck) Write(p []byte) (int, error) {
 			}
 			continue
 		case jEntropy:
-			i := 0
-			for i < len(p) && p[i] != 0xFF {
-				i++
+			i := bytes.IndexByte(p, 0xFF)
+			if i < 0 {
+				i = len(p)
 			}
 			c.off += int64(i)
 			p = p[i:]

@@ -5,14 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +28,9 @@ import (
 // headLen is how much of a file is held in memory to sniff and probe its header before any
 // byte is stored: enough for the EXIF, XMP and ICC segments that precede a JPEG's frame header.
 const headLen = 512 << 10
+
+// headPool recycles the head buffers: a busy server takes many photos a second.
+var headPool = sync.Pool{New: func() any { b := make([]byte, headLen); return &b }}
 
 // Upload is one file streamed through the API (POST /media).
 type Upload struct {
@@ -95,7 +101,9 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		return m, false, ErrFileTooLarge.Wrap(fmt.Errorf("declared %d bytes, limit %d", up.Size, s.cfg.Limits.MaxBytes))
 	}
 	body := &bodyReader{r: up.Body}
-	head := make([]byte, headLen)
+	hb := headPool.Get().(*[]byte)
+	defer headPool.Put(hb)
+	head := (*hb)[:headLen]
 	if up.Size > 0 {
 		head = head[:min(int64(headLen), up.Size)]
 	}
@@ -149,9 +157,9 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		s.dropIntent(cctx, a, key)
 	}()
 
-	sum := sha256.New()
 	check := newChecker(info.Format)
-	src := io.TeeReader(io.MultiReader(bytes.NewReader(head), body), io.MultiWriter(sum, check))
+	var sum hash.Hash // computed here only when the store cannot (multipart)
+	var tee io.Writer = check
 	opts := minio.PutObjectOptions{ContentType: info.Format.MIMEType()}
 	size := int64(-1)
 	switch {
@@ -159,15 +167,25 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		size = int64(n)
 	case up.Size > 0:
 		size = up.Size
-		// One streamed PUT however large: no part buffers in memory.
-		opts.PartSize = uint64(max(size, 5<<20))
-	default:
-		opts.PartSize = 5 << 20 // unknown length: multipart with the smallest parts S3 allows
 	}
+	if size >= 0 {
+		// One streamed PUT however large (no part buffers in memory), whose SHA-256 the client
+		// library computes as it sends and MinIO verifies (a trailing x-amz-checksum-sha256):
+		// one pass over the bytes instead of a hash here and another for the request signature.
+		opts.PartSize = uint64(max(size, 5<<20))
+		opts.Checksum = minio.ChecksumSHA256
+		opts.DisableContentSha256 = true
+	} else {
+		opts.PartSize = 5 << 20 // unknown length: multipart with the smallest parts S3 allows
+		sum = sha256.New()
+		tee = io.MultiWriter(sum, check)
+	}
+	src := io.TeeReader(io.MultiReader(bytes.NewReader(head), body), tee)
 	if size >= 0 {
 		src = io.LimitReader(src, size)
 	}
-	if _, perr := s.blob.Client.PutObject(ctx, s.blob.BucketMedia, key, src, size, opts); perr != nil {
+	put, perr := s.blob.Client.PutObject(ctx, s.blob.BucketMedia, key, src, size, opts)
+	if perr != nil {
 		// A PUT that never reached the store stored nothing; any other failure may have landed
 		// (a lost response) and is removed.
 		stored = !neverSent(perr)
@@ -194,9 +212,15 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		return m, false, classify(err)
 	}
 	total := body.n // every byte, head included, came through body
+	var digest []byte
+	if sum != nil {
+		digest = sum.Sum(nil)
+	} else if digest, err = base64.StdEncoding.DecodeString(put.ChecksumSHA256); err != nil || len(digest) != sha256.Size {
+		return m, false, fmt.Errorf("media: the store returned no SHA-256 for %s (%q)", key, put.ChecksumSHA256)
+	}
 
 	rec := record{
-		kind: "photo", key: key, sha: sum.Sum(nil), size: total, info: info,
+		kind: "photo", key: key, sha: digest, size: total, info: info,
 		name: cleanName(up.Name), idem: up.IdempotencyKey,
 	}
 	m, created, err = s.record(ctx, a, rec, func(tx pgx.Tx) error {
