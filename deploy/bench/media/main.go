@@ -50,16 +50,16 @@ func main() {
 }
 
 var (
-	sieveBin    = flag.String("sieve", "bin/sieve", "the sieve binary")
-	clients     = flag.Int("clients", 8, "concurrent clients of the throughput run")
-	photos      = flag.Int("photos", 96, "4 MB photos per round of the throughput run (each way)")
-	rounds      = flag.Int("rounds", 2, "rounds of the throughput run (direct and API alternate)")
-	memClients  = flag.Int("mem-clients", 32, "concurrent clients of the memory run")
-	memUploads  = flag.Int("mem-uploads", 64, "20 MB images uploaded in the memory run")
-	timeLimit   = flag.Duration("timeout", 8*time.Minute, "stop everything after this long")
-	photoBytes  = flag.Int("photo-mb", 4, "size of a phone photo, MB")
-	skipMemory  = flag.Bool("skip-memory", false, "run only the throughput benchmark")
-	imageBytes  = flag.Int("image-mb", 20, "size of a drone image, MB")
+	sieveBin   = flag.String("sieve", "bin/sieve", "the sieve binary")
+	clients    = flag.Int("clients", 8, "concurrent clients of the throughput run")
+	photos     = flag.Int("photos", 96, "4 MB photos per round of the throughput run (each way)")
+	rounds     = flag.Int("rounds", 2, "rounds of the throughput run (direct and API alternate)")
+	memClients = flag.Int("mem-clients", 32, "concurrent clients of the memory run")
+	memUploads = flag.Int("mem-uploads", 64, "20 MB images uploaded in the memory run")
+	timeLimit  = flag.Duration("timeout", 8*time.Minute, "stop everything after this long")
+	photoBytes = flag.Int("photo-mb", 4, "size of a phone photo, MB")
+	skipMemory = flag.Bool("skip-memory", false, "run only the throughput benchmark")
+	imageBytes = flag.Int("image-mb", 20, "size of a drone image, MB")
 )
 
 type stack struct {
