@@ -901,3 +901,82 @@ func TestJobDeadLetter(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkMediaToSites runs the image↔site linking against a sites table of the shape it
+// expects (the sites issue will bring the real one): a photo links to a site within 50 m, a
+// drone image to a site its footprint covers, and re-running for a new site links the images
+// already stored.
+func TestLinkMediaToSites(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	startWorkers(t, h.srv.Media, 3)
+	tok := h.token(w.users["coord"])
+	photo := h.upload(tok, "IMG_0001.JPG", fixtureBytes(t, "marker_6.jpg")) // at 113.4721, 34.1512
+	_, body := h.as(h.token(w.users["drone"]), http.MethodPost, v1+"/surveys", fmt.Sprintf(`{"regionId": %d, "flightDate": "2024-04-20"}`, w.t1))
+	var sv media.Survey
+	json.Unmarshal([]byte(body), &sv)
+	dtok := h.token(w.users["drone"])
+	files := map[string][]byte{"DJI_0001.JPG": fixtureBytes(t, "dji_attr.jpg")} // nadir over 113.4721, 34.1512
+	uploads := fmt.Sprintf("%s/surveys/%d/uploads", v1, sv.ID)
+	sl := h.slotsFor(dtok, uploads, files, "DJI_0001.JPG")[0]
+	putSlot(t, sl, files["DJI_0001.JPG"], -1)
+	status, body := h.as(dtok, http.MethodPost, fmt.Sprintf("%s/%d/complete", uploads, sl.UploadID), "")
+	var drone media.Medium
+	json.Unmarshal([]byte(body), &drone)
+	if status != 200 {
+		t.Fatalf("complete: %d %s", status, body)
+	}
+	h.waitProcessed(tok, photo.medium.ID)
+	h.waitProcessed(dtok, drone.ID)
+
+	ctx := context.Background()
+	links := map[[2]int64]string{}
+	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS sites (id bigint PRIMARY KEY,
+			geom geometry(Geometry, 4326), region_path ltree)`); err != nil {
+			return err
+		}
+		// 1: ~2 m from the photo, under the (small: a downscaled fixture) drone footprint; 2: 2 km away.
+		if _, err := tx.Exec(ctx, `INSERT INTO sites (id, geom) VALUES
+			(1, ST_SetSRID(ST_MakePoint(113.47212, 34.15121), 4326)),
+			(2, ST_SetSRID(ST_MakePoint(113.4921, 34.1512), 4326))`); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT link_media_to_sites(NULL, ARRAY[1, 2]::bigint[])`).Scan(&n); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT media_id, site_id, how FROM media_site_links`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m, s int64
+			var how string
+			if err := rows.Scan(&m, &s, &how); err != nil {
+				return err
+			}
+			links[[2]int64{m, s}] = how
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n != len(links) {
+			t.Errorf("returned %d, %d links", n, len(links))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[[2]int64]string{{photo.medium.ID, 1}: "near", {drone.ID, 1}: "footprint"}
+	if len(links) != len(want) {
+		t.Fatalf("links %v, want %v", links, want)
+	}
+	for k, v := range want {
+		if links[k] != v {
+			t.Fatalf("links %v, want %v", links, want)
+		}
+	}
+}

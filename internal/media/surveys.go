@@ -121,19 +121,26 @@ func (s *Service) SurveyProgress(ctx context.Context, tx pgx.Tx, id int64) (Prog
 		     AND NOT EXISTS (SELECT 1 FROM upload_sessions u WHERE u.survey_id = $1 AND u.sha256 = m.sha256)),
 		(SELECT coalesce(sum(size), 0) FROM (SELECT DISTINCT ON (sha256) size FROM upload_sessions WHERE survey_id = $1) d),
 		(SELECT count(*) FROM upload_sessions WHERE survey_id = $1 AND status = 'pending'),
+		(SELECT count(DISTINCT sha256) FROM upload_sessions u WHERE survey_id = $1 AND status IN ('rejected', 'expired')
+		   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
+		   AND NOT EXISTS (SELECT 1 FROM upload_sessions p WHERE p.survey_id = $1 AND p.sha256 = u.sha256 AND p.status = 'pending')),
 		count(*), coalesce(sum(size), 0),
 		count(*) FILTER (WHERE status = 'processed'),
 		count(*) FILTER (WHERE status = 'failed')
 		FROM media WHERE survey_id = $1`
 	var rejected int
-	err := tx.QueryRow(ctx, counts, id).Scan(&p.Declared, &p.BytesDeclared, &p.Pending, &p.Received, &p.BytesReceived, &p.Processed, &p.Failed)
+	err := tx.QueryRow(ctx, counts, id).Scan(&p.Declared, &p.BytesDeclared, &p.Pending, &rejected, &p.Received, &p.BytesReceived, &p.Processed, &p.Failed)
 	if err != nil {
 		return p, err
 	}
+	p.Failed += rejected
 	const failures = `SELECT original_name, id, NULL::bigint, error_code, error FROM media WHERE survey_id = $1 AND status = 'failed'
 		UNION ALL
-		SELECT file_name, NULL, id, reason_code, reason FROM upload_sessions u WHERE survey_id = $1 AND status IN ('rejected', 'expired')
-		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
+		(SELECT DISTINCT ON (sha256) file_name, NULL, id, reason_code, reason FROM upload_sessions u
+		 WHERE survey_id = $1 AND status IN ('rejected', 'expired')
+		   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
+		   AND NOT EXISTS (SELECT 1 FROM upload_sessions p WHERE p.survey_id = $1 AND p.sha256 = u.sha256 AND p.status = 'pending')
+		 ORDER BY sha256, id DESC)
 		ORDER BY 1 LIMIT 200`
 	rows, err := tx.Query(ctx, failures, id)
 	if err != nil {
@@ -145,11 +152,7 @@ func (s *Service) SurveyProgress(ctx context.Context, tx pgx.Tx, id int64) (Prog
 		if err := rows.Scan(&f.Name, &f.MediaID, &f.UploadID, &f.Code, &f.Reason); err != nil {
 			return p, err
 		}
-		if f.UploadID != nil {
-			rejected++
-		}
 		p.Failures = append(p.Failures, f)
 	}
-	p.Failed += rejected
 	return p, rows.Err()
 }
