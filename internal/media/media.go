@@ -5,7 +5,20 @@
 // grid cells, links to suspected sites), make the thumbnails and the perceptual hash.
 //
 // Jobs run in a Postgres-backed queue (River) that any number of `sieve worker` processes drain;
-// they act as the system actor. See NewQueue.
+// they act as the system actor. See NewQueue. Each new medium gets two jobs: media_metadata
+// (EXIF/XMP, point, drone footprint, cells, site links) and media_thumbnail (thumbnails, pHash,
+// and a check of the stored bytes against the recorded SHA-256). A damaged file fails its job
+// for good (the medium is marked failed with a code); any other error is retried with growing
+// delays, and after the last attempt River discards the job (its dead letter) and the medium
+// shows as failed with code job_failed in its survey's progress. Reprocess enqueues them again.
+//
+// Placement and site links are SQL functions (migration 0010), so they can be re-run when the
+// map changes: place_media(media_ids) recomputes the cells of media (NULL: all) after cells are
+// imported or regenerated; link_media_to_sites(media_ids, site_ids, near_m) links drone images
+// to the suspected sites their footprint covers and photos to the sites within near_m metres.
+// The placement job calls both for each new medium; the sites issue should call
+// link_media_to_sites(NULL, ARRAY[site_id]) when a site is created or moved, which links the
+// images already stored.
 package media
 
 import (
