@@ -53,7 +53,7 @@ var (
 	sieveBin   = flag.String("sieve", "bin/sieve", "the sieve binary")
 	clients    = flag.Int("clients", 8, "concurrent clients of the throughput run")
 	photos     = flag.Int("photos", 96, "4 MB photos per round of the throughput run (each way)")
-	rounds     = flag.Int("rounds", 2, "rounds of the throughput run (direct and API alternate)")
+	rounds     = flag.Int("rounds", 4, "rounds of the throughput run (direct and API alternate)")
 	memClients = flag.Int("mem-clients", 32, "concurrent clients of the memory run")
 	memUploads = flag.Int("mem-uploads", 64, "20 MB images uploaded in the memory run")
 	timeLimit  = flag.Duration("timeout", 8*time.Minute, "stop everything after this long")
@@ -80,7 +80,7 @@ func run() error {
 	}
 	defer st.remove()
 
-	fmt.Printf("command: go run ./deploy/bench/media %s\n", strings.Join(os.Args[1:], " "))
+	fmt.Printf("command: ./deploy/bench/media/run.sh %s\n", strings.Join(os.Args[3:], " "))
 	fmt.Printf("machine: %d CPUs; loopback; MinIO and PostgreSQL of the test stack\n\n", numCPU())
 
 	photo := noiseJPEG(*photoBytes << 20)
@@ -140,6 +140,8 @@ func throughputRun(ctx context.Context, st *stack, photo []byte) error {
 	if err != nil {
 		return err
 	}
+	fmt.Printf("== phone uploads, %d clients, %.1f MB photos, %d rounds of %d each way\n", *clients,
+		float64(len(photo))/(1<<20), *rounds, *photos)
 	var direct, api time.Duration
 	var directN, apiN int
 	minio := minioPID()
@@ -152,7 +154,8 @@ func throughputRun(ctx context.Context, st *stack, photo []byte) error {
 		if err != nil {
 			return fmt.Errorf("direct PUTs: %w", err)
 		}
-		direct += time.Since(t0)
+		dr := time.Since(t0)
+		direct += dr
 		directN += k
 		c1 := cpuOf(pids)
 		t0 = time.Now()
@@ -160,8 +163,12 @@ func throughputRun(ctx context.Context, st *stack, photo []byte) error {
 		if err != nil {
 			return fmt.Errorf("API uploads: %w", err)
 		}
-		api += time.Since(t0)
+		ar := time.Since(t0)
+		api += ar
 		apiN += k
+		mbr := float64(len(photo)) / (1 << 20)
+		fmt.Printf("   round %d: direct %6.1f MB/s, API %6.1f MB/s (%3.0f %%)\n", r+1,
+			float64(*photos)*mbr/dr.Seconds(), float64(*photos)*mbr/ar.Seconds(), 100*dr.Seconds()/ar.Seconds())
 		c2 := cpuOf(pids)
 		for i := range pids {
 			cpuDirect[i] += c1[i] - c0[i]
@@ -171,7 +178,7 @@ func throughputRun(ctx context.Context, st *stack, photo []byte) error {
 	mb := float64(len(photo)) / (1 << 20)
 	d := float64(directN) * mb / direct.Seconds()
 	a := float64(apiN) * mb / api.Seconds()
-	fmt.Printf("== phone uploads, %d clients, %.1f MB photos, %d rounds of %d\n", *clients, mb, *rounds, *photos)
+	fmt.Printf("   all rounds:\n")
 	fmt.Printf("   baseline: direct minio-go PUTs   %7.1f MB/s  %6.1f photos/s\n", d, float64(directN)/direct.Seconds())
 	fmt.Printf("   POST /api/v1/media               %7.1f MB/s  %6.1f photos/s\n", a, float64(apiN)/api.Seconds())
 	fmt.Printf("   API / direct                     %7.0f %%     (target >= 80 %%)\n", 100*a/d)
@@ -439,30 +446,27 @@ func putMany(ctx context.Context, st *stack, data []byte, k, n int) (int, error)
 }
 
 // uploadMany POSTs n copies of data (each unique) to /api/v1/media with k clients, as the phone
-// app does: the size field, then the file, streamed.
+// app does: a multipart body of known length (the size field, then the file), streamed.
 func uploadMany(ctx context.Context, base, tok string, data []byte, k, n int) (int, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: k}}
 	return parallel(ctx, k, n, func() error {
 		b := unique(data)
-		pr, pw := io.Pipe()
-		mw := multipart.NewWriter(pw)
-		go func() {
-			_ = mw.WriteField("size", strconv.Itoa(len(b)))
-			fw, err := mw.CreateFormFile("file", "IMG.JPG")
-			if err == nil {
-				_, err = fw.Write(b)
-			}
-			if err == nil {
-				err = mw.Close()
-			}
-			pw.CloseWithError(err)
-		}()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/media", pr)
+		var head, tail bytes.Buffer
+		mw := multipart.NewWriter(&head)
+		_ = mw.WriteField("size", strconv.Itoa(len(b)))
+		if _, err := mw.CreateFormFile("file", "IMG.JPG"); err != nil {
+			return err
+		}
+		ct := mw.FormDataContentType()
+		fmt.Fprintf(&tail, "\r\n--%s--\r\n", mw.Boundary())
+		body := io.MultiReader(bytes.NewReader(head.Bytes()), bytes.NewReader(b), bytes.NewReader(tail.Bytes()))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/media", body)
 		if err != nil {
 			return err
 		}
+		req.ContentLength = int64(head.Len() + len(b) + tail.Len())
 		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Content-Type", ct)
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
