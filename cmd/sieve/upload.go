@@ -265,6 +265,7 @@ func (u *uploader) one(ctx context.Context, surveyID int64, f localFile, s slot)
 		return
 	}
 	var err error
+	complete := false
 	if s.URL != "" {
 		err = u.retry(ctx, func() error { return u.put(ctx, s.URL, f.path, 0, f.size) })
 	} else {
@@ -280,15 +281,20 @@ func (u *uploader) one(ctx context.Context, surveyID int64, f localFile, s slot)
 		}
 	}
 	if err == nil {
+		complete = true
 		path := fmt.Sprintf("/api/v1/surveys/%d/uploads/%d/complete", surveyID, s.UploadID)
 		err = u.retry(ctx, func() error { return u.api(ctx, http.MethodPost, path, nil, nil) })
 	}
-	u.doneFiles.Add(1)
 	var ae *apiError
+	if ctx.Err() == nil {
+		u.doneFiles.Add(1)
+	}
 	switch {
 	case err == nil:
-	case ctx.Err() != nil:
-	case errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusConflict:
+	case ctx.Err() != nil: // interrupted: the next run continues it
+	case complete && errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 &&
+		ae.Status != http.StatusConflict && ae.Status != http.StatusGone:
+		// The server refused the file itself (format, damage, size): running again will not help.
 		u.reject(f.rel, ae.Code, ae.Message)
 	default:
 		u.mu.Lock()
