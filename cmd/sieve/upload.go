@@ -432,7 +432,9 @@ func (u *uploader) line(final bool) {
 	eta := "-"
 	if rate > 0 && done < u.totalBytes {
 		eta = (time.Duration(float64(u.totalBytes-done)/rate) * time.Second).Round(time.Second).String()
-		eta = strings.TrimSuffix(eta, "0s")
+		if strings.ContainsAny(eta, "hm") {
+			eta = strings.TrimSuffix(eta, "0s") // 2m0s -> 2m
+		}
 	}
 	end := "\r"
 	if final {
