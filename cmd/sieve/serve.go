@@ -49,7 +49,8 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, wit
 	if withBlob {
 		s3 := cfg.S3
 		a.blob, err = blob.New(blob.Config{Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey,
-			UseSSL: s3.UseSSL, Region: s3.Region, BucketMedia: s3.BucketMedia, BucketDerived: s3.BucketDerived})
+			UseSSL: s3.UseSSL, Region: s3.Region, BucketMedia: s3.BucketMedia, BucketDerived: s3.BucketDerived,
+			PublicURL: s3.PublicURL})
 		if err != nil {
 			pool.Close()
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -21,11 +22,17 @@ type Config struct {
 	Region        string
 	BucketMedia   string
 	BucketDerived string
+	// PublicURL is the store's address as clients outside see it (e.g. https://files.example.org),
+	// for the presigned URLs handed to phones and laptops; empty means Endpoint.
+	PublicURL string
 }
 
 // Store wraps a MinIO client and the bucket names.
 type Store struct {
-	Client        *minio.Client
+	Client *minio.Client
+	// Presigner signs the URLs handed to clients, for the public address (Client when none).
+	// Signing is local: it never contacts the store.
+	Presigner     *minio.Client
 	BucketMedia   string
 	BucketDerived string
 	region        string
@@ -51,7 +58,26 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob: client: %w", err)
 	}
-	return &Store{Client: c, BucketMedia: cfg.BucketMedia, BucketDerived: cfg.BucketDerived, region: cfg.Region}, nil
+	s := &Store{Client: c, Presigner: c, BucketMedia: cfg.BucketMedia, BucketDerived: cfg.BucketDerived, region: cfg.Region}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("blob: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
+		}
+		region := cfg.Region
+		if region == "" {
+			region = "us-east-1" // a region must be set, or presigning would ask the store for it
+		}
+		s.Presigner, err = minio.New(u.Host, &minio.Options{
+			Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+			Secure: u.Scheme == "https",
+			Region: region,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("blob: presigner: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // EnsureBuckets creates the buckets Sieve needs if they are missing.

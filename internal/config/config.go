@@ -70,6 +70,9 @@ type S3 struct {
 	Region        string // SIEVE_S3_REGION
 	BucketMedia   string // SIEVE_S3_BUCKET_MEDIA: originals of photos and drone images
 	BucketDerived string // SIEVE_S3_BUCKET_DERIVED: thumbnails and generated exports
+	// PublicURL is MinIO as phones and laptops reach it, e.g. https://files.example.org
+	// (SIEVE_S3_PUBLIC_URL), for presigned upload and download URLs; empty: the endpoint.
+	PublicURL string
 }
 
 // Log configures structured logging.
@@ -134,6 +137,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.str("SIEVE_S3_REGION", &c.S3.Region)
 	r.str("SIEVE_S3_BUCKET_MEDIA", &c.S3.BucketMedia)
 	r.str("SIEVE_S3_BUCKET_DERIVED", &c.S3.BucketDerived)
+	r.str("SIEVE_S3_PUBLIC_URL", &c.S3.PublicURL)
 
 	r.bool("SIEVE_WORKER_INPROCESS", &c.Worker.InProcess)
 	r.int32("SIEVE_WORKER_CONCURRENCY", &c.Worker.Concurrency)
@@ -169,6 +173,9 @@ func (c Config) validate() []error {
 	if _, _, err := splitHostPort(c.S3.Endpoint); err != nil {
 		bad("SIEVE_S3_ENDPOINT", "want host:port without scheme, got %q", c.S3.Endpoint)
 	}
+	if u, err := url.Parse(c.S3.PublicURL); c.S3.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("SIEVE_S3_PUBLIC_URL", "want http(s)://host[:port], got %q", c.S3.PublicURL)
+	}
 	if c.S3.BucketMedia == "" || c.S3.BucketDerived == "" || c.S3.BucketMedia == c.S3.BucketDerived {
 		bad("SIEVE_S3_BUCKET_MEDIA", "media and derived buckets must be set and differ")
 	}
@@ -195,7 +202,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "http.read_timeout=%s http.write_timeout=%s ", c.HTTP.ReadTimeout, c.HTTP.WriteTimeout)
 	fmt.Fprintf(&b, "db.url=%s db.max_conns=%d ", MaskURL(c.DB.URL), c.DB.MaxConns)
 	fmt.Fprintf(&b, "s3.endpoint=%s s3.access_key=%s s3.secret_key=%s s3.ssl=%t ", c.S3.Endpoint, c.S3.AccessKey, mask(c.S3.SecretKey), c.S3.UseSSL)
-	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s ", c.S3.BucketMedia, c.S3.BucketDerived)
+	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s s3.public_url=%s ", c.S3.BucketMedia, c.S3.BucketDerived, c.S3.PublicURL)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
 	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s", c.Log.Level, c.Log.Format)

@@ -211,7 +211,7 @@ func (s *Service) OriginalURL(ctx context.Context, m Medium) (string, error) {
 		"response-content-type":        {m.ContentType},
 		"response-content-disposition": {fmt.Sprintf(`inline; filename="media-%d.%s"`, m.ID, m.Format)},
 	}
-	u, err := s.blob.Client.PresignedGetObject(ctx, s.blob.BucketMedia, m.objectKey, s.cfg.URLTTL, params)
+	u, err := s.blob.Presigner.PresignedGetObject(ctx, s.blob.BucketMedia, m.objectKey, s.cfg.URLTTL, params)
 	if err != nil {
 		return "", storageError(err)
 	}
@@ -257,7 +257,7 @@ func (s *Service) thumbSizes() []string {
 
 // ThumbnailURL returns a short-lived presigned GET URL of a stored thumbnail.
 func (s *Service) ThumbnailURL(ctx context.Context, t ThumbRef) (string, error) {
-	u, err := s.blob.Client.PresignedGetObject(ctx, s.blob.BucketDerived, t.Key, s.cfg.URLTTL, nil)
+	u, err := s.blob.Presigner.PresignedGetObject(ctx, s.blob.BucketDerived, t.Key, s.cfg.URLTTL, nil)
 	if err != nil {
 		return "", storageError(err)
 	}

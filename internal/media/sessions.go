@@ -208,7 +208,7 @@ func (s *Service) presign(ctx context.Context, a db.Actor, sl *Slot) error {
 	ttl := time.Until(x.expires)
 	sl.Status, sl.Method, sl.ExpiresAt = "upload", "PUT", &x.expires
 	if x.kind == "single" {
-		u, err := s.blob.Client.PresignedPutObject(ctx, s.blob.BucketMedia, x.key, ttl)
+		u, err := s.blob.Presigner.PresignedPutObject(ctx, s.blob.BucketMedia, x.key, ttl)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func (s *Service) presign(ctx context.Context, a db.Actor, sl *Slot) error {
 			sl.PartsDone = append(sl.PartsDone, p)
 			continue
 		}
-		u, err := s.blob.Client.Presign(ctx, "PUT", s.blob.BucketMedia, x.key, ttl,
+		u, err := s.blob.Presigner.Presign(ctx, "PUT", s.blob.BucketMedia, x.key, ttl,
 			url.Values{"partNumber": {strconv.Itoa(p)}, "uploadId": {*x.s3ID}})
 		if err != nil {
 			return err
