@@ -142,38 +142,64 @@ func throughputRun(ctx context.Context, st *stack, photo []byte) error {
 	}
 	fmt.Printf("== phone uploads, %d clients, %.1f MB photos, %d rounds of %d each way\n", *clients,
 		float64(len(photo))/(1<<20), *rounds, *photos)
+	// Warm up both paths (connections, buffers, caches) without measuring.
+	if _, err := putMany(ctx, st, photo, *clients, 2**clients); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if _, err := uploadMany(ctx, srv.url, tok, photo, *clients, 2**clients); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
 	var direct, api time.Duration
 	var directN, apiN int
 	minio := minioPID()
 	var cpuDirect, cpuAPI [3]float64 // seconds of CPU: this program, sieve serve, MinIO
 	pids := []int{os.Getpid(), srv.cmd.Process.Pid, minio}
+	// Each round runs both ways; the order alternates, so that neither always goes first.
 	for r := 0; r < *rounds; r++ {
-		c0 := cpuOf(pids)
-		t0 := time.Now()
-		k, err := putMany(ctx, st, photo, *clients, *photos)
-		if err != nil {
-			return fmt.Errorf("direct PUTs: %w", err)
+		var dr, ar time.Duration
+		runDirect := func() error {
+			c0, t0 := cpuOf(pids), time.Now()
+			k, err := putMany(ctx, st, photo, *clients, *photos)
+			if err != nil {
+				return fmt.Errorf("direct PUTs: %w", err)
+			}
+			dr = time.Since(t0)
+			direct += dr
+			directN += k
+			c1 := cpuOf(pids)
+			for i := range pids {
+				cpuDirect[i] += c1[i] - c0[i]
+			}
+			return nil
 		}
-		dr := time.Since(t0)
-		direct += dr
-		directN += k
-		c1 := cpuOf(pids)
-		t0 = time.Now()
-		k, err = uploadMany(ctx, srv.url, tok, photo, *clients, *photos)
-		if err != nil {
-			return fmt.Errorf("API uploads: %w", err)
+		runAPI := func() error {
+			c0, t0 := cpuOf(pids), time.Now()
+			k, err := uploadMany(ctx, srv.url, tok, photo, *clients, *photos)
+			if err != nil {
+				return fmt.Errorf("API uploads: %w", err)
+			}
+			ar = time.Since(t0)
+			api += ar
+			apiN += k
+			c1 := cpuOf(pids)
+			for i := range pids {
+				cpuAPI[i] += c1[i] - c0[i]
+			}
+			return nil
 		}
-		ar := time.Since(t0)
-		api += ar
-		apiN += k
+		first, second := runDirect, runAPI
+		if r%2 == 1 {
+			first, second = runAPI, runDirect
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
+			return err
+		}
 		mbr := float64(len(photo)) / (1 << 20)
 		fmt.Printf("   round %d: direct %6.1f MB/s, API %6.1f MB/s (%3.0f %%)\n", r+1,
 			float64(*photos)*mbr/dr.Seconds(), float64(*photos)*mbr/ar.Seconds(), 100*dr.Seconds()/ar.Seconds())
-		c2 := cpuOf(pids)
-		for i := range pids {
-			cpuDirect[i] += c1[i] - c0[i]
-			cpuAPI[i] += c2[i] - c1[i]
-		}
 	}
 	mb := float64(len(photo)) / (1 << 20)
 	d := float64(directN) * mb / direct.Seconds()
