@@ -296,6 +296,27 @@ func TestMediaUploadRefused(t *testing.T) {
 			t.Fatalf("got %d %s", status, body)
 		}
 	})
+	t.Run("size field says more", func(t *testing.T) {
+		data := fixtureBytes(t, "iphone_hdr_NO.jpg") // larger than the head the server reads first
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("size", fmt.Sprint(len(data)+100))
+		fw, _ := mw.CreateFormFile("file", "x.jpg")
+		fw.Write(data)
+		mw.Close()
+		status, body, _ := h.do(http.MethodPost, v1+"/media", buf.String(), "Authorization", "Bearer "+tok,
+			"Content-Type", mw.FormDataContentType())
+		if status != 422 || !strings.Contains(body, "size_mismatch") {
+			t.Fatalf("got %d %s", status, body)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for rows, intents, objects := h.stored(); rows+intents+objects != 0; rows, intents, objects = h.stored() {
+			if time.Now().After(deadline) {
+				t.Fatalf("left behind: %d rows, %d intents, %d objects", rows, intents, objects)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	t.Run("size field lies", func(t *testing.T) {
 		data := fixtureBytes(t, "DSCN0010.jpg")
 		var buf bytes.Buffer

@@ -66,13 +66,17 @@ func newObjectKey(now time.Time, f imagery.Format) string {
 type bodyReader struct {
 	r   io.Reader
 	n   int64
+	eof bool
 	err error
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.eof = true
+	case err != nil:
 		b.err = err
 	}
 	return n, err
@@ -191,6 +195,9 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		stored = !neverSent(perr)
 		if body.err != nil {
 			return m, false, bodyError(body.err)
+		}
+		if body.eof && size >= 0 && body.n < size { // the file ended before its declared size
+			return m, false, ErrSizeMismatch.Wrap(perr)
 		}
 		if ctx.Err() != nil {
 			return m, false, ErrUploadInterrupted.Wrap(perr)
