@@ -4,6 +4,8 @@
 //	sieve serve      run the API (migrates first)
 //	sieve migrate    apply schema migrations and exit
 //	sieve user       manage users (add, list, set-role, set-password, disable, enable)
+//	sieve import     import region boundaries or premises from files
+//	sieve demo       load the demo city (Yuzhou) once
 //	sieve worker     run the background jobs (image processing)
 //	sieve upload     upload a folder of drone images to a survey
 //	sieve version    print the build version
@@ -44,6 +46,8 @@ commands:
   serve      run the API server (applies migrations first)
   migrate    apply schema migrations and exit
   user       manage users: add, list, set-role, set-password, disable, enable
+  import     import regions (GeoJSON, zipped shapefile) or premises (CSV, GeoJSON) from a file
+  demo       load the demo city modelled on Yuzhou (once; prints the demo logins)
   worker     run the background jobs (image metadata, placement, thumbnails)
   upload     upload a folder (SD card) of drone images to a survey, resumably
   version    print the version
@@ -64,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdMigrate(ctx, rest, getenv, stderr)
 	case "user":
 		return cmdUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, getenv, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return cmdWorker(ctx, rest, getenv, stderr)
 	case "upload":

@@ -96,6 +96,12 @@ func splitTags(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == '、' || r == '|' || r == '；' || r == '，' })
 }
 
+// Add checks one premise and adds it to the batch (or its problems to Issues); row numbers it
+// in reports. Tools that build imports in code (sieve demo) use it.
+func (b *Batch) Add(n NewPremise, crs gis.CRS, row int) {
+	b.add(n, crs, Issue{Row: row})
+}
+
 func (b *Batch) add(n NewPremise, crs gis.CRS, where Issue) {
 	r, probs := check(n, crs)
 	for _, p := range probs {
@@ -287,7 +293,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 	}
 	const create = `CREATE TEMP TABLE premises_load (
 		idx int, kind text, name text, address text, contact_name text, contact_phone text, credit_code text,
-		tags text[], ref text, lon float8, lat float8) ON COMMIT DROP`
+		tags text[], ref text, lon float8, lat float8, cell_id bigint, path ltree) ON COMMIT DROP`
 	if _, err := q.Exec(ctx, create); err != nil {
 		return rep, fmt.Errorf("premises: import: %w", err)
 	}
@@ -306,11 +312,16 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 		return rep, fmt.Errorf("premises: import copy: %w", err)
 	}
 
+	if _, err := q.Exec(ctx, `ANALYZE premises_load`); err != nil {
+		return rep, fmt.Errorf("premises: import: %w", err)
+	}
 	// Refs already in the register (that the caller can see) or repeated in the file.
-	const dupRefs = `SELECT l.idx FROM premises_load l
-		WHERE l.ref <> '' AND (EXISTS (SELECT 1 FROM premises p WHERE p.ref = l.ref)
-			OR EXISTS (SELECT 1 FROM premises_load o WHERE o.ref = l.ref AND o.idx < l.idx))
-		ORDER BY l.idx LIMIT 1000`
+	const dupRefs = `SELECT idx FROM (
+			SELECT l.idx, row_number() OVER (PARTITION BY l.ref ORDER BY l.idx) AS n,
+				EXISTS (SELECT 1 FROM premises p WHERE p.ref = l.ref) AS taken
+			FROM premises_load l WHERE l.ref <> '') x
+		WHERE n > 1 OR taken
+		ORDER BY idx LIMIT 1000`
 	if issues, err := s.rowIssues(ctx, q, b, dupRefs, "ref", "ref_taken", "another premise already has this ref"); err != nil || len(issues) > 0 {
 		if err == nil {
 			err = errRejected(issues)
@@ -322,12 +333,20 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 	if err := q.QueryRow(ctx, `SELECT sieve_unrestricted()`).Scan(&unrestricted); err != nil {
 		return rep, fmt.Errorf("premises: import: %w", err)
 	}
+	// Where each row lands. The city office may place anywhere, so the rows are placed by the
+	// INSERT itself; anyone else's rows are placed first and checked against their area.
+	placed := false
 	if !unrestricted {
-		// Rows outside the caller's area: not inside any region of their scope.
-		const outside = `SELECT l.idx FROM premises_load l
-			WHERE NOT EXISTS (SELECT 1 FROM regions r WHERE r.path = ANY (sieve_scope())
-				AND ST_Intersects(r.geom, ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326)))
-			ORDER BY l.idx LIMIT 1000`
+		place := `UPDATE premises_load l SET cell_id = x.cell_id, path = x.path
+			FROM (SELECT l2.idx, c.id AS cell_id, coalesce(c.path, a.path) AS path
+				FROM premises_load l2
+				CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(l2.lon, l2.lat), 4326) AS g) pt
+				` + locate("pt.g") + `) x
+			WHERE x.idx = l.idx`
+		if _, err := q.Exec(ctx, place); err != nil {
+			return rep, fmt.Errorf("premises: import place: %w", err)
+		}
+		const outside = `SELECT idx FROM premises_load WHERE NOT sieve_in_scope(path) ORDER BY idx LIMIT 1000`
 		issues, err := s.rowIssues(ctx, q, b, outside, "lon", "outside_scope", "the location is outside your area")
 		if err != nil {
 			return rep, err
@@ -335,6 +354,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 		if len(issues) > 0 {
 			return rep, errRejected(issues)
 		}
+		placed = true
 	}
 
 	if err := bulk(ctx, q, true); err != nil {
@@ -344,14 +364,20 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 		INSERT INTO premises (kind, name, address, contact_name, contact_phone, credit_code, tags, source, ref,
 			geom, cell_id, region_path, created_by)
 		SELECT l.kind, l.name, l.address, l.contact_name, l.contact_phone, l.credit_code, l.tags, 'register', l.ref,
-			pt.g, c.id, coalesce(c.path, a.path), nullif($1::bigint, 0)
+			pt.g, CASE WHEN $2 THEN l.cell_id ELSE c.id END, CASE WHEN $2 THEN l.path ELSE coalesce(c.path, a.path) END,
+			nullif($1::bigint, 0)
 		FROM premises_load l
 		CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326) AS g) pt
 		` + "LOCATE" + `
 		RETURNING cell_id, region_path)
 		SELECT count(*), count(cell_id), count(region_path) FROM ins`
 	var total, inCells, located int64
-	err := q.QueryRow(ctx, strings.Replace(insert, "LOCATE", locate("pt.g"), 1), by).Scan(&total, &inCells, &located)
+	locateAll := locate("pt.g")
+	if placed {
+		locateAll = "LEFT JOIN LATERAL (SELECT NULL::bigint AS id, NULL::ltree AS path) c ON true " +
+			"LEFT JOIN LATERAL (SELECT NULL::bigint AS id, NULL::ltree AS path) a ON true"
+	}
+	err := q.QueryRow(ctx, strings.Replace(insert, "LOCATE", locateAll, 1), by, placed).Scan(&total, &inCells, &located)
 	if err != nil {
 		return rep, fmt.Errorf("premises: import insert: %w", mapWriteError(err))
 	}

@@ -256,17 +256,20 @@ func invalidFields(probs []fieldProblem) error {
 
 // locateSQL places the point expression PT: the lowest-id cell that contains it (a point on a
 // border between two cells goes to one of them, always the same), or when no cell does, the
-// deepest region that does. Regions hidden from the caller are not candidates (row-level
-// security), so a point can only be placed where the caller can see.
+// deepest region that does. It reads region_shapes (migration 0004), whose spatial index row-
+// level security does not disable, and so sees the whole map: callers check that the place
+// found lies in the caller's area (sieve_in_scope).
 const locateSQL = `
 	LEFT JOIN LATERAL (
-		SELECT r.id, r.path FROM regions r
-		WHERE r.level = 'cell' AND ST_Intersects(r.geom, PT)
-		ORDER BY r.id LIMIT 1) c ON true
+		SELECT x.id, x.path FROM (
+			SELECT r.region_id AS id, r.path FROM region_shapes r
+			WHERE r.level = 'cell' AND ST_Intersects(r.geom, PT) OFFSET 0) x
+		ORDER BY x.id LIMIT 1) c ON true
 	LEFT JOIN LATERAL (
-		SELECT r.id, r.path FROM regions r
-		WHERE c.id IS NULL AND r.level <> 'cell' AND ST_Intersects(r.geom, PT)
-		ORDER BY nlevel(r.path) DESC, r.id LIMIT 1) a ON true`
+		SELECT x.id, x.path FROM (
+			SELECT r.region_id AS id, r.path FROM region_shapes r
+			WHERE c.id IS NULL AND r.level <> 'cell' AND ST_Intersects(r.geom, PT) OFFSET 0) x
+		ORDER BY nlevel(x.path) DESC, x.id LIMIT 1) a ON true`
 
 func locate(pt string) string { return strings.ReplaceAll(locateSQL, "PT", pt) }
 
