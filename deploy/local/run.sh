@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh — Sieve with the demo city on http://127.0.0.1:8080, from a fresh clone.
 # Installs what is missing, starts PostgreSQL + PostGIS and MinIO privately (.data/dev),
-# migrates, and serves in the foreground; Ctrl-C stops the API (the services keep running;
+# migrates, loads the demo city on first start, and serves in the foreground; Ctrl-C stops the API (the services keep running;
 # ./deploy/local/stack.sh down stops them). Safe to run again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,5 +20,12 @@ echo "[run] building sieve (the first build downloads Go modules, about a minute
 mkdir -p bin
 go build -o bin/sieve ./cmd/sieve
 bin/sieve migrate
+# The demo city (sieve demo does nothing when it is loaded); its logins are kept on first load.
+creds=.data/dev/demo-logins.txt
+if [ ! -s "$creds" ]; then
+  echo "[run] loading the demo city 禹州市 (first start only, about a minute)" >&2
+  bin/sieve demo --credentials "$creds"
+fi
+[ -s "$creds" ] && { echo "[run] demo logins (from $creds):" >&2; sed 's/^/[run]   /' "$creds" >&2; }
 echo "[run] serving on http://$SIEVE_HTTP_ADDR (API docs: http://$SIEVE_HTTP_ADDR/docs); Ctrl-C stops" >&2
 exec bin/sieve serve
