@@ -360,6 +360,10 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 	if err := bulk(ctx, q, true); err != nil {
 		return rep, err
 	}
+	// JIT compilation costs more than it saves on this statement.
+	if _, err := q.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		return rep, fmt.Errorf("premises: import: %w", err)
+	}
 	const insert = `WITH ins AS (
 		INSERT INTO premises (kind, name, address, contact_name, contact_phone, credit_code, tags, source, ref,
 			geom, cell_id, region_path, created_by)

@@ -211,6 +211,10 @@ func toWGS84(lon, lat float64, crs gis.CRS) (float64, float64, error) {
 	if crs == "" {
 		crs = gis.WGS84
 	}
+	// The common case without allocating: a WGS-84 point well inside China's box.
+	if (crs == gis.WGS84 || crs == gis.CGCS2000) && lon >= 74 && lon <= 135 && lat >= 4 && lat <= 53 {
+		return lon, lat, nil
+	}
 	pt := geomPoint(lon, lat)
 	if err := gis.CheckCoordinates(pt); err != nil {
 		return 0, 0, err

@@ -107,6 +107,9 @@ func (s *Store) GenerateCells(ctx context.Context, q db.Querier, id int64, spec 
 		res.Deleted += deleted
 		res.Regions = append(res.Regions, t)
 	}
+	if err := reindexCells(ctx, q); err != nil {
+		return res, err
+	}
 	moved, err := s.Premises.Reassign(ctx, q, id)
 	if err != nil {
 		return res, err
@@ -166,4 +169,15 @@ func (s *Store) cellsFor(ctx context.Context, q db.Querier, id int64, shape gis.
 		return 0, 0, fmt.Errorf("regions: insert cells: %w", db.MapError(err))
 	}
 	return int(tag.RowsAffected()), deleted, nil
+}
+
+// reindexCells rebuilds the spatial index of the cells that placement uses (migration 0005)
+// after many cells changed: built row by row its boxes overlap badly, and a rebuilt index
+// places points about twice as fast. It takes a few tens of milliseconds for a city's cells
+// and blocks other writers of region shapes until the transaction ends.
+func reindexCells(ctx context.Context, q db.Querier) error {
+	if _, err := q.Exec(ctx, `REINDEX INDEX region_shapes_cells`); err != nil {
+		return fmt.Errorf("regions: reindex cells: %w", err)
+	}
+	return nil
 }

@@ -396,6 +396,14 @@ func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature
 	if rep.Errors > 0 {
 		return rep, errRejected(rep)
 	}
+	for _, it := range items {
+		if it.level == Cell {
+			if err := reindexCells(ctx, q); err != nil {
+				return rep, err
+			}
+			break
+		}
+	}
 	// Place premises again under the parents of the topmost regions written.
 	done := map[int64]bool{}
 	for _, it := range items {
