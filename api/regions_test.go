@@ -243,7 +243,7 @@ func TestCellsAndPremisesAPI(t *testing.T) {
 		want      int
 	}{
 		{"admin", "/api/v1/premises", 6},
-		{"coord", "/api/v1/premises", 5}, // not premise2 in t2
+		{"coord", "/api/v1/premises", 5},  // not premise2 in t2
 		{"worker", "/api/v1/premises", 2}, // premise1 and their field find, both in k1
 		{"coord", fmt.Sprintf("/api/v1/premises?region=%d", east), 3},
 		{"coord", fmt.Sprintf("/api/v1/premises?cell=%d", w.k1), 2},
