@@ -270,13 +270,14 @@ func geomPoint(lon, lat float64) *geom.Point {
 }
 
 // errRejected is the error of an import that stored nothing; its details list every problem.
-func errRejected(issues []Issue) error {
+func errRejected(received int, issues []Issue) error {
 	const maxIssues = 1000
+	n := len(issues)
 	if len(issues) > maxIssues {
 		issues = issues[:maxIssues]
 	}
 	return apperr.Invalidf("import_rejected", "导入未执行：文件中有错误，请按报告逐行修正后重新导入",
-		"nothing imported: %d problems, see details", len(issues)).WithDetails(ImportReport{Issues: issues})
+		"nothing imported: %d problems, see details", n).WithDetails(ImportReport{Received: received, Issues: issues})
 }
 
 // Import stores a parsed batch, all or nothing: any row that is invalid, lies outside the
@@ -286,7 +287,7 @@ func errRejected(issues []Issue) error {
 func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (ImportReport, error) {
 	rep := ImportReport{Received: len(b.rows) + countRows(b.Issues), Issues: []Issue{}}
 	if len(b.Issues) > 0 {
-		return rep, errRejected(b.Issues)
+		return rep, errRejected(rep.Received, b.Issues)
 	}
 	if len(b.rows) == 0 {
 		return rep, apperr.Invalidf("empty_import", "文件中没有场所", "the file holds no premises")
@@ -324,7 +325,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 		ORDER BY idx LIMIT 1000`
 	if issues, err := s.rowIssues(ctx, q, b, dupRefs, "ref", "ref_taken", "another premise already has this ref"); err != nil || len(issues) > 0 {
 		if err == nil {
-			err = errRejected(issues)
+			err = errRejected(rep.Received, issues)
 		}
 		return rep, err
 	}
@@ -352,7 +353,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 			return rep, err
 		}
 		if len(issues) > 0 {
-			return rep, errRejected(issues)
+			return rep, errRejected(rep.Received, issues)
 		}
 		placed = true
 	}
