@@ -62,7 +62,7 @@ type Region struct {
 	AreaKm2   float64  `json:"areaKm2"`
 	Children  int64    `json:"children"`  // direct children
 	Cells     int64    `json:"cells"`     // grid cells at or below this region
-	Premises  int64    `json:"premises"`  // premises inside
+	Premises  int64    `json:"premises"`  // premises in its grid cells
 	WorkerIDs []int64  `json:"workerIds"` // grid workers assigned (cells only)
 	GridShape *string  `json:"gridShape,omitempty"`
 	GridSizeM *float64 `json:"gridSizeM,omitempty"`
@@ -83,12 +83,15 @@ type Store struct {
 // NewStore returns a Store.
 func NewStore(p *premises.Store) *Store { return &Store{OGR2OGR: "ogr2ogr", Premises: p} }
 
-// regionCols are the columns scan reads; $1 says whether to load the boundary.
+// regionCols are the columns scan reads; $1 says whether to load the boundary. Premises are
+// counted through their cell ids: under row-level security a btree lookup on cell_id can use
+// its index (int8 equality is leakproof), a path comparison cannot.
 var regionCols = `r.id, r.parent_id, r.level, r.code, r.name, r.kind,
 	coalesce(` + gis.AreaKm2("r.geom") + `, 0),
 	(SELECT count(*) FROM regions k WHERE k.parent_id = r.id),
 	(SELECT count(*) FROM regions k WHERE k.path <@ r.path AND k.level = 'cell'),
-	(SELECT count(*) FROM premises p WHERE p.region_path <@ r.path),
+	(SELECT count(*) FROM premises p
+		WHERE p.cell_id = ANY (ARRAY(SELECT k.id FROM regions k WHERE k.path <@ r.path AND k.level = 'cell'))),
 	coalesce((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM cell_assignments a WHERE a.cell_id = r.id), '{}'),
 	r.grid_shape, r.grid_size_m, r.path::text, r.created_at, r.updated_at,
 	CASE WHEN $1::bool AND r.geom IS NOT NULL THEN ` + gis.AsGeoJSON("r.geom") + ` END`
