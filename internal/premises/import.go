@@ -323,11 +323,21 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 			FROM premises_load l WHERE l.ref <> '') x
 		WHERE n > 1 OR taken
 		ORDER BY idx LIMIT 1000`
-	if issues, err := s.rowIssues(ctx, q, b, dupRefs, "ref", "ref_taken", "another premise already has this ref"); err != nil || len(issues) > 0 {
-		if err == nil {
+	hasRefs := false
+	for _, r := range b.rows {
+		if r.ref != "" {
+			hasRefs = true
+			break
+		}
+	}
+	if hasRefs {
+		issues, err := s.rowIssues(ctx, q, b, dupRefs, "ref", "ref_taken", "another premise already has this ref")
+		if err == nil && len(issues) > 0 {
 			err = errRejected(rep.Received, issues)
 		}
-		return rep, err
+		if err != nil {
+			return rep, err
+		}
 	}
 
 	var unrestricted bool
@@ -365,26 +375,46 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 	if _, err := q.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 		return rep, fmt.Errorf("premises: import: %w", err)
 	}
+	// One INSERT ... SELECT stores the rows, placing them in their cells on the way unless they
+	// were placed above; the few that fall in no cell get their region in a second step.
 	const insert = `WITH ins AS (
 		INSERT INTO premises (kind, name, address, contact_name, contact_phone, credit_code, tags, source, ref,
 			geom, cell_id, region_path, created_by)
 		SELECT l.kind, l.name, l.address, l.contact_name, l.contact_phone, l.credit_code, l.tags, 'register', l.ref,
-			pt.g, CASE WHEN $2 THEN l.cell_id ELSE c.id END, CASE WHEN $2 THEN l.path ELSE coalesce(c.path, a.path) END,
+			pt.g, CASE WHEN $2 THEN l.cell_id ELSE c.id END, CASE WHEN $2 THEN l.path ELSE c.path END,
 			nullif($1::bigint, 0)
 		FROM premises_load l
 		CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326) AS g) pt
 		` + "LOCATE" + `
-		RETURNING cell_id, region_path)
-		SELECT count(*), count(cell_id), count(region_path) FROM ins`
-	var total, inCells, located int64
-	locateAll := locate("pt.g")
+		RETURNING id, cell_id, region_path)
+		SELECT count(*), count(cell_id), count(region_path),
+			coalesce(array_agg(id) FILTER (WHERE region_path IS NULL), '{}') FROM ins`
+	var (
+		total, inCells, located int64
+		unplaced                []int64
+	)
+	var locateCells string
 	if placed {
-		locateAll = "LEFT JOIN LATERAL (SELECT NULL::bigint AS id, NULL::ltree AS path) c ON true " +
-			"LEFT JOIN LATERAL (SELECT NULL::bigint AS id, NULL::ltree AS path) a ON true"
+		locateCells = "LEFT JOIN LATERAL (SELECT NULL::bigint AS id, NULL::ltree AS path) c ON true"
+	} else {
+		locateCells = strings.ReplaceAll(locateCellSQL, "PT", "pt.g")
 	}
-	err := q.QueryRow(ctx, strings.Replace(insert, "LOCATE", locateAll, 1), by, placed).Scan(&total, &inCells, &located)
+	err := q.QueryRow(ctx, strings.Replace(insert, "LOCATE", locateCells, 1), by, placed).Scan(&total, &inCells, &located, &unplaced)
 	if err != nil {
 		return rep, fmt.Errorf("premises: import insert: %w", mapWriteError(err))
+	}
+	if len(unplaced) > 0 && !placed {
+		area := `UPDATE premises p SET region_path = a.path
+			FROM (SELECT p2.id, a.path FROM premises p2
+				LEFT JOIN LATERAL (SELECT NULL::bigint AS id) c ON true ` +
+			strings.ReplaceAll(locateAreaSQL, "PT", "p2.geom") + `
+				WHERE p2.id = ANY ($1)) a
+			WHERE p.id = a.id AND a.path IS NOT NULL`
+		tag, err := q.Exec(ctx, area, unplaced)
+		if err != nil {
+			return rep, fmt.Errorf("premises: import place: %w", err)
+		}
+		located += tag.RowsAffected()
 	}
 	if err := bulk(ctx, q, false); err != nil {
 		return rep, err

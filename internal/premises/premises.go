@@ -263,12 +263,18 @@ func invalidFields(probs []fieldProblem) error {
 // deepest region that does. It reads region_shapes (migration 0004), whose spatial index row-
 // level security does not disable, and so sees the whole map: callers check that the place
 // found lies in the caller's area (sieve_in_scope).
-const locateSQL = `
+const locateSQL = locateCellSQL + locateAreaSQL
+
+// locateCellSQL is the cell half of locateSQL (alias c).
+const locateCellSQL = `
 	LEFT JOIN LATERAL (
 		SELECT x.id, x.path FROM (
 			SELECT r.region_id AS id, r.path FROM region_shapes r
 			WHERE r.level = 'cell' AND ST_Intersects(r.geom, PT) OFFSET 0) x
-		ORDER BY x.id LIMIT 1) c ON true
+		ORDER BY x.id LIMIT 1) c ON true`
+
+// locateAreaSQL is the other half (alias a), looked at only when c found no cell.
+const locateAreaSQL = `
 	LEFT JOIN LATERAL (
 		SELECT x.id, x.path FROM (
 			SELECT r.region_id AS id, r.path FROM region_shapes r
