@@ -100,6 +100,13 @@ psql_super() { # psql_super DB SQL
 start_postgres() {
   install_postgres
   local d; d="$(pg_dir)"
+  # A cluster outside the checkout (see pg_dir) may be left from an earlier clone at the same
+  # path, whose passwords this checkout does not have: it is ours, and stale; start afresh.
+  if [ -f "$d/PG_VERSION" ] && [ ! -s "$STACK_DIR/secrets/pg-superuser" ]; then
+    log "removing a stale PostgreSQL cluster of an earlier checkout at this path ($d)"
+    as_pg "$(pg_bindir)/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$d"
+  fi
   if pg_running; then log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return; fi
   mkdir -p "$d"
   if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$(dirname "$d")"; fi
