@@ -79,9 +79,13 @@ pg_dir() {
 }
 
 secret() { # secret NAME: a random password, generated once per stack
-  local f="$STACK_DIR/secrets/$1"
+  # PostgreSQL's passwords live beside its cluster (which may sit outside the checkout, see
+  # pg_dir), so that the two never part; MinIO's beside its data in the checkout.
+  local dir="$STACK_DIR/secrets"
+  case "$1" in pg-*) dir="$(dirname "$(pg_dir)")/secrets" ;; esac
+  local f="$dir/$1"
   if [ ! -s "$f" ]; then
-    mkdir -p "$STACK_DIR/secrets"; chmod 700 "$STACK_DIR/secrets"
+    mkdir -p "$dir"; chmod 700 "$dir"
     head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24 >"$f"
   fi
   cat "$f"
@@ -102,7 +106,7 @@ start_postgres() {
   local d; d="$(pg_dir)"
   # A cluster outside the checkout (see pg_dir) may be left from an earlier clone at the same
   # path, whose passwords this checkout does not have: it is ours, and stale; start afresh.
-  if [ -f "$d/PG_VERSION" ] && [ ! -s "$STACK_DIR/secrets/pg-superuser" ]; then
+  if [ -f "$d/PG_VERSION" ] && [ ! -s "$(dirname "$d")/secrets/pg-superuser" ]; then
     log "removing a stale PostgreSQL cluster of an earlier checkout at this path ($d)"
     as_pg "$(pg_bindir)/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$d"
@@ -143,6 +147,7 @@ provision_postgres() {
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sieve') THEN
         CREATE ROLE sieve LOGIN CREATEDB PASSWORD '$app_pw';
       END IF; END\$\$;"
+  psql_super postgres "ALTER ROLE sieve PASSWORD '$app_pw'"
   local db
   for db in sieve sieve_template; do
     if [ -z "$(PGPASSWORD="$(secret pg-superuser)" "$(pg_bindir)/psql" -X -tA -h 127.0.0.1 \
