@@ -35,6 +35,8 @@ MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 MINIO_BIN="$CACHE_DIR/minio-$MINIO_VERSION/bin/minio"
 PG_MAJOR="${SIEVE_PG_MAJOR:-15}"
 
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 log() { printf '[stack:%s] %s\n' "$NAME" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -112,6 +114,7 @@ start_postgres() {
     rm -rf "$d"
   fi
   if pg_running; then log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return; fi
+  port_busy "$PG_PORT" && die "port $PG_PORT is taken by another process; set SIEVE_PG_PORT"
   mkdir -p "$d"
   if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$(dirname "$d")"; fi
   if [ ! -f "$d/PG_VERSION" ]; then
@@ -192,6 +195,7 @@ minio_running() {
 start_minio() {
   install_minio
   if minio_running; then log "MinIO already running on 127.0.0.1:$MINIO_PORT"; return; fi
+  port_busy "$MINIO_PORT" && die "port $MINIO_PORT is taken by another process; set SIEVE_MINIO_PORT"
   mkdir -p "$STACK_DIR/minio"
   log "starting MinIO on 127.0.0.1:$MINIO_PORT"
   MINIO_ROOT_USER=sieve MINIO_ROOT_PASSWORD="$(secret minio)" MINIO_BROWSER=off \
