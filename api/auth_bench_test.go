@@ -77,4 +77,3 @@ func BenchmarkScopedRead(b *testing.B) {
 	defer func() { h.srv.Accounts = cached }()
 	b.Run("auth_scoped_nocache", func(b *testing.B) { run(b, fmt.Sprintf("%s/users/%d", v1, target), coordTok) })
 }
-
