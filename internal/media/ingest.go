@@ -161,7 +161,7 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		s.dropIntent(cctx, a, key)
 	}()
 
-	check := newChecker(info.Format)
+	check := imagery.NewStreamChecker(info.Format)
 	var sum hash.Hash // computed here only when the store cannot (multipart)
 	var tee io.Writer = check
 	opts := minio.PutObjectOptions{ContentType: info.Format.MIMEType()}
@@ -215,7 +215,7 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 			return m, false, bodyError(body.err)
 		}
 	}
-	if err := check.finish(); err != nil {
+	if err := check.Finish(); err != nil {
 		return m, false, classify(err)
 	}
 	total := body.n // every byte, head included, came through body

@@ -1,14 +1,12 @@
-package media
+package imagery
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/sieve-city/sieve/imagery"
 )
 
-// TestStreamChecker feeds the imagery fixtures through the upload checker in small pieces.
+// TestStreamChecker feeds the fixtures through the stream checker in small pieces.
 func TestStreamChecker(t *testing.T) {
 	cases := []struct {
 		file string
@@ -26,23 +24,23 @@ func TestStreamChecker(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("..", "..", "imagery", "testdata", tc.file))
+			data, err := os.ReadFile(filepath.Join("testdata", tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := imagery.Sniff(data[:min(len(data), imagery.SniffLen)])
+			f, err := Sniff(data[:min(len(data), SniffLen)])
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := newChecker(f)
+			c := NewStreamChecker(f)
 			for len(data) > 0 {
 				n := min(len(data), 1000)
 				c.Write(data[:n])
 				data = data[n:]
 			}
-			err = c.finish()
+			err = c.Finish()
 			if (err == nil) != tc.ok {
-				t.Fatalf("finish() = %v, want ok=%v", err, tc.ok)
+				t.Fatalf("Finish() = %v, want ok=%v", err, tc.ok)
 			}
 		})
 	}
