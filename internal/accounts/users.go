@@ -139,16 +139,11 @@ func (s *Store) List(ctx context.Context, q db.Querier, f ListFilter) ([]User, e
 	if err != nil {
 		return nil, fmt.Errorf("accounts: list users: %w", err)
 	}
-	defer rows.Close()
-	out := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("accounts: scan user: %w", err)
-		}
-		out = append(out, u)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, fmt.Errorf("accounts: scan users: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func validateProfile(displayName, phone string) error {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -48,15 +50,14 @@ func List(ctx context.Context, q db.Querier, f Filter) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
-	defer rows.Close()
-	out := []Entry{}
-	for rows.Next() {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
 		var e Entry
-		if err := rows.Scan(&e.ID, &e.At, &e.UserID, &e.Actor, &e.Action, &e.Entity, &e.EntityID,
-			&e.RemoteAddr, &e.RequestID, &e.Before, &e.After); err != nil {
-			return nil, fmt.Errorf("audit: scan: %w", err)
-		}
-		out = append(out, e)
+		err := r.Scan(&e.ID, &e.At, &e.UserID, &e.Actor, &e.Action, &e.Entity, &e.EntityID,
+			&e.RemoteAddr, &e.RequestID, &e.Before, &e.After)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: scan: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

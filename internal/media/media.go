@@ -193,16 +193,7 @@ func (s *Service) SurveyImages(ctx context.Context, tx pgx.Tx, surveyID, after i
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []Medium{}
-	for rows.Next() {
-		m, err := scanMedium(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Medium, error) { return scanMedium(r) })
 }
 
 // OriginalURL returns a short-lived presigned GET URL of a medium's original.

@@ -340,16 +340,11 @@ func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, er
 	if err != nil {
 		return nil, fmt.Errorf("premises: list: %w", err)
 	}
-	defer rows.Close()
-	out := []Premise{}
-	for rows.Next() {
-		p, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("premises: scan: %w", err)
-		}
-		out = append(out, p)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Premise, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("premises: scan: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Create adds one premise, placed in its cell. source is SourceRegister or SourceField; by is

@@ -144,16 +144,11 @@ func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Region, err
 	if err != nil {
 		return nil, fmt.Errorf("regions: list: %w", err)
 	}
-	defer rows.Close()
-	out := []Region{}
-	for rows.Next() {
-		r, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("regions: scan: %w", err)
-		}
-		out = append(out, r)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Region, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("regions: scan: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // writable returns region id's path and level if the caller may change things in it; a region
