@@ -22,6 +22,14 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	cfg.HealthCheckPeriod = 15 * time.Second
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	cfg.ConnConfig.RuntimeParams["application_name"] = "sieve"
+	// Bulk imports stage their rows in temporary tables (premises: about 80 MB with its index
+	// for 400,000 rows); with the default 8 MB of local buffers they go through temporary
+	// files, and that import took 8.7 s instead of 7.5 s (deploy/bench/premises, four rounds
+	// each). The memory is taken only by a session that uses temporary tables, and the setting
+	// can only be made before the session's first one, hence here. A URL may override it.
+	if _, set := cfg.ConnConfig.RuntimeParams["temp_buffers"]; !set {
+		cfg.ConnConfig.RuntimeParams["temp_buffers"] = "128MB"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("db: open: %w", err)

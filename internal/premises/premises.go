@@ -283,6 +283,35 @@ const locateAreaSQL = `
 
 func locate(pt string) string { return strings.ReplaceAll(locateSQL, "PT", pt) }
 
+// placeManySQL is the same rule as locateSQL for a whole table of points at once: the
+// temporary table premises_load of an import (idx, lon, lat, ...), with a spatial index on its
+// points. It fills premises_places (idx, cell_id, path) by walking the grid cells that overlap
+// the points' extent and fetching each cell's points through that index — a few thousand index
+// scans instead of one per point, and each cell's polygon used for all its points in a row —
+// then keeps the lowest-id cell of a point on a border (DISTINCT ON), as locateCellSQL does.
+var placeManySQL = []string{
+	`CREATE INDEX ON premises_load USING gist ((ST_SetSRID(ST_MakePoint(lon, lat), 4326)))`,
+	`ANALYZE premises_load`,
+	`CREATE TEMP TABLE premises_places ON COMMIT DROP AS
+	SELECT DISTINCT ON (l.idx) l.idx, c.region_id AS cell_id, c.path
+	FROM region_shapes c
+	CROSS JOIN LATERAL (
+		SELECT l.idx FROM premises_load l
+		WHERE ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326))) l
+	WHERE c.level = 'cell'
+	  AND c.geom && (SELECT ST_SetSRID(ST_Extent(ST_MakePoint(lon, lat)), 4326) FROM premises_load)
+	ORDER BY l.idx, c.region_id`,
+}
+
+// placeManyAreaSQL adds to premises_places the points that fell in no cell (placeManySQL).
+var placeManyAreaSQL = `INSERT INTO premises_places (idx, path)
+	SELECT l.idx, a.path
+	FROM premises_load l
+	CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326) AS g) pt
+	LEFT JOIN LATERAL (SELECT NULL::bigint AS id) c ON true ` +
+	strings.ReplaceAll(locateAreaSQL, "PT", "pt.g") + `
+	WHERE a.path IS NOT NULL AND NOT EXISTS (SELECT 1 FROM premises_places p WHERE p.idx = l.idx)`
+
 const premiseCols = `p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.credit_code, p.tags,
 	p.source, p.ref, ST_X(p.geom), ST_Y(p.geom), p.cell_id,
 	CASE WHEN p.region_path IS NULL THEN NULL ELSE ltree2text(subpath(p.region_path, -1))::bigint END,
