@@ -27,9 +27,11 @@ const demoUsage = `usage: sieve demo [--credentials FILE] [--premises N]
 Loads the demo city modelled on Yuzhou (禹州市, 411081): its 26 township-level units as
 plausible polygons tiling the city, villages and communities inside them, grid cells inside
 those, about N premises (default 60000) including the four exited enterprises of the seed's
-附件1, and three users (admin, a coordinator of 朱阁镇, a grid worker of 大墙王村) whose
-passwords are printed (and written to FILE with --credentials). Does nothing when the city
-is already loaded.`
+附件1, three users (admin, a coordinator of 朱阁镇, a grid worker of 大墙王村) whose passwords
+are printed (and written to FILE with --credentials), a grid worker holding the cells of each
+other village (no password anyone knows), and a current inspection round with inspections of
+a share of the premises that differs by township. Does nothing when the city is already
+loaded.`
 
 // demoCityCode is the division code of the demo city; its presence means the demo is loaded.
 const demoCityCode = "411081"
@@ -73,6 +75,9 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 			{"grid cells", d.cells},
 			{"premises", func() error { return d.premises(*nPremises) }},
 			{"exited enterprises", d.exited},
+			{"users", func() (err error) { creds, err = d.users(); return err }},
+			{"grid workers", d.gridWorkers},
+			{"inspections", d.inspections},
 		}
 		for _, s := range steps {
 			t := time.Now()
@@ -81,9 +86,7 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			a.log.Info("demo", "step", s.name, "took", time.Since(t).Round(time.Millisecond))
 		}
-		var err error
-		creds, err = d.users()
-		return err
+		return nil
 	})
 	if err == errDemoLoaded {
 		fmt.Fprintln(stdout, "demo city 禹州市 (411081) is already loaded; nothing done")
@@ -93,21 +96,21 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	var sum struct {
-		townships, villages, cells, premises int
-		area                                 float64
+		townships, villages, cells, premises, inspections int
+		area                                              float64
 	}
 	err = db.AsSystem(ctx, a.pool, "demo", func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM regions WHERE level = 'township'), (SELECT count(*) FROM regions WHERE level = 'village'),
 			(SELECT count(*) FROM regions WHERE level = 'cell'), (SELECT count(*) FROM premises),
-			(SELECT `+gis.AreaKm2("geom")+` FROM regions WHERE code = $1)`, demoCityCode).
-			Scan(&sum.townships, &sum.villages, &sum.cells, &sum.premises, &sum.area)
+			(SELECT count(*) FROM inspections), (SELECT `+gis.AreaKm2("geom")+` FROM regions WHERE code = $1)`, demoCityCode).
+			Scan(&sum.townships, &sum.villages, &sum.cells, &sum.premises, &sum.inspections, &sum.area)
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "demo city 禹州市 loaded in %s: %.0f km², %d townships and streets, %d villages and communities, %d grid cells, %d premises\n",
-		time.Since(start).Round(time.Second), sum.area, sum.townships, sum.villages, sum.cells, sum.premises)
+	fmt.Fprintf(stdout, "demo city 禹州市 loaded in %s: %.0f km², %d townships and streets, %d villages and communities, %d grid cells, %d premises, %d inspections\n",
+		time.Since(start).Round(time.Second), sum.area, sum.townships, sum.villages, sum.cells, sum.premises, sum.inspections)
 	fmt.Fprintln(stdout, "logins (shown once; change them with sieve user set-password):")
 	for _, c := range creds {
 		fmt.Fprintln(stdout, "  "+c)
@@ -425,6 +428,92 @@ func (d *demo) users() ([]string, error) {
 		out = append(out, fmt.Sprintf("%-6s %s  (%s)", u.Username, u.Password, u.Role))
 	}
 	return out, nil
+}
+
+// gridWorkers adds a grid worker (网格员) for every village that has none, holding all its cells,
+// so that every inspection has its inspector. Their password is random and shown nowhere (one
+// hash for all of them, made once: hashing 700 passwords would take over a minute); an
+// administrator gives one a password with sieve user set-password.
+func (d *demo) gridWorkers() error {
+	hash, err := d.acc.Hasher.Hash(d.ctx, randomPassword()+randomPassword())
+	if err != nil {
+		return err
+	}
+	const workers = `WITH v AS (
+			SELECT v.id, v.code, v.name FROM regions v
+			WHERE v.level = 'village'
+			  AND NOT EXISTS (SELECT 1 FROM cell_assignments a JOIN regions c ON c.id = a.cell_id WHERE c.parent_id = v.id)),
+		u AS (
+			INSERT INTO users (username, display_name, role, password_hash, region_id)
+			SELECT 'gw' || v.code, left(v.name, 90) || '网格员', 'grid_worker', $1, v.id FROM v
+			RETURNING id, region_id, region_path)
+		INSERT INTO cell_assignments (user_id, cell_id, cell_path)
+		SELECT u.id, c.id, c.path FROM u JOIN regions c ON c.parent_id = u.region_id AND c.level = 'cell'`
+	return d.exec(workers, hash)
+}
+
+// inspections opens the current round (started 40 days ago, ends in 50 days) and records
+// inspections by each cell's grid worker over its first 40 days: a share of each township's
+// premises between 15 % and 85 % (so some townships lag), mostly clear, some closed or refused,
+// a few suspected with findings; the four exited enterprises are all inspected, their
+// production equipment removed. No photos: they come with the phone app.
+func (d *demo) inspections() error {
+	const round = `INSERT INTO rounds (name, starts_at, ends_at)
+		VALUES ('非法违法"小化工"集中排查整治', date_trunc('day', now()) - interval '40 days', date_trunc('day', now()) + interval '50 days')
+		RETURNING id`
+	var roundID int64
+	if err := d.tx.QueryRow(d.ctx, round).Scan(&roundID); err != nil {
+		return err
+	}
+	const sql = `WITH src AS (
+			SELECT p.id, p.geom, p.kind, $2 = ANY (p.tags) AS exited, a.user_id,
+				random() AS pick, random() AS o, random() AS f, random() AS t, random() AS g1, random() AS g2,
+				0.15 + (abs(hashtext(t.code)) % 71) / 100.0 AS share
+			FROM premises p
+			JOIN LATERAL (SELECT min(user_id) AS user_id FROM cell_assignments a WHERE a.cell_id = p.cell_id) a ON true
+			JOIN regions t ON t.level = 'township' AND p.region_path <@ t.path
+			WHERE a.user_id IS NOT NULL
+			ORDER BY p.id),
+		visit AS (
+			SELECT src.*,
+				CASE WHEN exited THEN 'clear'
+				     WHEN o < CASE WHEN kind = 'household' THEN 0.003 ELSE 0.04 END THEN 'suspected'
+				     WHEN o < 0.08 THEN 'closed'
+				     WHEN o < 0.095 THEN 'refused'
+				     WHEN o < 0.10 THEN 'not_found'
+				     ELSE 'clear' END AS outcome
+			FROM src WHERE exited OR pick < share)
+		INSERT INTO inspections (id, premise_id, round_id, inspector_id, visited_at, device_point, device_accuracy_m,
+			outcome, findings, equipment_removed, converted, note)
+		SELECT gen_random_uuid(), id, $1, user_id,
+			(date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') - (1 + floor(t * 40)) * interval '1 day'
+				+ interval '8 hours' + g1 * interval '10 hours') AT TIME ZONE 'Asia/Shanghai',
+			ST_Project(geom::geography, 3 + g2 * 25, g1 * 2 * pi())::geometry, 5 + round((g2 * 25)::numeric, 1),
+			outcome,
+			CASE WHEN outcome <> 'suspected' THEN '{}'::text[]
+			     WHEN f < 0.35 THEN ARRAY['unlicensed']
+			     WHEN f < 0.55 THEN ARRAY['non_chemical_producing', 'unlicensed']
+			     WHEN f < 0.70 THEN ARRAY['affiliated_leased']
+			     WHEN f < 0.80 THEN ARRAY['factory_in_factory']
+			     WHEN f < 0.92 THEN ARRAY['beyond_licence']
+			     ELSE ARRAY['other'] END,
+			CASE WHEN exited THEN true END,
+			CASE WHEN exited THEN f < 0.5 END,
+			CASE WHEN exited THEN '生产装置已拆除' || CASE WHEN f < 0.5 THEN '，已转产' ELSE '' END
+			     WHEN outcome = 'suspected' THEN (ARRAY['发现疑似反应釜及原料桶，待核实', '院内有刺激性气味，夜间疑似生产',
+			         '闲置厂房内有化工原料包装袋', '用电量异常，门口有槽罐车停靠'])[1 + floor(f * 4)::int]
+			     WHEN outcome = 'closed' THEN '大门紧锁，无人在家，需再次走访'
+			     WHEN outcome = 'refused' THEN '拒绝入内检查，已报乡镇安委办'
+			     WHEN outcome = 'not_found' THEN '现场未找到该场所，疑已拆除'
+			     ELSE '' END
+		FROM visit`
+	if err := d.exec(`SELECT setseed(0.411081), set_config('sieve.bulk', 'on', true)`); err != nil {
+		return err
+	}
+	if err := d.exec(sql, roundID, premises.TagExitedHazchem); err != nil {
+		return err
+	}
+	return d.exec(`SELECT set_config('sieve.bulk', 'off', true)`)
 }
 
 func randomPassword() string {

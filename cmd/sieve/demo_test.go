@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/testenv"
+)
+
+// TestDemo loads the demo city (with fewer premises than the default) and checks what the
+// coverage map and ledgers will rely on; a second run does nothing.
+func TestDemo(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	env := func(k string) string {
+		switch k {
+		case "SIEVE_DB_URL":
+			return url
+		case "SIEVE_LOG_LEVEL":
+			return "error"
+		}
+		return ""
+	}
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	if err := run(ctx, []string{"demo", "--premises", "3000"}, env, strings.NewReader(""), &out, &errb); err != nil {
+		t.Fatalf("demo: %v\n%s%s", err, out.String(), errb.String())
+	}
+	for _, want := range []string{"26 townships and streets", "admin ", "zhuge ", "dqw01 "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	pool, err := db.Open(ctx, url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var c struct {
+		townships, villages, cells, premises, unplaced, exited       int
+		rounds, inspections, outcomes, suspectedWithFindings, badWho int
+		exitedInspected, workersWithoutCells, villagesWithoutWorker  int
+		minShare, maxShare                                           float64
+	}
+	err = db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM regions WHERE level = 'township'),
+			(SELECT count(*) FROM regions WHERE level = 'village'),
+			(SELECT count(*) FROM regions WHERE level = 'cell'),
+			(SELECT count(*) FROM premises),
+			(SELECT count(*) FROM premises WHERE cell_id IS NULL),
+			(SELECT count(*) FROM premises WHERE 'exited_hazchem' = ANY (tags)),
+			(SELECT count(*) FROM rounds WHERE now() BETWEEN starts_at AND ends_at),
+			(SELECT count(*) FROM inspections),
+			(SELECT count(DISTINCT outcome) FROM inspections),
+			(SELECT count(*) FROM inspections WHERE outcome = 'suspected' AND findings <> '{}'),
+			-- every inspection is by a worker holding the premise's cell, before now, inside the round
+			(SELECT count(*) FROM inspections i JOIN rounds r ON r.id = i.round_id
+			  WHERE NOT EXISTS (SELECT 1 FROM cell_assignments a WHERE a.user_id = i.inspector_id AND a.cell_id = i.cell_id)
+			     OR i.visited_at > now() OR i.visited_at < r.starts_at OR i.region_path IS NULL),
+			(SELECT count(*) FROM inspections i JOIN premises p ON p.id = i.premise_id
+			  WHERE 'exited_hazchem' = ANY (p.tags) AND i.equipment_removed),
+			(SELECT count(*) FROM users u WHERE role = 'grid_worker'
+			  AND NOT EXISTS (SELECT 1 FROM cell_assignments a WHERE a.user_id = u.id)),
+			(SELECT count(*) FROM regions v WHERE level = 'village' AND EXISTS (SELECT 1 FROM regions c WHERE c.parent_id = v.id)
+			  AND NOT EXISTS (SELECT 1 FROM cell_assignments a JOIN regions c ON c.id = a.cell_id WHERE c.parent_id = v.id)),
+			min(share), max(share)
+			FROM (SELECT count(DISTINCT i.premise_id)::float8 / count(DISTINCT p.id) AS share
+				FROM regions t JOIN premises p ON p.region_path <@ t.path LEFT JOIN inspections i ON i.premise_id = p.id
+				WHERE t.level = 'township' GROUP BY t.id) s`).
+			Scan(&c.townships, &c.villages, &c.cells, &c.premises, &c.unplaced, &c.exited, &c.rounds, &c.inspections,
+				&c.outcomes, &c.suspectedWithFindings, &c.badWho, &c.exitedInspected, &c.workersWithoutCells,
+				&c.villagesWithoutWorker, &c.minShare, &c.maxShare)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", c)
+	switch {
+	case c.townships != 26 || c.villages < 500 || c.cells < c.villages:
+		t.Errorf("regions: %d townships, %d villages, %d cells", c.townships, c.villages, c.cells)
+	case c.premises < 3000 || c.unplaced != 0 || c.exited != 4:
+		t.Errorf("premises: %d, %d outside cells, %d exited firms", c.premises, c.unplaced, c.exited)
+	case c.rounds != 1 || c.inspections < c.premises/10 || c.outcomes < 4 || c.suspectedWithFindings == 0:
+		t.Errorf("inspections: %d current rounds, %d inspections, %d outcomes, %d suspected with findings",
+			c.rounds, c.inspections, c.outcomes, c.suspectedWithFindings)
+	case c.badWho != 0 || c.exitedInspected != 4:
+		t.Errorf("%d inspections by someone not holding the cell or outside the round; %d exited firms inspected", c.badWho, c.exitedInspected)
+	case c.workersWithoutCells != 0 || c.villagesWithoutWorker != 0:
+		t.Errorf("%d grid workers hold no cell, %d villages have no grid worker", c.workersWithoutCells, c.villagesWithoutWorker)
+	case c.maxShare-c.minShare < 0.3:
+		t.Errorf("townships' inspected shares %.2f-%.2f: the map would show no laggards", c.minShare, c.maxShare)
+	}
+
+	out.Reset()
+	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "already loaded") {
+		t.Fatalf("second demo: %v %s", err, out.String())
+	}
+}
