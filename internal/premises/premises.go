@@ -338,6 +338,12 @@ func (s *Store) Get(ctx context.Context, q db.Querier, id int64) (Premise, error
 }
 
 // Filter narrows a listing. Zero values do not filter.
+// fewCellsShare: an area of at most 1/fewCellsShare of all cells is listed through its cells.
+// Reading a page in id order costs about limit × all / matching rows; reading an area's rows
+// costs about matching rows; they meet near 1/60 of a city of 400,000 premises and 5,000
+// cells, pages of 100.
+var fewCellsShare = 60
+
 type Filter struct {
 	RegionID int64       // inside this region (any level)
 	CellID   int64       // in this cell
@@ -350,22 +356,49 @@ type Filter struct {
 }
 
 // List returns the premises the caller may see that match f, by id.
+//
+// Row-level security keeps PostgreSQL from using an index for any condition that is not
+// leakproof, and neither ltree's <@ nor PostGIS's && is: a region or bbox filter would walk the
+// register in id order until it has a page. That is quick for a large area (its premises are
+// everywhere in that order) and slow for a small one, so for an area of few cells List first
+// finds those cells (region_shapes, with its spatial index) and reads their premises and the
+// few in no cell through premises_cell (bigint equality is leakproof); the exact conditions
+// still apply. On the demo city (50,000 premises) a village's page took 87 ms before and 3-13
+// ms after, a 500 m bbox 45 ms and 6 ms; a whole city's page 20 ms either way.
 func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, error) {
-	const sql = `SELECT ` + premiseCols + ` FROM premises p
-		WHERE p.id > $1
+	var bb [4]float64
+	if f.BBox != nil {
+		bb = *f.BBox
+	}
+	var cells []int64
+	if f.CellID == 0 && (f.RegionID != 0 || f.BBox != nil) {
+		const few = `SELECT CASE WHEN count(*) * $4 <= (SELECT count(*) FROM region_shapes WHERE level = 'cell')
+				THEN coalesce(array_agg(r.region_id), '{}') END
+			FROM region_shapes r
+			WHERE r.level = 'cell'
+			  AND ($1 = 0 OR r.path <@ (SELECT path FROM regions WHERE id = $1))
+			  AND (NOT $2 OR r.geom && ST_MakeEnvelope(($3::float8[])[1], $3[2], $3[3], $3[4], 4326))`
+		if err := q.QueryRow(ctx, few, f.RegionID, f.BBox != nil, bb[:], fewCellsShare).Scan(&cells); err != nil {
+			return nil, fmt.Errorf("premises: list: %w", err)
+		}
+	}
+	const match = `p.id > $1
 		  AND ($2 = 0 OR p.region_path <@ (SELECT path FROM regions WHERE id = $2))
 		  AND ($3 = 0 OR p.cell_id = $3)
 		  AND (NOT $4 OR p.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))
 		  AND ($9 = '' OR p.kind = $9)
 		  AND ($10 = '' OR $10 = ANY (p.tags))
-		  AND ($11 = '' OR strpos(p.name, $11) > 0 OR strpos(p.address, $11) > 0)
-		ORDER BY p.id LIMIT $12`
-	var bb [4]float64
-	if f.BBox != nil {
-		bb = *f.BBox
+		  AND ($11 = '' OR strpos(p.name, $11) > 0 OR strpos(p.address, $11) > 0)`
+	sql := `SELECT ` + premiseCols + ` FROM premises p WHERE ` + match + ` AND $13::bigint[] IS NULL ORDER BY p.id LIMIT $12`
+	if cells != nil {
+		sql = `SELECT p.* FROM (
+			(SELECT ` + premiseCols + ` FROM premises p WHERE p.cell_id = ANY ($13) AND ` + match + ` ORDER BY p.id LIMIT $12)
+			UNION ALL
+			(SELECT ` + premiseCols + ` FROM premises p WHERE p.cell_id IS NULL AND ` + match + ` ORDER BY p.id LIMIT $12)) p
+			ORDER BY 1 LIMIT $12`
 	}
 	rows, err := q.Query(ctx, sql, f.After, f.RegionID, f.CellID, f.BBox != nil, bb[0], bb[1], bb[2], bb[3],
-		string(f.Kind), f.Tag, f.Query, f.Limit)
+		string(f.Kind), f.Tag, f.Query, f.Limit, cells)
 	if err != nil {
 		return nil, fmt.Errorf("premises: list: %w", err)
 	}

@@ -3,6 +3,7 @@ package premises_test
 import (
 	"context"
 	"fmt"
+	"sort"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -190,4 +191,81 @@ func countWest(n int) int {
 		}
 	}
 	return c
+}
+
+// TestListByAreaBothWays: listing by region or bbox gives the same premises whether it walks
+// the register in id order or reads the area's cells (and the premises in no cell), page by
+// page.
+func TestListByAreaBothWays(t *testing.T) {
+	w := newPlacementWorld(t)
+	ctx := context.Background()
+	store := premises.NewStore()
+	add := map[string][2]float64{
+		"w1": {113.41, 34.15}, "w2": {113.45, 34.25}, "w3": {113.49, 34.2}, "border": {113.5, 34.2},
+		"e1": {113.52, 34.2}, "strip": {113.58, 34.2}, "nowhere": {115, 36},
+	}
+	err := db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error {
+		for _, name := range []string{"w1", "w2", "w3", "border", "e1", "strip", "nowhere"} {
+			lon, lat := add[name][0], add[name][1]
+			if _, err := store.Create(ctx, tx, premises.NewPremise{Name: name, Kind: "household", Lon: &lon, Lat: &lat}, "register", 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowCell := map[bool]string{true: "border", false: ""}[w.west < w.east]
+	westNames := []string{"w1", "w2", "w3"}
+	if lowCell != "" {
+		westNames = append(westNames, "border")
+	}
+	cases := []struct {
+		name string
+		f    premises.Filter
+		want []string
+	}{
+		{"village", premises.Filter{RegionID: w.village}, []string{"w1", "w2", "w3", "border", "e1", "strip"}},
+		{"west cell as a region", premises.Filter{RegionID: w.west}, westNames},
+		{"bbox over the strip without cells", premises.Filter{BBox: &[4]float64{113.56, 34.1, 113.6, 34.3}}, []string{"strip"}},
+		{"bbox over the west", premises.Filter{BBox: &[4]float64{113.4, 34.1, 113.495, 34.3}}, []string{"w1", "w2", "w3"}},
+		{"region and bbox", premises.Filter{RegionID: w.village, BBox: &[4]float64{113.44, 34.1, 113.53, 34.3}}, []string{"w2", "w3", "border", "e1"}},
+	}
+	for _, share := range []int{1, 1_000_000} {
+		restore := premises.SetFewCellsShare(share)
+		for _, c := range cases {
+			var got []string
+			f := c.f
+			f.Limit = 2
+			for page := 0; page < 10; page++ {
+				var ps []premises.Premise
+				err := db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error {
+					var err error
+					ps, err = store.List(ctx, tx, f)
+					return err
+				})
+				if err != nil {
+					t.Fatalf("share %d, %s: %v", share, c.name, err)
+				}
+				for _, p := range ps {
+					got = append(got, p.Name)
+					f.After = p.ID
+				}
+				if len(ps) < f.Limit {
+					break
+				}
+			}
+			if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(c.want)) {
+				t.Errorf("share %d, %s: got %v, want %v", share, c.name, got, c.want)
+			}
+		}
+		restore()
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
 }
