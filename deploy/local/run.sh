@@ -7,7 +7,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 export PATH="$PATH:/usr/local/go/bin"
-export SIEVE_STACK_NAME=dev
+# Another stack name (and SIEVE_PG_PORT, SIEVE_MINIO_PORT, SIEVE_HTTP_ADDR) runs a second,
+# separate copy; deploy/local/run_check.sh does so to test this script.
+export SIEVE_STACK_NAME="${SIEVE_STACK_NAME:-dev}"
 
 ./deploy/local/stack.sh deps
 ./deploy/local/stack.sh up
@@ -21,7 +23,7 @@ mkdir -p bin
 go build -o bin/sieve ./cmd/sieve
 bin/sieve migrate
 # The demo city (sieve demo does nothing when it is loaded); its logins are kept on first load.
-creds=.data/dev/demo-logins.txt
+creds=".data/$SIEVE_STACK_NAME/demo-logins.txt"
 if [ ! -s "$creds" ]; then
   echo "[run] loading the demo city 禹州市 (first start only, about a minute)" >&2
   bin/sieve demo --credentials "$creds"

@@ -3,6 +3,8 @@
 #
 #   ./deploy/local/stack.sh up     install what is missing, start both (a second `up` is a no-op)
 #   ./deploy/local/stack.sh down   stop what `up` started, nothing else
+#   ./deploy/local/stack.sh destroy  down, then delete this stack's data (its databases, its
+#                                  objects, its passwords): the next `up` starts from nothing
 #   ./deploy/local/stack.sh env    print the SIEVE_* variables that reach them
 #   ./deploy/local/stack.sh status say what runs
 #   ./deploy/local/stack.sh deps   install the OS packages needed to build and test (run.sh and
@@ -264,6 +266,14 @@ case "$cmd" in
     stop_minio
     stop_postgres
     ;;
+  destroy)
+    stop_minio
+    stop_postgres
+    pgd="$(dirname "$(pg_dir)")"
+    case "$pgd" in "$STACK_DIR"|/var/tmp/sieve-stack/*) rm -rf "$pgd" ;; esac
+    rm -rf "$STACK_DIR"
+    log "destroyed: $STACK_DIR"
+    ;;
   env)
     mkdir -p "$STACK_DIR"
     print_env
@@ -281,7 +291,7 @@ case "$cmd" in
   stop-minio) stop_minio ;;
   start-minio) start_minio ;;
   *)
-    echo "usage: $0 up|down|env|status|deps" >&2
+    echo "usage: $0 up|down|destroy|env|status|deps" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — every test of Sieve against real services: unit tests, integration tests on a
 # private PostgreSQL + PostGIS and MinIO (the "test" stack, on ports apart from the demo's),
-# then an end-to-end check of the built binary.
+# then an end-to-end check of the built binary, and of run.sh on a stack of its own.
 #
 #   ./deploy/local/test.sh            all tests
 #   ./deploy/local/test.sh ./api/...  only these packages (go test arguments)
@@ -31,5 +31,7 @@ go test -count=1 -timeout 15m "${pkgs[@]}"
 if [ $# -eq 0 ]; then
   echo "== end to end"
   ./deploy/local/e2e.sh
+  echo "== run.sh from nothing"
+  ./deploy/local/run_check.sh
 fi
 echo "== all tests passed in $((SECONDS - start)) s"
