@@ -831,6 +831,62 @@ func TestSurveyUpload(t *testing.T) {
 	}
 }
 
+// TestSurveyUploadDamaged: a presigned upload whose bytes differ from the declared SHA-256
+// (damaged on the way), or whose JPEG structure is broken, is refused when it is completed —
+// 422 with a stable code, its object removed, its session rejected — and the same file can
+// then be sent again.
+func TestSurveyUploadDamaged(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	tok := h.token(w.users["drone"])
+	status, body := h.as(tok, http.MethodPost, v1+"/surveys", fmt.Sprintf(`{"regionId": %d, "flightDate": "2024-04-20"}`, w.t1))
+	if status != http.StatusCreated {
+		t.Fatalf("create survey: %d %s", status, body)
+	}
+	var sv media.Survey
+	json.Unmarshal([]byte(body), &sv)
+	uploads := fmt.Sprintf("%s/surveys/%d/uploads", v1, sv.ID)
+	complete := func(sl media.Slot) (int, string) {
+		return h.as(tok, http.MethodPost, fmt.Sprintf("%s/%d/complete", uploads, sl.UploadID), "")
+	}
+
+	good := fixtureBytes(t, "dji_attr.jpg")
+	damaged := append([]byte(nil), good...)
+	damaged[len(damaged)/2] ^= 0x01 // one bit flipped in the compressed data: structure intact
+	files := map[string][]byte{"DJI_0001.JPG": good, "DJI_0002.JPG": fixtureBytes(t, "corrupted.jpg")}
+	slots := h.slotsFor(tok, uploads, files, "DJI_0001.JPG", "DJI_0002.JPG")
+	putSlot(t, slots[0], damaged, -1)
+	putSlot(t, slots[1], files["DJI_0002.JPG"], -1)
+	if status, body := complete(slots[0]); status != http.StatusUnprocessableEntity || !strings.Contains(body, `"hash_mismatch"`) {
+		t.Fatalf("complete of damaged bytes: %d %s", status, body)
+	}
+	if status, body := complete(slots[0]); status != http.StatusConflict || !strings.Contains(body, `"upload_rejected"`) {
+		t.Fatalf("complete again: %d %s", status, body)
+	}
+	if status, body := complete(slots[1]); status != http.StatusUnprocessableEntity || !strings.Contains(body, `"corrupt_image"`) {
+		t.Fatalf("complete of a broken JPEG: %d %s", status, body)
+	}
+	if rows, _, objects := h.stored(); rows != 0 || objects != 0 {
+		t.Fatalf("after two refusals: %d media rows, %d objects", rows, objects)
+	}
+
+	// The operator sends the first file again, intact.
+	again := h.slotsFor(tok, uploads, files, "DJI_0001.JPG")
+	if again[0].Status != "upload" || again[0].UploadID == slots[0].UploadID {
+		t.Fatalf("new slot after a refusal: %+v", again[0])
+	}
+	putSlot(t, again[0], good, -1)
+	if status, body := complete(again[0]); status != http.StatusOK {
+		t.Fatalf("complete of the resent file: %d %s", status, body)
+	}
+	_, body = h.as(tok, http.MethodGet, fmt.Sprintf("%s/surveys/%d", v1, sv.ID), "")
+	var sv2 media.Survey
+	json.Unmarshal([]byte(body), &sv2)
+	if p := sv2.Progress; p.Received != 1 || p.Failed != 1 || len(p.Failures) != 1 || p.Failures[0].Code != "corrupt_image" {
+		t.Fatalf("progress after the resend: %+v", p)
+	}
+}
+
 // TestUploadSessionCleanup: expired sessions are aborted and their objects removed.
 func TestUploadSessionCleanup(t *testing.T) {
 	h := newHarness(t)

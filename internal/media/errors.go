@@ -18,6 +18,7 @@ var (
 	ErrCorruptImage       = apperr.New(http.StatusUnprocessableEntity, "corrupt_image", "the image is truncated or damaged", "图片文件损坏或不完整")
 	ErrSizeMismatch       = apperr.New(http.StatusUnprocessableEntity, "size_mismatch", "the file's length differs from the declared size", "文件实际大小与声明不符")
 	ErrUploadInterrupted  = apperr.New(http.StatusBadRequest, "upload_interrupted", "the upload was cut off before the end of the file", "上传中断，文件不完整，请重新上传")
+	ErrHashMismatch       = apperr.New(http.StatusUnprocessableEntity, "hash_mismatch", "the file's content does not match its declared SHA-256 (damaged on the way); upload it again", "文件内容与声明的 SHA-256 不一致（传输中损坏），请重新上传")
 	ErrUploadIncomplete   = apperr.New(http.StatusConflict, "upload_incomplete", "not every byte of the upload has arrived yet", "文件尚未全部上传完成")
 	ErrUploadExpired      = apperr.New(http.StatusGone, "upload_expired", "the upload session has expired; ask for a new one", "上传会话已过期，请重新申请")
 	ErrUploadRejected     = apperr.New(http.StatusConflict, "upload_rejected", "this upload was rejected", "该文件已被拒收")

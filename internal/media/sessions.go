@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -266,8 +267,8 @@ func (s *Service) session(ctx context.Context, a db.Actor, id int64) (session, e
 }
 
 // Complete finishes an upload session once its bytes are in MinIO: it assembles the parts,
-// checks the length and the header (format, limits) and records the medium, whose jobs then
-// check the content hash and the structure. A refused file is removed from MinIO and its
+// checks the length, the header (format, limits), the structure and the declared SHA-256, and
+// records the medium. A refused file is removed from MinIO and its
 // session marked rejected with why. Completing again returns the same medium.
 func (s *Service) Complete(ctx context.Context, a db.Actor, surveyID *int64, uploadID int64) (Medium, error) {
 	var x session
@@ -317,7 +318,7 @@ func (s *Service) Complete(ctx context.Context, a db.Actor, surveyID *int64, upl
 	if st.Size != x.size {
 		return Medium{}, s.reject(ctx, a, x, ErrSizeMismatch.Wrap(fmt.Errorf("declared %d, stored %d", x.size, st.Size)))
 	}
-	info, err := s.probeStored(ctx, x)
+	info, err := s.verifyStored(ctx, x)
 	if err != nil {
 		if ae, ok := apperr.As(err); ok && ae.Status < 500 {
 			return Medium{}, s.reject(ctx, a, x, err)
@@ -390,29 +391,41 @@ func (s *Service) assemble(ctx context.Context, x session) error {
 	return nil
 }
 
-// probeStored sniffs and probes the head of a stored object and checks the limits.
-func (s *Service) probeStored(ctx context.Context, x session) (imagery.Info, error) {
-	opts := minio.GetObjectOptions{}
-	n := min(x.size, headLen)
-	if err := opts.SetRange(0, n-1); err != nil {
-		return imagery.Info{}, err
-	}
-	obj, err := s.blob.Client.GetObject(ctx, s.blob.BucketMedia, x.key, opts)
+// verifyStored reads a stored upload once: it sniffs and probes its head and checks the limits,
+// checks the structure of the whole file (imagery.NewStreamChecker) and that its SHA-256 is the
+// one declared, so that a file damaged on the way is refused when the client completes it, while
+// it can still send it again, not later by a job. Reading the object back costs about what
+// receiving it did, once per file.
+func (s *Service) verifyStored(ctx context.Context, x session) (imagery.Info, error) {
+	obj, err := s.blob.Client.GetObject(ctx, s.blob.BucketMedia, x.key, minio.GetObjectOptions{})
 	if err != nil {
 		return imagery.Info{}, err
 	}
 	defer obj.Close()
-	head := make([]byte, n)
+	head := make([]byte, min(x.size, headLen))
 	if _, err := io.ReadFull(obj, head); err != nil {
 		return imagery.Info{}, err
 	}
-	info, err := imagery.Probe(bytes.NewReader(head), n)
+	info, err := imagery.Probe(bytes.NewReader(head), int64(len(head)))
 	if err != nil {
 		return info, classify(err)
 	}
 	info.Size = x.size
 	if err := s.cfg.Limits.Check(info); err != nil {
 		return info, classify(err)
+	}
+	check := imagery.NewStreamChecker(info.Format)
+	sum := sha256.New()
+	w := io.MultiWriter(sum, check)
+	_, _ = w.Write(head)
+	if _, err := io.Copy(w, obj); err != nil {
+		return info, err
+	}
+	if err := check.Finish(); err != nil {
+		return info, classify(err)
+	}
+	if !bytes.Equal(sum.Sum(nil), x.sha) {
+		return info, ErrHashMismatch
 	}
 	return info, nil
 }
