@@ -924,6 +924,36 @@ func TestUploadSessionCleanup(t *testing.T) {
 	if again := h.slotsFor(tok, v1+"/uploads", files, "small.jpg"); again[0].Status != "upload" || again[0].UploadID == slots[1].UploadID {
 		t.Fatalf("after expiry: %+v", again[0])
 	}
+
+	// A multipart upload that no session holds (its session's transaction failed) is aborted;
+	// one that a pending session holds is kept.
+	held := h.slotsFor(tok, v1+"/uploads", files, "big.jpg")[0]
+	core := minio.Core{Client: b.Client}
+	orphanKey := "originals/orphan-test"
+	orphanID, err := core.NewMultipartUpload(ctx, b.BucketMedia, orphanKey, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.PutObjectPart(ctx, b.BucketMedia, orphanKey, orphanID, 1, bytes.NewReader(big[:5<<20]), 5<<20, minio.PutObjectPartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.srv.Media.AbortOrphanUploads(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("young uploads aborted: %d %v", n, err)
+	}
+	if n, err := h.srv.Media.AbortOrphanUploads(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("orphans aborted: %d %v, want 1", n, err)
+	}
+	var left []string
+	for u := range b.Client.ListIncompleteUploads(ctx, b.BucketMedia, "", true) {
+		left = append(left, u.UploadID)
+	}
+	if len(held.Parts) == 0 || len(left) != 1 {
+		t.Fatalf("after aborting orphans: %v left, want only the held session's upload", left)
+	}
+	putSlot(t, held, big, -1)
+	if status, body := h.as(tok, http.MethodPost, fmt.Sprintf("%s/uploads/%d/complete", v1, held.UploadID), ""); status != http.StatusOK {
+		t.Fatalf("complete the held upload: %d %s", status, body)
+	}
 }
 
 // TestJobDeadLetter: a job that keeps failing is retried, then discarded, and the image shows

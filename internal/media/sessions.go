@@ -452,13 +452,15 @@ func (s *Service) reject(ctx context.Context, a db.Actor, x session, err error) 
 
 // CleanupResult counts what one cleanup run removed.
 type CleanupResult struct {
-	Sessions int // expired upload sessions
-	Intents  int // objects left by crashed direct uploads
+	Sessions  int // expired upload sessions
+	Intents   int // objects left by crashed direct uploads
+	Multipart int // multipart uploads that no session holds
 }
 
 // Cleanup expires the pending upload sessions past their time (aborting their multipart
-// uploads and removing any object they left) and removes the objects of direct uploads that a
-// crash left unrecorded. Run it periodically (the upload_cleanup job does); it is idempotent.
+// uploads and removing any object they left), removes the objects of direct uploads that a
+// crash left unrecorded, and aborts multipart uploads that no session holds (AbortOrphanUploads).
+// Run it periodically (the upload_cleanup job does); it is idempotent.
 func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 	var res CleanupResult
 	var expired []session
@@ -529,8 +531,52 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 		}
 		res.Intents++
 	}
-	if res.Sessions+res.Intents > 0 {
-		s.log.Info("media: cleanup", "expired_sessions", res.Sessions, "orphans_removed", res.Intents)
+	n, err := s.AbortOrphanUploads(ctx, s.cfg.IntentTTL)
+	res.Multipart = n
+	if err != nil {
+		return res, err
+	}
+	if res.Sessions+res.Intents+res.Multipart > 0 {
+		s.log.Info("media: cleanup", "expired_sessions", res.Sessions, "orphans_removed", res.Intents,
+			"multipart_aborted", res.Multipart)
 	}
 	return res, nil
+}
+
+// AbortOrphanUploads aborts the multipart uploads in the media bucket begun more than olderThan
+// ago that no pending upload session holds. A session's multipart upload is begun inside the
+// transaction that records the session; when that transaction fails (another file of the same
+// request refused, the database away) the upload is left in MinIO holding whatever parts
+// arrived, and nothing else would ever remove it.
+func (s *Service) AbortOrphanUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := time.Now().Add(-olderThan)
+	var old []minio.ObjectMultipartInfo
+	for u := range s.blob.Client.ListIncompleteUploads(ctx, s.blob.BucketMedia, "", true) {
+		if u.Err != nil {
+			return 0, storageError(u.Err)
+		}
+		if u.Initiated.Before(cutoff) {
+			old = append(old, u)
+		}
+	}
+	n := 0
+	for _, u := range old {
+		var held bool
+		err := db.AsSystem(ctx, s.pool, "upload-cleanup", func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM upload_sessions WHERE s3_upload_id = $1 AND status = 'pending')`,
+				u.UploadID).Scan(&held)
+		})
+		if err != nil {
+			return n, err
+		}
+		if held {
+			continue
+		}
+		if err := s.core().AbortMultipartUpload(ctx, s.blob.BucketMedia, u.Key, u.UploadID); err != nil &&
+			minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+			return n, fmt.Errorf("media: abort orphan upload %s: %w", u.Key, err)
+		}
+		n++
+	}
+	return n, nil
 }
