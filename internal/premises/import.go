@@ -295,7 +295,8 @@ func errRejected(received int, issues []Issue) error {
 // register. The audit log gets one summary entry instead of one per row. A large import into a
 // register smaller than itself (the city's first load) drops the register's spatial index and
 // builds it again after the INSERT, which is several times cheaper than growing it row by row;
-// the premises table is then locked against readers until the import commits.
+// the premises table is then locked against readers until the import commits. Any import of
+// RebuildIndexAt rows or more keeps other writers of premises waiting until it commits.
 func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (ImportReport, error) {
 	rep := ImportReport{Received: len(b.rows) + countRows(b.Issues), Issues: []Issue{}}
 	if len(b.Issues) > 0 {
@@ -311,6 +312,14 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 			tags text[], ref text, lon float8, lat float8) ON COMMIT DROP`
 	if _, err := q.Exec(ctx, setup); err != nil {
 		return rep, fmt.Errorf("premises: import: %w", err)
+	}
+	if len(b.rows) >= RebuildIndexAt {
+		// Large imports go one at a time and keep other writers out until they commit (readers
+		// go on): two of them must not both hold the register and then both want it alone to
+		// drop its index, which would deadlock.
+		if _, err := q.Exec(ctx, `LOCK TABLE premises IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return rep, fmt.Errorf("premises: import: %w", err)
+		}
 	}
 	cols := []string{"idx", "kind", "name", "address", "contact_name", "contact_phone", "credit_code", "tags", "ref", "lon", "lat"}
 	i := 0

@@ -269,3 +269,42 @@ func sorted(s []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestConcurrentLargeImports: two large imports at once into an empty register (each of which
+// would drop and rebuild the spatial index) both succeed, one after the other.
+func TestConcurrentLargeImports(t *testing.T) {
+	w := newPlacementWorld(t)
+	ctx := context.Background()
+	n := premises.RebuildIndexAt
+	batch := func(prefix string) *premises.Batch {
+		var b premises.Batch
+		for i := 0; i < n; i++ {
+			lon, lat := 113.4+0.15*float64(i%1000)/1000, 34.1+0.2*float64(i/1000)/float64(n/1000+1)
+			b.Add(premises.NewPremise{Name: fmt.Sprintf("%s户%d", prefix, i), Kind: "household", Ref: fmt.Sprintf("%s-%d", prefix, i),
+				Lon: &lon, Lat: &lat}, gis.WGS84, i+2)
+		}
+		return &b
+	}
+	batches := []*premises.Batch{batch("A"), batch("B")}
+	errs := make(chan error, 2)
+	for _, b := range batches {
+		go func() {
+			errs <- db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error {
+				_, err := premises.NewStore().Import(ctx, tx, b, 0)
+				return err
+			})
+		}()
+	}
+	for range batches {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent import: %v", err)
+		}
+	}
+	var total int
+	err := db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM premises`).Scan(&total)
+	})
+	if err != nil || total != 2*n {
+		t.Fatalf("%d premises after two imports of %d (%v)", total, n, err)
+	}
+}
