@@ -829,6 +829,100 @@ func TestSurveyUpload(t *testing.T) {
 	if len(ids) != 2 {
 		t.Fatal("ids")
 	}
+	// The list shows the survey with its images.
+	status, body = h.as(tok, http.MethodGet, fmt.Sprintf("%s/surveys?region=%d", v1, w.t1), "")
+	var list List[media.Survey]
+	json.Unmarshal([]byte(body), &list)
+	found := false
+	for _, v := range list.Items {
+		found = found || (v.ID == sv.ID && v.Images != nil && *v.Images == 3)
+	}
+	if status != 200 || !found {
+		t.Fatalf("survey list: %d %s", status, body)
+	}
+}
+
+// TestSurveyList: each caller lists the surveys over their own area, newest first, page by
+// page, by region and by operator.
+func TestSurveyList(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	admin, drone := h.token(w.users["admin"]), h.token(w.users["drone"])
+	mk := func(tok string, region int64, name string) int64 {
+		status, body := h.as(tok, http.MethodPost, v1+"/surveys", fmt.Sprintf(`{"regionId": %d, "name": %q, "flightDate": "2024-05-01"}`, region, name))
+		if status != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", name, status, body)
+		}
+		var v media.Survey
+		json.Unmarshal([]byte(body), &v)
+		return v.ID
+	}
+	a := mk(drone, w.t1, "火龙镇 A")
+	b := mk(admin, w.v1, "火龙镇某村 B")
+	c := mk(admin, w.t2, "顺店镇 C")
+	// The world's own two surveys (the access matrix's fixtures) are left out of the comparisons.
+	fixture := map[int64]bool{w.media["surveys"][0]: true, w.media["surveys"][1]: true}
+	list := func(tok, query string) ([]int64, string) {
+		status, body := h.as(tok, http.MethodGet, v1+"/surveys"+query, "")
+		if status != 200 {
+			t.Fatalf("list %s: %d %s", query, status, body)
+		}
+		var l List[media.Survey]
+		json.Unmarshal([]byte(body), &l)
+		var ids []int64
+		for _, v := range l.Items {
+			ids = append(ids, v.ID)
+		}
+		return ids, l.NextCursor
+	}
+	names := func(tok, query string) ([]int64, string) {
+		all, next := list(tok, query)
+		var ids []int64
+		for _, id := range all {
+			if !fixture[id] {
+				ids = append(ids, id)
+			}
+		}
+		return ids, next
+	}
+	cases := []struct {
+		who, query string
+		want       []int64
+	}{
+		{"admin", "", []int64{c, b, a}},
+		{"coord", "", []int64{b, a}},
+		{"coord2", "", []int64{c}},
+		{"admin", fmt.Sprintf("?region=%d", w.t1), []int64{b, a}},
+		{"admin", fmt.Sprintf("?region=%d", w.v1), []int64{b}},
+		{"coord", fmt.Sprintf("?region=%d", w.t2), nil}, // another township: nothing, not an error
+		{"admin", fmt.Sprintf("?operator=%d", w.users["drone"].ID), []int64{a}},
+	}
+	for _, cs := range cases {
+		if got, _ := names(h.token(w.users[cs.who]), cs.query); fmt.Sprint(got) != fmt.Sprint(cs.want) {
+			t.Errorf("%s %q: %v, want %v", cs.who, cs.query, got, cs.want)
+		}
+	}
+	whole, _ := list(admin, "")
+	var paged []int64
+	pages := 0
+	for cursor := ""; pages == 0 || cursor != ""; pages++ {
+		q := "?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		var ids []int64
+		ids, cursor = list(admin, q)
+		paged = append(paged, ids...)
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if pages != 3 || fmt.Sprint(paged) != fmt.Sprint(whole) {
+		t.Fatalf("%d pages of 2 gave %v, want %v", pages, paged, whole)
+	}
+	if status, _ := h.as(admin, http.MethodGet, v1+"/surveys?region=x", ""); status != http.StatusBadRequest {
+		t.Fatalf("bad region parameter: %d", status)
+	}
 }
 
 // TestSurveyUploadDamaged: a presigned upload whose bytes differ from the declared SHA-256

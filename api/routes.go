@@ -59,6 +59,7 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/media/:id/thumbnail", accounts.PermRead, s.getMediaThumbnail)
 	s.route(http.MethodPost, v1+"/uploads", accounts.PermUploadMedia, s.createUploads)
 	s.route(http.MethodPost, v1+"/uploads/:id/complete", accounts.PermUploadMedia, s.completeUpload)
+	s.route(http.MethodGet, v1+"/surveys", accounts.PermRead, s.listSurveys)
 	s.route(http.MethodPost, v1+"/surveys", accounts.PermManageSurveys, s.createSurvey)
 	s.route(http.MethodGet, v1+"/surveys/:id", accounts.PermRead, s.getSurvey)
 	s.route(http.MethodPost, v1+"/surveys/:id/uploads", accounts.PermManageSurveys, s.createSurveyUploads)

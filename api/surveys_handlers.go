@@ -28,6 +28,31 @@ func (s *Server) createSurvey(c echo.Context) error {
 	return c.JSON(http.StatusCreated, v)
 }
 
+// listSurveys answers a page of the surveys in the caller's area, newest first, optionally over
+// one region or by one operator.
+func (s *Server) listSurveys(c echo.Context) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	f := media.SurveyFilter{After: p.After, Limit: p.Limit}
+	if f.RegionID, err = queryInt64(c, "region"); err != nil {
+		return err
+	}
+	if f.OperatorID, err = queryInt64(c, "operator"); err != nil {
+		return err
+	}
+	var list []media.Survey
+	err = s.readInScope(c, func(tx pgx.Tx) error {
+		list, err = s.Media.ListSurveys(c.Request().Context(), tx, f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newList(list, p, func(v media.Survey) int64 { return v.ID }))
+}
+
 // getSurvey shows a survey with its progress: declared, received, processed, failed (with why).
 func (s *Server) getSurvey(c echo.Context) error {
 	id, err := pathID(c, "id")

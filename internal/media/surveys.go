@@ -21,7 +21,8 @@ type Survey struct {
 	Drone      string    `json:"drone"`
 	Camera     string    `json:"camera"`
 	CreatedAt  time.Time `json:"createdAt"`
-	Progress   *Progress `json:"progress,omitempty"`
+	Images     *int      `json:"images,omitempty"`   // in lists: images stored
+	Progress   *Progress `json:"progress,omitempty"` // in GET /surveys/{id}
 }
 
 // Progress is where a survey's upload stands.
@@ -103,6 +104,36 @@ func (s *Service) CreateSurvey(ctx context.Context, tx pgx.Tx, caller int64, in 
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ` + surveyCols
 	v, err := scanSurvey(tx.QueryRow(ctx, q, in.RegionID, operator, in.Name, in.FlightDate, in.Drone, in.Camera, caller))
 	return v, db.MapError(err)
+}
+
+// SurveyFilter selects surveys for ListSurveys.
+type SurveyFilter struct {
+	RegionID   int64 // over this region or a region inside it
+	OperatorID int64 // flown by this operator
+	After      int64 // cursor: surveys with a smaller id (newest first)
+	Limit      int
+}
+
+// ListSurveys returns the surveys visible in tx's scope that match f, newest first, each with
+// the count of its stored images.
+func (s *Service) ListSurveys(ctx context.Context, tx pgx.Tx, f SurveyFilter) ([]Survey, error) {
+	const q = `SELECT ` + surveyCols + `, (SELECT count(*) FROM media m WHERE m.survey_id = surveys.id)
+		FROM surveys
+		WHERE ($1 = 0 OR id < $1)
+		  AND ($2 = 0 OR region_path <@ (SELECT path FROM regions WHERE id = $2))
+		  AND ($3 = 0 OR operator_id = $3)
+		ORDER BY id DESC LIMIT $4`
+	rows, err := tx.Query(ctx, q, f.After, f.RegionID, f.OperatorID, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Survey, error) {
+		var v Survey
+		var images int
+		err := r.Scan(&v.ID, &v.RegionID, &v.OperatorID, &v.Name, &v.FlightDate, &v.Drone, &v.Camera, &v.CreatedAt, &images)
+		v.Images = &images
+		return v, err
+	})
 }
 
 // GetSurvey returns one survey visible in tx's scope, or apperr.ErrNotFound.
