@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,6 +59,7 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	d := &demo{ctx: ctx, acc: a.accounts(), ps: premises.NewStore(), rng: mrand.New(mrand.NewPCG(411081, 2024))}
 	d.rs = regions.NewStore(d.ps)
 	var creds []string
+	toppedUp := false
 	err = db.AsSystem(ctx, a.pool, "demo", func(tx pgx.Tx) error {
 		d.tx = tx
 		var loaded bool
@@ -64,7 +67,19 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		if loaded {
-			return errDemoLoaded
+			// A city loaded before inspections existed (migration 0011) gets them now.
+			var rounds bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM rounds)`).Scan(&rounds); err != nil || rounds {
+				return cmp.Or(err, errDemoLoaded)
+			}
+			if err := d.gridWorkers(); err != nil {
+				return fmt.Errorf("demo: grid workers: %w", err)
+			}
+			if err := d.inspections(); err != nil {
+				return fmt.Errorf("demo: inspections: %w", err)
+			}
+			toppedUp = true
+			return nil
 		}
 		steps := []struct {
 			name string
@@ -88,8 +103,12 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return nil
 	})
-	if err == errDemoLoaded {
+	switch {
+	case err == errDemoLoaded:
 		fmt.Fprintln(stdout, "demo city 禹州市 (411081) is already loaded; nothing done")
+		return nil
+	case err == nil && toppedUp:
+		fmt.Fprintln(stdout, "demo city 禹州市 (411081) is already loaded; added its grid workers and inspections")
 		return nil
 	}
 	if err != nil {
@@ -123,7 +142,7 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-var errDemoLoaded = fmt.Errorf("demo already loaded")
+var errDemoLoaded = errors.New("demo already loaded")
 
 type demo struct {
 	ctx context.Context

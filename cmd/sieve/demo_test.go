@@ -98,7 +98,35 @@ func TestDemo(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "already loaded") {
+	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "nothing done") {
 		t.Fatalf("second demo: %v %s", err, out.String())
+	}
+
+	// A city loaded before rounds and inspections existed gets them on the next run, once.
+	var inspections int
+	count := func() {
+		t.Helper()
+		if err := db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM inspections`).Scan(&inspections)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `TRUNCATE inspections, rounds`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "added its grid workers and inspections") {
+		t.Fatalf("demo on a city without inspections: %v %s", err, out.String())
+	}
+	if count(); inspections != c.inspections {
+		t.Errorf("%d inspections after the top-up, want %d as on the first load", inspections, c.inspections)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "nothing done") {
+		t.Fatalf("demo after the top-up: %v %s", err, out.String())
 	}
 }

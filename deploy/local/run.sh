@@ -22,12 +22,11 @@ echo "[run] building sieve (the first build downloads Go modules, about a minute
 mkdir -p bin
 go build -o bin/sieve ./cmd/sieve
 bin/sieve migrate
-# The demo city (sieve demo does nothing when it is loaded); its logins are kept on first load.
+# The demo city: loaded on the first start (its logins are kept in $creds); later starts only
+# add what a newer version of the demo has (sieve demo does nothing else on a loaded city).
 creds=".data/$SIEVE_STACK_NAME/demo-logins.txt"
-if [ ! -s "$creds" ]; then
-  echo "[run] loading the demo city 禹州市 (first start only, about a minute)" >&2
-  bin/sieve demo --credentials "$creds"
-fi
+[ -s "$creds" ] || echo "[run] loading the demo city 禹州市 (first start only, about half a minute)" >&2
+bin/sieve demo --credentials "$creds"
 [ -s "$creds" ] && { echo "[run] demo logins (from $creds):" >&2; sed 's/^/[run]   /' "$creds" >&2; }
 echo "[run] serving on http://$SIEVE_HTTP_ADDR (API docs: http://$SIEVE_HTTP_ADDR/docs); Ctrl-C stops" >&2
 exec bin/sieve serve

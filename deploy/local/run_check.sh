@@ -63,5 +63,6 @@ echo "run_check: first start serves the demo city (26 townships), admin login wo
 stop_run
 start_run "$WORK/run2.log"
 grep -q "loading the demo city" "$WORK/run2.log" && fail "the second start loaded the demo again"
+grep -q "already loaded; nothing done" "$WORK/run2.log" || fail "the second start did not find the demo city loaded"
 [ -n "$(login)" ] || fail "the admin login stopped working after a restart"
 echo "run_check: second start keeps the data and the logins"
