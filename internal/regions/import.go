@@ -54,6 +54,7 @@ type Report struct {
 	Features      int     `json:"features"`
 	Created       int     `json:"created"`
 	Updated       int     `json:"updated"`
+	Moved         int     `json:"moved"` // of those updated, moved to another parent
 	Errors        int     `json:"errors"`
 	Warnings      int     `json:"warnings"`
 	PremisesMoved int64   `json:"premisesMoved"`
@@ -528,11 +529,24 @@ func (s *Store) write(ctx context.Context, q db.Querier, items []*item, byCode m
 			rep.add(Issue{Feature: it.idx, Code: it.code, Severity: SeverityError, Problem: "outside_scope",
 				Message: "the region with this code is outside your area"})
 			continue
-		case level != it.level || (parentID != nil && *parentID != it.parentID):
+		case level != it.level:
 			rep.add(Issue{Feature: it.idx, Code: it.code, Severity: SeverityError, Problem: "cannot_move",
-				Message: "a region with this code exists at another level or under another parent; regions are not moved by import"})
+				Message: fmt.Sprintf("a region with this code exists at level %s; an import does not change a region's level", level)})
 			continue
 		default:
+			if parentID != nil && *parentID != it.parentID {
+				msg, err := s.move(ctx, q, id, *parentID, it.parentID)
+				if err != nil {
+					return err
+				}
+				if msg != "" {
+					rep.add(Issue{Feature: it.idx, Code: it.code, Severity: SeverityError, Problem: "cannot_move", Message: msg})
+					continue
+				}
+				rep.add(Issue{Feature: it.idx, Code: it.code, Severity: SeverityWarning, Problem: "moved",
+					Message: fmt.Sprintf("moved from parent %s to %s, with everything inside it", codeOf(ctx, q, *parentID), it.parentCode)})
+				rep.Moved++
+			}
 			const upd = `UPDATE regions SET name = $2, kind = $3, geom = l.geom, updated_at = now()
 				FROM region_load l WHERE regions.id = $1 AND l.idx = $4`
 			if _, err := q.Exec(ctx, upd, id, it.name, it.kind, it.idx); err != nil {
@@ -546,6 +560,53 @@ func (s *Store) write(ctx context.Context, q db.Querier, items []*item, byCode m
 		}
 	}
 	return nil
+}
+
+// move puts region id, now under oldParent, under newParent (both in the caller's area, checked
+// when the file's parents were resolved): its path and the path of everything inside it change,
+// and so does every copy of those paths (sieve_repath, migration 0012), rewritten as the system
+// in bulk mode (one audit entry, for the region). It returns why it refused, or "".
+func (s *Store) move(ctx context.Context, q db.Querier, id, oldParent, newParent int64) (string, error) {
+	var oldPath, parentPath string
+	var under bool
+	err := q.QueryRow(ctx, `SELECT r.path::text, p.path::text, p.path <@ r.path FROM regions r, regions p
+		WHERE r.id = $1 AND p.id = $2`, id, newParent).Scan(&oldPath, &parentPath, &under)
+	if err != nil {
+		return "", fmt.Errorf("regions: move %d: %w", id, err)
+	}
+	if under {
+		return "a region cannot move inside itself", nil
+	}
+	var newPath string
+	err = q.QueryRow(ctx, `UPDATE regions SET parent_id = $2, updated_at = now() WHERE id = $1 RETURNING path::text`,
+		id, newParent).Scan(&newPath)
+	if err != nil {
+		return "", fmt.Errorf("regions: move %d: %w", id, db.MapError(err))
+	}
+	const asSystem = `SELECT current_setting('sieve.system', true), current_setting('sieve.bulk', true),
+		set_config('sieve.system', 'on', true), set_config('sieve.bulk', 'on', true)`
+	var wasSystem, wasBulk, ignore1, ignore2 *string
+	if err := q.QueryRow(ctx, asSystem).Scan(&wasSystem, &wasBulk, &ignore1, &ignore2); err != nil {
+		return "", fmt.Errorf("regions: move %d: %w", id, err)
+	}
+	if _, err := q.Exec(ctx, `SELECT sieve_repath($1::ltree, $2::ltree)`, oldPath, newPath); err != nil {
+		return "", fmt.Errorf("regions: move %d from %s to %s: %w", id, oldPath, newPath, err)
+	}
+	_, err = q.Exec(ctx, `SELECT set_config('sieve.system', coalesce($1, ''), true), set_config('sieve.bulk', coalesce($2, ''), true)`,
+		wasSystem, wasBulk)
+	if err != nil {
+		return "", fmt.Errorf("regions: move %d: %w", id, err)
+	}
+	return "", nil
+}
+
+// codeOf names region id by its code, for messages.
+func codeOf(ctx context.Context, q db.Querier, id int64) string {
+	var code string
+	if err := q.QueryRow(ctx, `SELECT code FROM regions WHERE id = $1`, id).Scan(&code); err != nil {
+		return fmt.Sprint(id)
+	}
+	return code
 }
 
 // checkGeometry compares the regions written with their parents and siblings.

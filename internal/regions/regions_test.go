@@ -398,3 +398,93 @@ func TestGenerateCells(t *testing.T) {
 		})
 	}
 }
+
+// TestImportMovesRegion: a file that puts an existing village under another township (区划调整)
+// moves it with its cells, and every copy of their paths follows: premises, grid workers and
+// their cells, the shapes used for placement. The new township's coordinator then sees its
+// premises, the old one's no longer does.
+func TestImportMovesRegion(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	withParent := func(code, name, level, parent, geometry string) string {
+		return fmt.Sprintf(`{"type":"Feature","properties":{"code":%q,"name":%q,"level":%q,"parent":%q},"geometry":%s}`,
+			code, name, level, parent, geometry)
+	}
+	// 顺店镇 east of 火龙镇, and 河村 on 火龙镇's eastern edge with one hand-drawn cell.
+	rep, err := e.importAs(t, nil, []byte(collection(
+		withParent("411081101", "顺店镇", "township", "411081", square(113.6, 34.1, 113.8, 34.3)),
+		withParent("HC", "河村", "village", "411081100", square(113.55, 34.1, 113.6, 34.3)),
+		withParent("HC-01", "河村一网格", "cell", "HC", square(113.55, 34.1, 113.6, 34.3)),
+	)), regions.ImportOptions{})
+	if err != nil {
+		t.Fatalf("first import: %v %+v", err, rep)
+	}
+	var village, cell, shunDian int64
+	var shunDianPath string
+	err = db.AsSystem(ctx, e.pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT (SELECT id FROM regions WHERE code = 'HC'), (SELECT id FROM regions WHERE code = 'HC-01'),
+			id, path::text FROM regions WHERE code = '411081101'`).Scan(&village, &cell, &shunDian, &shunDianPath)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lon, lat := 113.57, 34.2
+	err = db.AsSystem(ctx, e.pool, "test", func(tx pgx.Tx) error {
+		if _, err := premises.NewStore().Create(ctx, tx, premises.NewPremise{Name: "河村化工厂", Kind: "enterprise", Lon: &lon, Lat: &lat}, "register", 0); err != nil {
+			return err
+		}
+		var worker int64
+		if err := tx.QueryRow(ctx, `INSERT INTO users (username, role, password_hash, region_id) VALUES ('hc01', 'grid_worker', '!', $1)
+			RETURNING id`, village).Scan(&worker); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO cell_assignments (user_id, cell_id, cell_path) SELECT $1, id, path FROM regions WHERE id = $2`, worker, cell)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The adjustment: 火龙镇 gives up its eastern strip and 河村 with it.
+	rep, err = e.importAs(t, nil, []byte(collection(
+		withParent("411081100", "火龙镇", "township", "411081", square(113.4, 34.1, 113.55, 34.3)),
+		withParent("411081101", "顺店镇", "township", "411081", square(113.55, 34.1, 113.8, 34.3)),
+		withParent("HC", "河村", "village", "411081101", square(113.55, 34.1, 113.6, 34.3)),
+	)), regions.ImportOptions{})
+	if err != nil || rep.Moved != 1 || !strings.Contains(strings.Join(problems(rep, regions.SeverityWarning), " "), "2:moved") {
+		t.Fatalf("moving import: %v %+v", err, rep)
+	}
+	want := fmt.Sprintf("%s.%d.%d", shunDianPath, village, cell)
+	stale := e.count(t, `SELECT
+		(SELECT count(*) FROM regions WHERE path::text = $1 AND id = $2)
+		+ (SELECT count(*) FROM region_shapes WHERE path::text = $1)
+		+ (SELECT count(*) FROM premises WHERE region_path::text = $1 AND cell_id = $2)
+		+ (SELECT count(*) FROM cell_assignments WHERE cell_path::text = $1)
+		+ (SELECT count(*) FROM users WHERE region_path::text = subpath($1::ltree, 0, nlevel($1::ltree) - 1)::text)`, want, cell)
+	if stale != 5 {
+		t.Errorf("%v of the 5 path copies (cell, its shape, the premise, the assignment, the worker) moved to %s", stale, want)
+	}
+	if n := e.count(t, `SELECT count(*) FROM regions WHERE code = 'HC' AND parent_id = $1`, shunDian); n != 1 {
+		t.Error("河村 is not under 顺店镇")
+	}
+	sees := func(townshipPath string) float64 {
+		var n float64
+		a := db.Actor{UserID: 0, Username: "coord", Role: "township_coordinator", Scope: []string{townshipPath}}
+		if err := db.InScope(ctx, e.pool, a, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM premises WHERE name = '河村化工厂'`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if sees(shunDianPath) != 1 || sees(e.townshipPath) != 0 {
+		t.Errorf("after the move: 顺店镇 sees %v, 火龙镇 sees %v of the premise (want 1, 0)", sees(shunDianPath), sees(e.townshipPath))
+	}
+	// A coordinator of 火龙镇 cannot take it back: 顺店镇's village is outside their area (and
+	// invisible to them: its code is simply taken).
+	coord := &db.Actor{Username: "coord", Role: "township_coordinator", Scope: []string{e.townshipPath}}
+	_, err = e.importAs(t, coord, []byte(collection(withParent("HC", "河村", "village", "411081100", square(113.55, 34.1, 113.6, 34.3)))), regions.ImportOptions{})
+	if got := problems(reportOf(t, err), regions.SeverityError); strings.Join(got, " ") != "0:code_taken" {
+		t.Fatalf("a coordinator taking another township's village: %v", got)
+	}
+}
