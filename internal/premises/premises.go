@@ -123,12 +123,18 @@ type Patch struct {
 	CRS          string    `json:"crs"`
 }
 
-// Store reads and writes the register. It holds no state; methods take the caller's scoped
+// Store reads and writes the register. It holds only settings; methods take the caller's scoped
 // transaction.
-type Store struct{}
+type Store struct {
+	// FewCellsShare: List reads an area of at most 1/FewCellsShare of all grid cells through
+	// those cells (see List). Reading a page in id order costs about limit × all / matching
+	// rows, reading an area's rows about matching rows; they meet near 1/60 of a city of
+	// 400,000 premises and 5,000 cells, pages of 100.
+	FewCellsShare int
+}
 
 // NewStore returns a Store.
-func NewStore() *Store { return &Store{} }
+func NewStore() *Store { return &Store{FewCellsShare: 60} }
 
 // The public errors of this package.
 var (
@@ -338,12 +344,6 @@ func (s *Store) Get(ctx context.Context, q db.Querier, id int64) (Premise, error
 }
 
 // Filter narrows a listing. Zero values do not filter.
-// fewCellsShare: an area of at most 1/fewCellsShare of all cells is listed through its cells.
-// Reading a page in id order costs about limit × all / matching rows; reading an area's rows
-// costs about matching rows; they meet near 1/60 of a city of 400,000 premises and 5,000
-// cells, pages of 100.
-var fewCellsShare = 60
-
 type Filter struct {
 	RegionID int64       // inside this region (any level)
 	CellID   int64       // in this cell
@@ -378,7 +378,7 @@ func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, er
 			WHERE r.level = 'cell'
 			  AND ($1 = 0 OR r.path <@ (SELECT path FROM regions WHERE id = $1))
 			  AND (NOT $2 OR r.geom && ST_MakeEnvelope(($3::float8[])[1], $3[2], $3[3], $3[4], 4326))`
-		if err := q.QueryRow(ctx, few, f.RegionID, f.BBox != nil, bb[:], fewCellsShare).Scan(&cells); err != nil {
+		if err := q.QueryRow(ctx, few, f.RegionID, f.BBox != nil, bb[:], max(s.FewCellsShare, 1)).Scan(&cells); err != nil {
 			return nil, fmt.Errorf("premises: list: %w", err)
 		}
 	}

@@ -233,7 +233,8 @@ func TestListByAreaBothWays(t *testing.T) {
 		{"region and bbox", premises.Filter{RegionID: w.village, BBox: &[4]float64{113.44, 34.1, 113.53, 34.3}}, []string{"w2", "w3", "border", "e1"}},
 	}
 	for _, share := range []int{1, 1_000_000} {
-		restore := premises.SetFewCellsShare(share)
+		store := premises.NewStore()
+		store.FewCellsShare = share
 		for _, c := range cases {
 			var got []string
 			f := c.f
@@ -260,7 +261,6 @@ func TestListByAreaBothWays(t *testing.T) {
 				t.Errorf("share %d, %s: got %v, want %v", share, c.name, got, c.want)
 			}
 		}
-		restore()
 	}
 }
 
