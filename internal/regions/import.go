@@ -535,7 +535,7 @@ func (s *Store) write(ctx context.Context, q db.Querier, items []*item, byCode m
 			continue
 		default:
 			if parentID != nil && *parentID != it.parentID {
-				msg, err := s.move(ctx, q, id, *parentID, it.parentID)
+				msg, err := s.move(ctx, q, id, it.parentID)
 				if err != nil {
 					return err
 				}
@@ -562,15 +562,15 @@ func (s *Store) write(ctx context.Context, q db.Querier, items []*item, byCode m
 	return nil
 }
 
-// move puts region id, now under oldParent, under newParent (both in the caller's area, checked
-// when the file's parents were resolved): its path and the path of everything inside it change,
-// and so does every copy of those paths (sieve_repath, migration 0012), rewritten as the system
-// in bulk mode (one audit entry, for the region). It returns why it refused, or "".
-func (s *Store) move(ctx context.Context, q db.Querier, id, oldParent, newParent int64) (string, error) {
-	var oldPath, parentPath string
+// move puts region id under newParent (both in the caller's area, checked when the file was
+// read): its path and the path of everything inside it change, and so does every copy of those
+// paths (sieve_repath, migration 0012), rewritten as the system in bulk mode (one audit entry,
+// for the region). It returns why it refused, or "".
+func (s *Store) move(ctx context.Context, q db.Querier, id, newParent int64) (string, error) {
+	var oldPath string
 	var under bool
-	err := q.QueryRow(ctx, `SELECT r.path::text, p.path::text, p.path <@ r.path FROM regions r, regions p
-		WHERE r.id = $1 AND p.id = $2`, id, newParent).Scan(&oldPath, &parentPath, &under)
+	err := q.QueryRow(ctx, `SELECT r.path::text, p.path <@ r.path FROM regions r, regions p
+		WHERE r.id = $1 AND p.id = $2`, id, newParent).Scan(&oldPath, &under)
 	if err != nil {
 		return "", fmt.Errorf("regions: move %d: %w", id, err)
 	}
@@ -583,18 +583,20 @@ func (s *Store) move(ctx context.Context, q db.Querier, id, oldParent, newParent
 	if err != nil {
 		return "", fmt.Errorf("regions: move %d: %w", id, db.MapError(err))
 	}
-	const asSystem = `SELECT current_setting('sieve.system', true), current_setting('sieve.bulk', true),
-		set_config('sieve.system', 'on', true), set_config('sieve.bulk', 'on', true)`
-	var wasSystem, wasBulk, ignore1, ignore2 *string
-	if err := q.QueryRow(ctx, asSystem).Scan(&wasSystem, &wasBulk, &ignore1, &ignore2); err != nil {
+	// The rewrite runs as the system, in bulk mode; the caller's settings come back after it.
+	var wasSystem, wasBulk string
+	const save = `SELECT coalesce(current_setting('sieve.system', true), ''), coalesce(current_setting('sieve.bulk', true), '')`
+	if err := q.QueryRow(ctx, save).Scan(&wasSystem, &wasBulk); err != nil {
+		return "", fmt.Errorf("regions: move %d: %w", id, err)
+	}
+	const set = `SELECT set_config('sieve.system', $1, true), set_config('sieve.bulk', $2, true)`
+	if _, err := q.Exec(ctx, set, "on", "on"); err != nil {
 		return "", fmt.Errorf("regions: move %d: %w", id, err)
 	}
 	if _, err := q.Exec(ctx, `SELECT sieve_repath($1::ltree, $2::ltree)`, oldPath, newPath); err != nil {
 		return "", fmt.Errorf("regions: move %d from %s to %s: %w", id, oldPath, newPath, err)
 	}
-	_, err = q.Exec(ctx, `SELECT set_config('sieve.system', coalesce($1, ''), true), set_config('sieve.bulk', coalesce($2, ''), true)`,
-		wasSystem, wasBulk)
-	if err != nil {
+	if _, err := q.Exec(ctx, set, wasSystem, wasBulk); err != nil {
 		return "", fmt.Errorf("regions: move %d: %w", id, err)
 	}
 	return "", nil
