@@ -389,6 +389,8 @@ func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, er
 		  AND ($9 = '' OR p.kind = $9)
 		  AND ($10 = '' OR $10 = ANY (p.tags))
 		  AND ($11 = '' OR strpos(p.name, $11) > 0 OR strpos(p.address, $11) > 0)`
+	// $13 (the area's cells) is NULL here; it is named so that both statements take the same
+	// arguments.
 	sql := `SELECT ` + premiseCols + ` FROM premises p WHERE ` + match + ` AND $13::bigint[] IS NULL ORDER BY p.id LIMIT $12`
 	if cells != nil {
 		sql = `SELECT p.* FROM (
