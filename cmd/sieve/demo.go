@@ -526,13 +526,10 @@ func (d *demo) inspections() error {
 			     WHEN outcome = 'not_found' THEN '现场未找到该场所，疑已拆除'
 			     ELSE '' END
 		FROM visit`
-	if err := d.exec(`SELECT setseed(0.411081), set_config('sieve.bulk', 'on', true)`); err != nil {
+	if err := d.exec(`SELECT setseed(0.411081)`); err != nil {
 		return err
 	}
-	if err := d.exec(sql, roundID, premises.TagExitedHazchem); err != nil {
-		return err
-	}
-	return d.exec(`SELECT set_config('sieve.bulk', 'off', true)`)
+	return db.Bulk(d.ctx, d.tx, func() error { return d.exec(sql, roundID, premises.TagExitedHazchem) })
 }
 
 func randomPassword() string {

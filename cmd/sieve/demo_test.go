@@ -16,23 +16,20 @@ import (
 // coverage map and ledgers will rely on; a second run does nothing.
 func TestDemo(t *testing.T) {
 	url := testenv.DatabaseURL(t)
-	env := func(k string) string {
-		switch k {
-		case "SIEVE_DB_URL":
-			return url
-		case "SIEVE_LOG_LEVEL":
-			return "error"
-		}
-		return ""
-	}
+	env := envOf("SIEVE_DB_URL", url, "SIEVE_LOG_LEVEL", "error")
 	ctx := context.Background()
-	var out, errb bytes.Buffer
-	if err := run(ctx, []string{"demo", "--premises", "3000"}, env, strings.NewReader(""), &out, &errb); err != nil {
-		t.Fatalf("demo: %v\n%s%s", err, out.String(), errb.String())
+	sieve := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(ctx, args, env, strings.NewReader(""), &out, &errb)
+		return out.String() + errb.String(), err
+	}
+	out, err := sieve("demo", "--premises", "3000")
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
 	}
 	for _, want := range []string{"26 townships and streets", "admin ", "zhuge ", "dqw01 "} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
 
@@ -97,9 +94,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("townships' inspected shares %.2f-%.2f: the map would show no laggards", c.minShare, c.maxShare)
 	}
 
-	out.Reset()
-	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "nothing done") {
-		t.Fatalf("second demo: %v %s", err, out.String())
+	if out, err := sieve("demo"); err != nil || !strings.Contains(out, "nothing done") {
+		t.Fatalf("second demo: %v %s", err, out)
 	}
 
 	// A city loaded before rounds and inspections existed gets them on the next run, once.
@@ -118,16 +114,14 @@ func TestDemo(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	out.Reset()
-	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "added its grid workers and inspections") {
-		t.Fatalf("demo on a city without inspections: %v %s", err, out.String())
+	if out, err := sieve("demo"); err != nil || !strings.Contains(out, "added its grid workers and inspections") {
+		t.Fatalf("demo on a city without inspections: %v %s", err, out)
 	}
 	// random() is seeded, but the order rows meet it may change with the plan: about as many.
 	if count(); inspections < c.inspections*9/10 || inspections > c.inspections*11/10 {
 		t.Errorf("%d inspections after the top-up, want about %d as on the first load", inspections, c.inspections)
 	}
-	out.Reset()
-	if err := run(ctx, []string{"demo"}, env, strings.NewReader(""), &out, &errb); err != nil || !strings.Contains(out.String(), "nothing done") {
-		t.Fatalf("demo after the top-up: %v %s", err, out.String())
+	if out, err := sieve("demo"); err != nil || !strings.Contains(out, "nothing done") {
+		t.Fatalf("demo after the top-up: %v %s", err, out)
 	}
 }

@@ -99,12 +99,7 @@ func TestUploadCommand(t *testing.T) {
 	}
 
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	env := func(k string) string {
-		if k == "SIEVE_TOKEN" {
-			return tok
-		}
-		return ""
-	}
+	env := envOf("SIEVE_TOKEN", tok)
 	sieve := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer
 		err := run(ctx, append([]string{"upload", "--server", ts.URL}, args...), env, strings.NewReader(""), &out, &errb)
@@ -218,12 +213,7 @@ func TestUploadCommandResumes(t *testing.T) {
 	nparts := (big.Len() + 5<<20 - 1) / (5 << 20)
 
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	env := func(k string) string {
-		if k == "SIEVE_TOKEN" {
-			return tok
-		}
-		return ""
-	}
+	env := envOf("SIEVE_TOKEN", tok)
 	sieve := func(ctx context.Context, args ...string) (string, error) {
 		var out, errb bytes.Buffer
 		err := run(ctx, append([]string{"upload", "--server", ts.URL, "--parallel", "1"}, args...), env, strings.NewReader(""), &out, &errb)

@@ -11,15 +11,7 @@ import (
 
 func TestUserCommand(t *testing.T) {
 	url := testenv.DatabaseURL(t)
-	env := func(k string) string {
-		if k == "SIEVE_DB_URL" {
-			return url
-		}
-		if k == "SIEVE_LOG_LEVEL" {
-			return "error"
-		}
-		return ""
-	}
+	env := envOf("SIEVE_DB_URL", url, "SIEVE_LOG_LEVEL", "error")
 	ctx := context.Background()
 	sieve := func(stdin string, args ...string) (string, error) {
 		var out, errb bytes.Buffer

@@ -43,6 +43,7 @@ stop_run() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 
 start_run "$WORK/run.log"
 grep -q "demo city 禹州市 loaded" "$WORK/run.log" || fail "run.sh did not load the demo city"
+grep -Eq "premises, [1-9][0-9]* inspections" "$WORK/run.log" || fail "the demo city has no inspections"
 pw="$(awk '$1 == "admin" { print $2 }' ".data/runcheck/demo-logins.txt")"
 [ -n "$pw" ] || fail "no admin login in .data/runcheck/demo-logins.txt"
 grep -q "admin" "$WORK/run.log" || fail "run.sh did not print the logins"
@@ -57,7 +58,7 @@ token="$(login)"
 townships="$(curl -fsS -H "Authorization: Bearer $token" "$BASE/api/v1/regions?level=township&limit=100" | grep -o '"level":"township"' | wc -l)"
 [ "$townships" = 26 ] || fail "admin sees $townships townships, want 26"
 curl -fsS -H "Authorization: Bearer $token" "$BASE/api/v1/premises?limit=1" | grep -q '"type":"Feature"' || fail "no premises listed"
-echo "run_check: first start serves the demo city (26 townships), admin login works"
+echo "run_check: first start serves the demo city (26 townships, inspections), admin login works"
 
 # Second start: nothing reloaded, the same logins still work.
 stop_run

@@ -3,7 +3,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,14 +167,9 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) err
 	return err
 }
 
-// errHashMismatch: the stored bytes are not those whose SHA-256 was declared.
-var errHashMismatch = errors.New("media: stored bytes do not match the declared SHA-256")
-
 // failure is the code and public reason recorded on a medium whose job failed for good.
 func failure(err error) (code, reason string, permanent bool) {
 	switch {
-	case errors.Is(err, errHashMismatch):
-		return "hash_mismatch", "文件内容与声明的 SHA-256 不一致（上传损坏），请重新上传", true
 	case errors.Is(err, apperr.ErrNotFound):
 		return "", "", true
 	}
@@ -219,7 +213,6 @@ type stored struct {
 	kind          string
 	key           string
 	size          int64
-	sha           []byte
 	width, height int
 	orientation   int
 }
@@ -227,8 +220,8 @@ type stored struct {
 func (s *Service) loadStored(ctx context.Context, id int64) (stored, error) {
 	var st stored
 	err := db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
-		const q = `SELECT kind, object_key, size, sha256, coalesce(width, 0), coalesce(height, 0) FROM media WHERE id = $1`
-		return tx.QueryRow(ctx, q, id).Scan(&st.kind, &st.key, &st.size, &st.sha, &st.width, &st.height)
+		const q = `SELECT kind, object_key, size, coalesce(width, 0), coalesce(height, 0) FROM media WHERE id = $1`
+		return tx.QueryRow(ctx, q, id).Scan(&st.kind, &st.key, &st.size, &st.width, &st.height)
 	})
 	return st, db.MapError(err)
 }
@@ -386,15 +379,9 @@ func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
 	if err != nil {
 		md.Orientation = 1
 	}
-	sum := sha256.New()
-	stream := io.TeeReader(io.MultiReader(bytes.NewReader(head), obj), sum)
-	thumbs, terr := s.thumbs.Make(ctx, stream, md.Orientation)
-	if _, err := io.Copy(io.Discard, stream); err != nil { // the rest, for the hash
-		return err
-	}
-	if !bytes.Equal(sum.Sum(nil), st.sha) {
-		return errHashMismatch
-	}
+	// The content hash was checked when the bytes were stored (by MinIO for POST /media, by
+	// Complete for presigned uploads); the job only reads what the thumbnails need.
+	thumbs, terr := s.thumbs.Make(ctx, io.MultiReader(bytes.NewReader(head), obj), md.Orientation)
 	noThumb := errors.Is(terr, imagery.ErrCannotThumbnail)
 	if terr != nil && !noThumb {
 		return terr

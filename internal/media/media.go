@@ -6,8 +6,9 @@
 //
 // Jobs run in a Postgres-backed queue (River) that any number of `sieve worker` processes drain;
 // they act as the system actor. See NewQueue. Each new medium gets two jobs: media_metadata
-// (EXIF/XMP, point, drone footprint, cells, site links) and media_thumbnail (thumbnails, pHash,
-// and a check of the stored bytes against the recorded SHA-256). A damaged file fails its job
+// (EXIF/XMP, point, drone footprint, cells, site links) and media_thumbnail (thumbnails, pHash).
+// The content's SHA-256 is checked before a medium is recorded: by MinIO for POST /media, by
+// Complete for presigned uploads. A file damaged past its structure check fails its job
 // for good (the medium is marked failed with a code); any other error is retried with growing
 // delays, and after the last attempt River discards the job (its dead letter) and the medium
 // shows as failed with code job_failed in its survey's progress. Reprocess enqueues them again.

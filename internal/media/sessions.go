@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -551,25 +552,33 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 func (s *Service) AbortOrphanUploads(ctx context.Context, olderThan time.Duration) (int, error) {
 	cutoff := time.Now().Add(-olderThan)
 	var old []minio.ObjectMultipartInfo
+	var ids []string
 	for u := range s.blob.Client.ListIncompleteUploads(ctx, s.blob.BucketMedia, "", true) {
 		if u.Err != nil {
 			return 0, storageError(u.Err)
 		}
 		if u.Initiated.Before(cutoff) {
-			old = append(old, u)
+			old, ids = append(old, u), append(ids, u.UploadID)
 		}
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	var held []string
+	err := db.AsSystem(ctx, s.pool, "upload-cleanup", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT s3_upload_id FROM upload_sessions WHERE s3_upload_id = ANY ($1) AND status = 'pending'`, ids)
+		if err != nil {
+			return err
+		}
+		held, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, u := range old {
-		var held bool
-		err := db.AsSystem(ctx, s.pool, "upload-cleanup", func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM upload_sessions WHERE s3_upload_id = $1 AND status = 'pending')`,
-				u.UploadID).Scan(&held)
-		})
-		if err != nil {
-			return n, err
-		}
-		if held {
+		if slices.Contains(held, u.UploadID) {
 			continue
 		}
 		if err := s.core().AbortMultipartUpload(ctx, s.blob.BucketMedia, u.Key, u.UploadID); err != nil &&

@@ -392,18 +392,18 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 	if err != nil {
 		return rep, err
 	}
-	if err := bulk(ctx, q, true); err != nil {
-		return rep, err
-	}
 	const insert = `INSERT INTO premises (kind, name, address, contact_name, contact_phone, credit_code, tags, source, ref,
 			geom, cell_id, region_path, created_by)
 		SELECT l.kind, l.name, l.address, l.contact_name, l.contact_phone, l.credit_code, l.tags, 'register', l.ref,
 			ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326), p.cell_id, p.path, nullif($1::bigint, 0)
 		FROM premises_load l LEFT JOIN premises_places p ON p.idx = l.idx`
-	if _, err := q.Exec(ctx, insert, by); err != nil {
-		return rep, fmt.Errorf("premises: import insert: %w", mapWriteError(err))
-	}
-	if err := bulk(ctx, q, false); err != nil {
+	err = db.Bulk(ctx, q, func() error {
+		if _, err := q.Exec(ctx, insert, by); err != nil {
+			return fmt.Errorf("premises: import insert: %w", mapWriteError(err))
+		}
+		return nil
+	})
+	if err != nil {
 		return rep, err
 	}
 	if rebuild != "" {

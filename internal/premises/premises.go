@@ -523,9 +523,6 @@ func (s *Store) Update(ctx context.Context, q db.Querier, id int64, p Patch) (Pr
 // region path), after that region's cells changed, and returns how many moved. It runs as a
 // bulk change: one summary audit entry instead of one per premise.
 func (s *Store) Reassign(ctx context.Context, q db.Querier, regionID int64) (int64, error) {
-	if err := bulk(ctx, q, true); err != nil {
-		return 0, err
-	}
 	const sql = `WITH area AS (SELECT path, geom FROM regions WHERE id = $1),
 		placed AS (
 			SELECT p.id, c.id AS cell_id, coalesce(c.path, a.path) AS path
@@ -535,31 +532,24 @@ func (s *Store) Reassign(ctx context.Context, q db.Querier, regionID int64) (int
 		FROM placed
 		WHERE p.id = placed.id
 		  AND (p.cell_id IS DISTINCT FROM placed.cell_id OR p.region_path IS DISTINCT FROM placed.path)`
-	tag, err := q.Exec(ctx, strings.Replace(sql, "LOCATE", locate("p.geom"), 1), regionID)
+	var moved int64
+	err := db.Bulk(ctx, q, func() error {
+		tag, err := q.Exec(ctx, strings.Replace(sql, "LOCATE", locate("p.geom"), 1), regionID)
+		if err != nil {
+			return fmt.Errorf("premises: reassign: %w", db.MapError(err))
+		}
+		moved = tag.RowsAffected()
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("premises: reassign: %w", db.MapError(err))
-	}
-	if err := bulk(ctx, q, false); err != nil {
 		return 0, err
 	}
-	if tag.RowsAffected() > 0 {
-		if err := auditSummary(ctx, q, "reassign", regionID, map[string]any{"region": regionID, "moved": tag.RowsAffected()}); err != nil {
+	if moved > 0 {
+		if err := auditSummary(ctx, q, "reassign", regionID, map[string]any{"region": regionID, "moved": moved}); err != nil {
 			return 0, err
 		}
 	}
-	return tag.RowsAffected(), nil
-}
-
-// bulk turns the per-row audit trigger off (on) or back on (off) for the transaction.
-func bulk(ctx context.Context, q db.Querier, on bool) error {
-	v := "off"
-	if on {
-		v = "on"
-	}
-	if _, err := q.Exec(ctx, `SELECT set_config('sieve.bulk', $1, true)`, v); err != nil {
-		return fmt.Errorf("premises: bulk %s: %w", v, err)
-	}
-	return nil
+	return moved, nil
 }
 
 // auditSummary writes the one audit entry of a bulk change, placed in region regionID (0: the

@@ -498,13 +498,15 @@ func (s *Store) write(ctx context.Context, q db.Querier, items []*item, byCode m
 			it.parentID = p.id
 		}
 		var (
-			id       int64
-			parentID *int64
-			level    Level
-			inScope  bool
+			id         int64
+			parentID   *int64
+			parentCode *string
+			level      Level
+			inScope    bool
 		)
-		err := q.QueryRow(ctx, `SELECT id, parent_id, level, sieve_in_scope(path) FROM regions WHERE code = $1`, it.code).
-			Scan(&id, &parentID, &level, &inScope)
+		const lookup = `SELECT r.id, r.parent_id, p.code, r.level, sieve_in_scope(r.path)
+			FROM regions r LEFT JOIN regions p ON p.id = r.parent_id WHERE r.code = $1`
+		err := q.QueryRow(ctx, lookup, it.code).Scan(&id, &parentID, &parentCode, &level, &inScope)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			var pid *int64
@@ -544,7 +546,7 @@ func (s *Store) write(ctx context.Context, q db.Querier, items []*item, byCode m
 					continue
 				}
 				rep.add(Issue{Feature: it.idx, Code: it.code, Severity: SeverityWarning, Problem: "moved",
-					Message: fmt.Sprintf("moved from parent %s to %s, with everything inside it", codeOf(ctx, q, *parentID), it.parentCode)})
+					Message: fmt.Sprintf("moved from parent %s to %s, with everything inside it", *parentCode, it.parentCode)})
 				rep.Moved++
 			}
 			const upd = `UPDATE regions SET name = $2, kind = $3, geom = l.geom, updated_at = now()
@@ -583,32 +585,14 @@ func (s *Store) move(ctx context.Context, q db.Querier, id, newParent int64) (st
 	if err != nil {
 		return "", fmt.Errorf("regions: move %d: %w", id, db.MapError(err))
 	}
-	// The rewrite runs as the system, in bulk mode; the caller's settings come back after it.
-	var wasSystem, wasBulk string
-	const save = `SELECT coalesce(current_setting('sieve.system', true), ''), coalesce(current_setting('sieve.bulk', true), '')`
-	if err := q.QueryRow(ctx, save).Scan(&wasSystem, &wasBulk); err != nil {
-		return "", fmt.Errorf("regions: move %d: %w", id, err)
-	}
-	const set = `SELECT set_config('sieve.system', $1, true), set_config('sieve.bulk', $2, true)`
-	if _, err := q.Exec(ctx, set, "on", "on"); err != nil {
-		return "", fmt.Errorf("regions: move %d: %w", id, err)
-	}
-	if _, err := q.Exec(ctx, `SELECT sieve_repath($1::ltree, $2::ltree)`, oldPath, newPath); err != nil {
+	err = db.SystemBulk(ctx, q, func() error {
+		_, err := q.Exec(ctx, `SELECT sieve_repath($1::ltree, $2::ltree)`, oldPath, newPath)
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("regions: move %d from %s to %s: %w", id, oldPath, newPath, err)
 	}
-	if _, err := q.Exec(ctx, set, wasSystem, wasBulk); err != nil {
-		return "", fmt.Errorf("regions: move %d: %w", id, err)
-	}
 	return "", nil
-}
-
-// codeOf names region id by its code, for messages.
-func codeOf(ctx context.Context, q db.Querier, id int64) string {
-	var code string
-	if err := q.QueryRow(ctx, `SELECT code FROM regions WHERE id = $1`, id).Scan(&code); err != nil {
-		return fmt.Sprint(id)
-	}
-	return code
 }
 
 // checkGeometry compares the regions written with their parents and siblings.
