@@ -29,6 +29,7 @@ import (
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/testenv"
 )
@@ -37,9 +38,14 @@ import (
 func testMediaConfig() media.Config {
 	cfg := media.DefaultConfig()
 	cfg.Limits.MaxBytes = 32 << 20
-	cfg.PartSize = 5 << 20 // S3's smallest part, so that a test file spans several
+	cfg.PartSize = 5 << 20       // S3's smallest part, so that a test file spans several
+	cfg.CleanupEvery = time.Hour // the tests run it themselves; once at start is enough
 	return cfg
 }
+
+// testMaxAttempts is how often the harness's jobs are tried: the harness's queue enqueues
+// them, so its setting is recorded on each job (see jobs.Options.MaxAttempts).
+const testMaxAttempts = 3
 
 // testMedia is the media service of the harness; its queue only enqueues (see startWorkers).
 func testMedia(t testing.TB, pool *pgxpool.Pool, store *blob.Store) *media.Service {
@@ -48,28 +54,34 @@ func testMedia(t testing.TB, pool *pgxpool.Pool, store *blob.Store) *media.Servi
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := media.New(pool, store, th, testMediaConfig(), testenv.Logger())
-	if _, err := svc.NewQueue(media.QueueOptions{}); err != nil {
+	q := jobs.New(pool, jobs.Options{MaxAttempts: testMaxAttempts}, testenv.Logger())
+	svc, err := media.New(media.Deps{Pool: pool, Blob: store, Thumbs: th, Jobs: q, Now: time.Now, Log: testenv.Logger()},
+		testMediaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Build(svc); err != nil {
 		t.Fatal(err)
 	}
 	return svc
 }
 
-// startWorkers runs the media jobs in the test, with quick retries.
-func startWorkers(t testing.TB, svc *media.Service, maxAttempts int) {
+// startWorkers runs the media jobs in the test, with quick retries: a queue with workers in
+// the test process, as a `sieve worker` beside the API.
+func startWorkers(t testing.TB, pool *pgxpool.Pool, svc *media.Service) {
 	t.Helper()
-	c, err := svc.NewQueue(media.QueueOptions{Workers: 4, MaxAttempts: maxAttempts, RetryBase: 10 * time.Millisecond, CleanupEvery: time.Hour})
-	if err != nil {
+	q := jobs.New(pool, jobs.Options{Workers: 4, MaxAttempts: testMaxAttempts, RetryBase: 10 * time.Millisecond}, testenv.Logger())
+	if err := q.Build(svc); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := c.Start(ctx); err != nil {
+	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
-		_ = c.Stop(sctx)
+		_ = q.Stop(sctx)
 		cancel()
 	})
 }
@@ -341,7 +353,7 @@ func TestMediaUploadRefused(t *testing.T) {
 func TestMediaUploadAccepted(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
-	startWorkers(t, h.srv.Media, 3)
+	startWorkers(t, h.pool, h.srv.Media)
 	tok := h.token(w.users["worker"])
 	cases := []struct {
 		file    string
@@ -533,7 +545,7 @@ func TestPhotoThumbnailUpright(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
 	cell := h.addCell(w.v1, "411081100201-09", 113.4721, 34.1512, 0.001)
-	startWorkers(t, h.srv.Media, 3)
+	startWorkers(t, h.pool, h.srv.Media)
 	tok := h.token(w.users["coord"])
 	r := h.upload(tok, "IMG_0001.JPG", fixtureBytes(t, "marker_6.jpg"))
 	if r.status != http.StatusCreated {
@@ -688,7 +700,7 @@ func TestSurveyUpload(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
 	cell := h.addCell(w.v1, "411081100201-09", 113.4721, 34.1512, 0.002)
-	startWorkers(t, h.srv.Media, 3)
+	startWorkers(t, h.pool, h.srv.Media)
 	tok := h.token(w.users["drone"])
 
 	status, body := h.as(tok, http.MethodPost, v1+"/surveys",
@@ -1072,7 +1084,7 @@ func TestJobDeadLetter(t *testing.T) {
 	if status, body := h.as(tok, http.MethodPost, fmt.Sprintf("%s/%d/complete", uploads, sl.UploadID), ""); status != 200 {
 		t.Fatalf("complete: %d %s", status, body)
 	}
-	startWorkers(t, h.srv.Media, 2)
+	startWorkers(t, h.pool, h.srv.Media)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, body := h.as(tok, http.MethodGet, fmt.Sprintf("%s/surveys/%d", v1, sv.ID), "")
@@ -1110,7 +1122,7 @@ func TestJobDeadLetter(t *testing.T) {
 func TestLinkMediaToSites(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
-	startWorkers(t, h.srv.Media, 3)
+	startWorkers(t, h.pool, h.srv.Media)
 	tok := h.token(w.users["coord"])
 	photo := h.upload(tok, "IMG_0001.JPG", fixtureBytes(t, "marker_6.jpg")) // at 113.4721, 34.1512
 	_, body := h.as(h.token(w.users["drone"]), http.MethodPost, v1+"/surveys", fmt.Sprintf(`{"regionId": %d, "flightDate": "2024-04-20"}`, w.t1))

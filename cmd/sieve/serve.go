@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sieve-city/sieve/api"
-	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/config"
@@ -96,34 +95,30 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 		return fmt.Errorf("%w (is MinIO running? ./deploy/local/stack.sh up)", err)
 	}
 
-	// Image jobs: enqueued by the API; run here too with SIEVE_WORKER_INPROCESS=true.
-	svc, err := a.mediaService()
-	if err != nil {
-		return err
-	}
+	// Jobs: enqueued by the API; run here too with SIEVE_WORKER_INPROCESS=true.
 	workers := 0
 	if a.cfg.Worker.InProcess {
 		workers = int(a.cfg.Worker.Concurrency)
 	}
-	queue, err := svc.NewQueue(media.DefaultQueueOptions(workers))
+	d, err := a.wire(workers)
 	if err != nil {
 		return err
 	}
 	if workers > 0 {
-		if err := queue.Start(ctx); err != nil {
-			return fmt.Errorf("start jobs: %w", err)
+		if err := d.queue.Start(ctx); err != nil {
+			return err
 		}
-		a.log.Info("running image jobs in process", "concurrency", workers)
+		a.log.Info("running jobs in process", "concurrency", workers, "queues", d.queue.Queues())
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
 			defer cancel()
-			if err := queue.Stop(sctx); err != nil {
+			if err := d.queue.Stop(sctx); err != nil {
 				a.log.Warn("stop jobs", "err", err)
 			}
 		}()
 	}
 
-	srv := a.server(svc)
+	srv := a.server(d.media)
 	httpSrv := &http.Server{
 		Addr:              a.cfg.HTTP.Addr,
 		Handler:           srv.Handler(),
@@ -153,20 +148,6 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker
-// concurrency) and the upload limits.
-func (a *app) mediaService() (*media.Service, error) {
-	tc := imagery.DefaultThumbConfig()
-	tc.MaxConcurrent = int(a.cfg.Worker.Concurrency)
-	th, err := imagery.NewThumbnailer(tc)
-	if err != nil {
-		return nil, err
-	}
-	mc := media.DefaultConfig()
-	mc.Limits.MaxBytes = a.cfg.HTTP.UploadLimit
-	return media.New(a.pool, a.blob, th, mc, a.log), nil
 }
 
 // server wires the API with its dependencies.

@@ -58,10 +58,7 @@ func TestUploadCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := media.New(pool, store, th, media.DefaultConfig(), testenv.Logger())
-	if _, err := svc.NewQueue(media.QueueOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	svc := testMediaService(t, pool, store, th, media.DefaultConfig())
 	srv := api.New(api.Deps{Pool: pool, Accounts: acc, Media: svc, Log: testenv.Logger(), Registry: prometheus.NewRegistry(),
 		BodyLimit: 1 << 20, UploadLimit: 64 << 20})
 	ts := httptest.NewServer(srv.Handler())
@@ -189,10 +186,7 @@ func TestUploadCommandResumes(t *testing.T) {
 	th, _ := imagery.NewThumbnailer(imagery.DefaultThumbConfig())
 	cfg := media.DefaultConfig()
 	cfg.PartSize = 5 << 20
-	svc := media.New(pool, viaProxy, th, cfg, testenv.Logger())
-	if _, err := svc.NewQueue(media.QueueOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	svc := testMediaService(t, pool, viaProxy, th, cfg)
 	srv := api.New(api.Deps{Pool: pool, Accounts: acc, Media: svc, Log: testenv.Logger(), Registry: prometheus.NewRegistry(),
 		BodyLimit: 1 << 20, UploadLimit: 64 << 20})
 	ts := httptest.NewServer(srv.Handler())

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os/signal"
 	"syscall"
-
-	"github.com/sieve-city/sieve/internal/media"
 )
 
 const workerUsage = `usage: sieve worker [--concurrency N]
@@ -37,23 +35,19 @@ func cmdWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if *concurrency > 0 {
 		a.cfg.Worker.Concurrency = int32(*concurrency)
 	}
-	svc, err := a.mediaService()
+	d, err := a.wire(int(a.cfg.Worker.Concurrency))
 	if err != nil {
 		return err
 	}
-	queue, err := svc.NewQueue(media.DefaultQueueOptions(int(a.cfg.Worker.Concurrency)))
-	if err != nil {
-		return err
+	if err := d.queue.Start(ctx); err != nil {
+		return fmt.Errorf("worker: %w (has `sieve migrate` run?)", err)
 	}
-	if err := queue.Start(ctx); err != nil {
-		return fmt.Errorf("worker: start: %w (has `sieve migrate` run?)", err)
-	}
-	a.log.Info("worker running", "concurrency", a.cfg.Worker.Concurrency)
+	a.log.Info("worker running", "concurrency", a.cfg.Worker.Concurrency, "queues", d.queue.Queues())
 	<-ctx.Done()
 	a.log.Info("worker stopping: finishing the jobs in hand", "grace", a.cfg.HTTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	if err := queue.Stop(sctx); err != nil {
+	if err := d.queue.Stop(sctx); err != nil {
 		return fmt.Errorf("worker: stop: %w", err)
 	}
 	return nil

@@ -46,12 +46,11 @@ type Upload struct {
 func (s *Service) ByIdempotencyKey(ctx context.Context, a db.Actor, key string) (Medium, error) {
 	var m Medium
 	err := db.ReadInScope(ctx, s.pool, a, func(tx pgx.Tx) error {
-		const q = `SELECT ` + mediaCols + ` FROM media m WHERE m.uploaded_by = $1 AND m.idempotency_key = $2`
 		var err error
-		m, err = scanMedium(tx.QueryRow(ctx, q, a.UserID, key))
+		m, err = s.store.ByIdempotencyKey(ctx, tx, a.UserID, key)
 		return err
 	})
-	return m, db.MapError(err)
+	return m, err
 }
 
 // newObjectKey names a new original: media/YYYY/MM/DD/<random>.<ext>.
@@ -134,10 +133,10 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		return m, false, ErrSizeMismatch
 	}
 
-	key := newObjectKey(time.Now(), info.Format)
+	now := s.now()
+	key := newObjectKey(now, info.Format)
 	if err := db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO upload_intents (object_key, user_id) VALUES ($1, $2)`, key, a.UserID)
-		return err
+		return s.store.insertIntent(ctx, tx, key, a.UserID, now)
 	}); err != nil {
 		return m, false, err
 	}
@@ -230,10 +229,7 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		kind: "photo", key: key, sha: digest, size: total, info: info,
 		name: cleanName(up.Name), idem: up.IdempotencyKey,
 	}
-	m, created, err = s.record(ctx, a, rec, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM upload_intents WHERE object_key = $1`, key)
-		return err
-	})
+	m, created, err = s.record(ctx, a, rec, func(tx pgx.Tx) error { return s.store.deleteIntent(ctx, tx, key) })
 	if err != nil {
 		return m, false, err
 	}
@@ -252,20 +248,19 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 
 // dropIntent forgets an upload intent whose object is gone or recorded.
 func (s *Service) dropIntent(ctx context.Context, a db.Actor, key string) {
-	if err := db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM upload_intents WHERE object_key = $1`, key)
-		return err
-	}); err != nil {
+	if err := db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error { return s.store.deleteIntent(ctx, tx, key) }); err != nil {
 		s.log.Warn("media: drop upload intent", "key", key, "err", err)
 	}
 }
 
-// removeLater retries removing the object of a failed upload while the store is away (up to
-// about ten minutes), then drops its intent. If it gives up, the cleanup job finishes the work.
+// removeLater retries removing the object of a failed upload while the store is away (for
+// about ten minutes of waiting), then drops its intent. If it gives up, the cleanup job
+// finishes the work.
 func (s *Service) removeLater(a db.Actor, key string) {
 	wait := 500 * time.Millisecond
-	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); wait = min(2*wait, 30*time.Second) {
+	for waited := time.Duration(0); waited < 10*time.Minute; wait = min(2*wait, 30*time.Second) {
 		time.Sleep(wait)
+		waited += wait
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := s.blob.Client.RemoveObject(ctx, s.blob.BucketMedia, key, minio.RemoveObjectOptions{})
 		if err == nil {
@@ -329,28 +324,12 @@ type record struct {
 // Idempotency-Key), nothing is inserted and the existing medium is returned with created false.
 func (s *Service) record(ctx context.Context, a db.Actor, r record, extra func(tx pgx.Tx) error) (m Medium, created bool, err error) {
 	err = db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error {
-		var idem *string
-		if r.idem != "" {
-			idem = &r.idem
-		}
-		const q = `INSERT INTO media (kind, survey_id, uploaded_by, region_path, idempotency_key, sha256, size,
-				format, content_type, original_name, object_key, width, height)
-			VALUES ($1, $2, $3,
-				CASE WHEN $2::bigint IS NULL THEN (SELECT region_path FROM users WHERE id = $3)
-				     ELSE (SELECT region_path FROM surveys WHERE id = $2) END,
-				$4, $5, $6, $7, $8, $9, $10, $11, $12)
-			ON CONFLICT DO NOTHING RETURNING id`
-		var id int64
-		err := tx.QueryRow(ctx, q, r.kind, r.surveyID, a.UserID, idem, r.sha, r.size, string(r.info.Format),
-			r.info.Format.MIMEType(), r.name, r.key, r.info.Width, r.info.Height).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Already there: by content, or by this Idempotency-Key.
-			const find = `SELECT ` + mediaCols + ` FROM media m WHERE m.uploaded_by = $1
-				AND (m.sha256 = $2 OR m.idempotency_key = $3) ORDER BY m.id LIMIT 1`
-			m, err = scanMedium(tx.QueryRow(ctx, find, a.UserID, r.sha, idem))
+		id, ok, err := s.store.insertMedium(ctx, tx, a.UserID, r)
+		if err != nil {
 			return err
 		}
-		if err != nil {
+		if !ok { // already there: by content, or by this Idempotency-Key
+			m, err = s.store.firstMedium(ctx, tx, a.UserID, r.sha, r.idem)
 			return err
 		}
 		if extra != nil {
@@ -362,7 +341,7 @@ func (s *Service) record(ctx context.Context, a db.Actor, r record, extra func(t
 			return err
 		}
 		created = true
-		m, err = s.Get(ctx, tx, id)
+		m, err = s.store.Get(ctx, tx, id)
 		return err
 	})
 	if err != nil {

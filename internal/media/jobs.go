@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/twpayne/go-geom"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/jobs"
 )
 
 // queueName is the River queue of the media jobs.
@@ -51,75 +51,48 @@ type CleanupArgs struct{}
 // Kind names the job in River's table.
 func (CleanupArgs) Kind() string { return "upload_cleanup" }
 
-// QueueOptions configures the job queue client of one process.
-type QueueOptions struct {
-	// Workers is how many jobs this process runs at once; 0 makes a client that only enqueues
-	// (an API process whose jobs run in `sieve worker` processes).
-	Workers int
-	// MaxAttempts is how often a job is tried before it is discarded (River's dead letter).
-	MaxAttempts int
-	// RetryBase is the first retry delay; the n-th retry waits RetryBase·n², at most 10 minutes.
-	RetryBase time.Duration
-	// CleanupEvery is the period of the cleanup job.
-	CleanupEvery time.Duration
+// The media jobs are args that name their queue, so that every enqueuer of a kind puts it in
+// queueName (jobs already in a database are there too).
+
+// InsertOpts puts the job in the media queue.
+func (MetadataArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueName} }
+
+// InsertOpts puts the job in the media queue.
+func (ThumbnailArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queueName} }
+
+// InsertOpts puts the job in the media queue and tries it once: it runs again soon anyway.
+func (CleanupArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueName, MaxAttempts: 1}
 }
 
-// DefaultQueueOptions are the production settings.
-func DefaultQueueOptions(workers int) QueueOptions {
-	return QueueOptions{Workers: workers, MaxAttempts: 5, RetryBase: 10 * time.Second, CleanupEvery: 10 * time.Minute}
+var _ jobs.Domain = (*Service)(nil)
+
+// Register adds the media workers (jobs.Domain).
+func (s *Service) Register(w *river.Workers) {
+	river.AddWorker(w, &metadataWorker{s: s})
+	river.AddWorker(w, &thumbnailWorker{s: s})
+	river.AddWorker(w, &cleanupWorker{s: s})
 }
 
-type retryPolicy struct{ base time.Duration }
-
-func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	n := time.Duration(max(job.Attempt, 1))
-	return time.Now().Add(min(p.base*n*n, 10*time.Minute))
-}
-
-// NewQueue builds the River client through which the service enqueues its jobs and, with
-// opts.Workers > 0, runs them: call Start on it (and Stop at the end). Any number of processes
-// may run workers on the same database; each job runs once at a time.
-func (s *Service) NewQueue(opts QueueOptions) (*river.Client[pgx.Tx], error) {
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &metadataWorker{s: s})
-	river.AddWorker(workers, &thumbnailWorker{s: s})
-	river.AddWorker(workers, &cleanupWorker{s: s})
-	cfg := &river.Config{
-		Workers:     workers,
-		Logger:      s.log,
-		MaxAttempts: max(opts.MaxAttempts, 1),
-		RetryPolicy: retryPolicy{base: max(opts.RetryBase, time.Millisecond)},
-		JobTimeout:  5 * time.Minute,
+// Periodic is the upload cleanup, every Config.CleanupEvery and once at start (jobs.Domain).
+func (s *Service) Periodic() []*river.PeriodicJob {
+	every := s.cfg.CleanupEvery
+	if every <= 0 {
+		every = 10 * time.Minute
 	}
-	if opts.Workers > 0 {
-		cfg.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: opts.Workers}}
-		every := opts.CleanupEvery
-		if every <= 0 {
-			every = 10 * time.Minute
-		}
-		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
-			func() (river.JobArgs, *river.InsertOpts) {
-				return CleanupArgs{}, &river.InsertOpts{Queue: queueName, MaxAttempts: 1}
-			}, &river.PeriodicJobOpts{ID: "upload_cleanup", RunOnStart: true})}
-	}
-	c, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("media: queue: %w", err)
-	}
-	s.jobs = c
-	return c, nil
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
+		func() (river.JobArgs, *river.InsertOpts) { return CleanupArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "upload_cleanup", RunOnStart: true})}
 }
+
+// Queues is the one queue of the media jobs (jobs.Domain).
+func (s *Service) Queues() []string { return []string{queueName} }
 
 // enqueue adds the processing jobs of a new medium in tx, so that they exist iff it does.
 func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, id int64) error {
-	if s.jobs == nil {
-		return errors.New("media: no job queue (NewQueue was not called)")
-	}
-	opts := &river.InsertOpts{Queue: queueName}
-	_, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{
-		{Args: MetadataArgs{MediaID: id}, InsertOpts: opts},
-		{Args: ThumbnailArgs{MediaID: id}, InsertOpts: opts},
-	})
+	err := s.jobs.EnqueueTx(ctx, tx,
+		river.InsertManyParams{Args: MetadataArgs{MediaID: id}},
+		river.InsertManyParams{Args: ThumbnailArgs{MediaID: id}})
 	if err != nil {
 		return fmt.Errorf("media: enqueue jobs of %d: %w", id, err)
 	}
@@ -200,30 +173,37 @@ func (s *Service) jobResult(ctx context.Context, job *rivertype.JobRow, id int64
 	return err
 }
 
-func (s *Service) markFailed(ctx context.Context, id int64, code, reason string) error {
-	return db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE media SET status = 'failed', error_code = $2, error = $3, updated_at = now()
-			WHERE id = $1`, id, code, reason)
-		return err
-	})
-}
+// jobsActor names the jobs in the audit log.
+const jobsActor = "media-jobs"
 
-// stored is what a job needs of a medium.
-type stored struct {
-	kind          string
-	key           string
-	size          int64
-	width, height int
-	orientation   int
+func (s *Service) markFailed(ctx context.Context, id int64, code, reason string) error {
+	return db.AsSystem(ctx, s.pool, jobsActor, func(tx pgx.Tx) error { return s.store.markFailed(ctx, tx, id, code, reason) })
 }
 
 func (s *Service) loadStored(ctx context.Context, id int64) (stored, error) {
 	var st stored
-	err := db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
-		const q = `SELECT kind, object_key, size, coalesce(width, 0), coalesce(height, 0) FROM media WHERE id = $1`
-		return tx.QueryRow(ctx, q, id).Scan(&st.kind, &st.key, &st.size, &st.width, &st.height)
+	err := db.AsSystem(ctx, s.pool, jobsActor, func(tx pgx.Tx) error {
+		var err error
+		st, err = s.store.stored(ctx, tx, id)
+		return err
 	})
-	return st, db.MapError(err)
+	return st, err
+}
+
+// processed runs the Processed hooks when status says that a job's update left medium id
+// processed, in that job's transaction.
+func (s *Service) processed(ctx context.Context, tx pgx.Tx, id int64, status string) error {
+	if status != "processed" {
+		return nil
+	}
+	for _, h := range s.hooks.Processed {
+		if err := h(ctx, tx, id); err != nil {
+			// %v, not %w: whatever the hook's error, the job is retried (jobResult would take
+			// a public error for a damaged file and fail the medium for good).
+			return fmt.Errorf("media: processed hook of %d: %v", id, err)
+		}
+	}
+	return nil
 }
 
 // jobHead is how much of an original a job reads first: the metadata of every camera we know
@@ -302,21 +282,18 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 		}
 		md = imagery.Metadata{Orientation: 1, Warnings: []string{err.Error()}}
 	}
-	var (
-		lon, lat *float64
-		fp       []byte
-		takenAt  *time.Time
-	)
+	var p placement
 	if md.GPS != nil {
-		lon, lat = &md.GPS.Lon, &md.GPS.Lat
+		p.lon, p.lat = &md.GPS.Lon, &md.GPS.Lat
 	}
 	if md.TakenAt != nil {
 		t := *md.TakenAt
 		if !md.TakenAtHasZone { // the camera's wall clock, read as UTC: it was China's
 			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), campaignZone)
 		}
-		takenAt = &t
+		p.takenAt = &t
 	}
+	p.altitudeRel = md.AltitudeRel
 	if md.Drone != nil {
 		cam, okCam := imagery.CameraFromMetadata(md, st.width, st.height)
 		if !okCam && st.width > 0 && st.height > 0 {
@@ -333,33 +310,27 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 				}
 				ring = append(ring, corners[0][0], corners[0][1])
 				poly := geom.NewPolygonFlat(geom.XY, ring, []int{len(ring)})
-				if fp, err = gis.EncodeWKB(poly); err != nil {
+				if p.footprint, err = gis.EncodeWKB(poly); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	mdJSON, err := json.Marshal(md)
-	if err != nil {
+	if p.metadata, err = json.Marshal(md); err != nil {
 		return err
 	}
-	return db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
-		const q = `UPDATE media SET metadata = $2, taken_at = $3,
-			point = CASE WHEN $4::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($4, $5), 4326) END,
-			footprint = CASE WHEN $6::bytea IS NULL THEN NULL ELSE ST_MakeValid(ST_GeomFromWKB($6, 4326)) END,
-			altitude_rel = $7, metadata_at = now(), updated_at = now(),
-			status = CASE WHEN status = 'failed' THEN status WHEN thumbs_at IS NOT NULL THEN 'processed' ELSE status END
-			WHERE id = $1`
-		if _, err := tx.Exec(ctx, q, id, mdJSON, takenAt, lon, lat, fp, md.AltitudeRel); err != nil {
+	return db.AsSystem(ctx, s.pool, jobsActor, func(tx pgx.Tx) error {
+		status, err := s.store.savePlacement(ctx, tx, id, p)
+		if err != nil {
 			return fmt.Errorf("media: place %d: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `SELECT place_media(ARRAY[$1]::bigint[])`, id); err != nil {
+		if err := s.store.placeInCells(ctx, tx, []int64{id}); err != nil {
 			return fmt.Errorf("media: cells of %d: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `SELECT link_media_to_sites(ARRAY[$1]::bigint[], NULL, $2)`, id, s.cfg.NearSiteMetres); err != nil {
+		if err := s.store.linkToSites(ctx, tx, []int64{id}, s.cfg.NearSiteMetres); err != nil {
 			return fmt.Errorf("media: sites of %d: %w", id, err)
 		}
-		return nil
+		return s.processed(ctx, tx, id, status)
 	})
 }
 
@@ -405,11 +376,11 @@ func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return db.AsSystem(ctx, s.pool, "media-jobs", func(tx pgx.Tx) error {
-		const q = `UPDATE media SET thumbs = $2, phash = $3, no_thumbnail = $4, thumbs_at = now(), updated_at = now(),
-			status = CASE WHEN status = 'failed' THEN status WHEN metadata_at IS NOT NULL THEN 'processed' ELSE status END
-			WHERE id = $1`
-		_, err := tx.Exec(ctx, q, id, refsJSON, phash, noThumb)
-		return err
+	return db.AsSystem(ctx, s.pool, jobsActor, func(tx pgx.Tx) error {
+		status, err := s.store.saveThumbs(ctx, tx, id, refsJSON, phash, noThumb)
+		if err != nil {
+			return err
+		}
+		return s.processed(ctx, tx, id, status)
 	})
 }

@@ -4,14 +4,25 @@
 // background jobs that read the metadata, place each image on the map (point, ground footprint,
 // grid cells, links to suspected sites), make the thumbnails and the perceptual hash.
 //
-// Jobs run in a Postgres-backed queue (River) that any number of `sieve worker` processes drain;
-// they act as the system actor. See NewQueue. Each new medium gets two jobs: media_metadata
-// (EXIF/XMP, point, drone footprint, cells, site links) and media_thumbnail (thumbnails, pHash).
-// The content's SHA-256 is checked before a medium is recorded: by MinIO for POST /media, by
-// Complete for presigned uploads. A file damaged past its structure check fails its job
-// for good (the medium is marked failed with a code); any other error is retried with growing
-// delays, and after the last attempt River discards the job (its dead letter) and the medium
-// shows as failed with code job_failed in its survey's progress. Reprocess enqueues them again.
+// Jobs run in the Postgres-backed queue of internal/jobs (River), which any number of `sieve
+// worker` processes drain; they act as the system actor. The Service is a jobs.Domain
+// (Register, Periodic, Queues) and enqueues through the jobs.Enqueuer it is built with. Each
+// new medium gets two jobs: media_metadata (EXIF/XMP, point, drone footprint, cells, site
+// links) and media_thumbnail (thumbnails, pHash); when the second is done the medium is
+// processed and the Processed hooks run (Hooks). The content's SHA-256 is checked before a
+// medium is recorded: by MinIO for POST /media, by Complete for presigned uploads. A file
+// damaged past its structure check fails its job for good (the medium is marked failed with a
+// code); any other error is retried with growing delays, and after the last attempt River
+// discards the job (its dead letter) and the medium shows as failed with code job_failed in
+// its survey's progress. Reprocess enqueues them again.
+//
+// Files: store.go holds every SQL statement (Store, methods taking the transaction); the
+// Service does the I/O (MinIO, jobs) and opens short transactions through it: ingest.go
+// (POST /media), slots.go (presigned upload sessions), complete.go (finishing them),
+// cleanup.go (expiry and orphans), jobs.go (the workers), surveys.go. An upload session is
+// pending until Complete makes it completed (its medium) or rejected (why), or Cleanup, after
+// expires_at by the service's clock, makes it expired; a new session for the same content
+// with another size supersedes (expires) a pending one.
 //
 // Placement and site links are SQL functions (migration 0010), so they can be re-run when the
 // map changes: place_media(media_ids) recomputes the cells of media (NULL: all) after cells are
@@ -24,19 +35,19 @@ package media
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/jobs"
 )
 
 // Config bounds uploads and sets the lifetimes of upload sessions and links.
@@ -56,6 +67,8 @@ type Config struct {
 	URLTTL time.Duration
 	// NearSiteMetres is how close to a suspected site a photo's point must be to be linked.
 	NearSiteMetres float64
+	// CleanupEvery is the period of the upload_cleanup job.
+	CleanupEvery time.Duration
 }
 
 // DefaultConfig returns the limits and lifetimes Sieve runs with.
@@ -67,22 +80,59 @@ func DefaultConfig() Config {
 		IntentTTL:      time.Hour,
 		URLTTL:         15 * time.Minute,
 		NearSiteMetres: 50,
+		CleanupEvery:   10 * time.Minute,
 	}
 }
 
-// Service is the media domain: its SQL, its objects in MinIO, its jobs.
+// Deps are what the service is built with (in cmd/sieve), all required but Hooks.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	Blob   *blob.Store
+	Thumbs *imagery.Thumbnailer
+	// Jobs enqueues the processing jobs of new media; the media jobs must be registered with
+	// the same queue (jobs.Queue.Build with the service).
+	Jobs jobs.Enqueuer
+	// Hooks are what later domains run when a medium changes.
+	Hooks Hooks
+	// Now is the clock: object key dates, session expiry, the cleanup cut-offs.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Hooks let the domains that come after media (inspections, sites) act on its changes without
+// media importing them; they are given at wiring time in cmd/sieve.
+type Hooks struct {
+	// Processed run when a medium becomes processed: in the transaction (acting as the system)
+	// of whichever of its two jobs finishes last, right after that job's update, so they see
+	// its point, footprint, cells, site links, thumbnails and pHash. They run again when a
+	// reprocessed medium is processed again, and not for a medium that failed. An error rolls
+	// the job's work back and the job is retried.
+	Processed []func(ctx context.Context, tx pgx.Tx, mediaID int64) error
+}
+
+// Service is the media domain: its objects in MinIO, its jobs, and short transactions through
+// its Store.
 type Service struct {
 	pool   *pgxpool.Pool
 	blob   *blob.Store
 	thumbs *imagery.Thumbnailer
+	jobs   jobs.Enqueuer
+	hooks  Hooks
+	now    func() time.Time
 	cfg    Config
 	log    *slog.Logger
-	jobs   *river.Client[pgx.Tx]
+	store  Store
 }
 
-// New builds the service. Call NewQueue before taking uploads: uploads enqueue jobs.
-func New(pool *pgxpool.Pool, store *blob.Store, thumbs *imagery.Thumbnailer, cfg Config, log *slog.Logger) *Service {
-	return &Service{pool: pool, blob: store, thumbs: thumbs, cfg: cfg, log: log}
+// New builds the service. Register it with the queue it enqueues through (d.Jobs) before
+// taking uploads.
+func New(d Deps, cfg Config) (*Service, error) {
+	switch {
+	case d.Pool == nil, d.Blob == nil, d.Thumbs == nil, d.Jobs == nil, d.Now == nil, d.Log == nil:
+		return nil, errors.New("media: New needs Pool, Blob, Thumbs, Jobs, Now and Log")
+	}
+	return &Service{pool: d.Pool, blob: d.Blob, thumbs: d.Thumbs, jobs: d.Jobs, hooks: d.Hooks, now: d.Now,
+		cfg: cfg, log: d.Log}, nil
 }
 
 // Blob returns the object store the service writes to.
@@ -130,71 +180,28 @@ type ThumbRef struct {
 	ETag   string `json:"etag"`
 }
 
-const mediaCols = `m.id, m.kind, m.survey_id, m.uploaded_by, m.sha256, m.size, m.format, m.content_type,
-	m.original_name, m.width, m.height, m.status, m.error_code, m.error, m.no_thumbnail, m.taken_at,
-	ST_AsGeoJSON(m.point, 7), ST_AsGeoJSON(m.footprint, 7), m.altitude_rel, m.phash, m.metadata, m.thumbs,
-	m.created_at, m.object_key,
-	coalesce((SELECT array_agg(mc.cell_id ORDER BY mc.cell_id) FROM media_cells mc WHERE mc.media_id = m.id), '{}')`
-
-func scanMedium(row pgx.Row) (Medium, error) {
-	var (
-		m         Medium
-		sum       []byte
-		point, fp *string
-		phash     *int64
-		thumbs    []byte
-		metadata  []byte
-	)
-	err := row.Scan(&m.ID, &m.Kind, &m.SurveyID, &m.UploadedBy, &sum, &m.Size, &m.Format, &m.ContentType,
-		&m.OriginalName, &m.Width, &m.Height, &m.Status, &m.ErrorCode, &m.Error, &m.NoThumbnail, &m.TakenAt,
-		&point, &fp, &m.AltitudeRel, &phash, &metadata, &thumbs, &m.CreatedAt, &m.objectKey, &m.CellIDs)
-	if err != nil {
-		return m, err
-	}
-	m.SHA256 = hex.EncodeToString(sum)
-	if point != nil {
-		m.Point = json.RawMessage(*point)
-	}
-	if fp != nil {
-		m.Footprint = json.RawMessage(*fp)
-	}
-	if phash != nil {
-		m.PHash = fmt.Sprintf("%016x", uint64(*phash))
-	}
-	if len(metadata) > 0 {
-		m.Metadata = metadata
-	}
-	m.Thumbnails = []string{}
-	if len(thumbs) > 0 {
-		if err := json.Unmarshal(thumbs, &m.thumbs); err != nil {
-			return m, fmt.Errorf("media: thumbs of %d: %w", m.ID, err)
-		}
-		for name := range m.thumbs {
-			m.Thumbnails = append(m.Thumbnails, name)
-		}
-	}
-	return m, nil
-}
-
 // Get returns one medium visible in tx's scope, or apperr.ErrNotFound.
 func (s *Service) Get(ctx context.Context, tx pgx.Tx, id int64) (Medium, error) {
-	const q = `SELECT ` + mediaCols + ` FROM media m WHERE m.id = $1`
-	m, err := scanMedium(tx.QueryRow(ctx, q, id))
-	return m, db.MapError(err)
+	return s.store.Get(ctx, tx, id)
 }
 
 // SurveyImages lists a survey's images in id order, after the id after.
 func (s *Service) SurveyImages(ctx context.Context, tx pgx.Tx, surveyID, after int64, limit int, status string) ([]Medium, error) {
-	if _, err := s.GetSurvey(ctx, tx, surveyID); err != nil {
+	if _, err := s.store.GetSurvey(ctx, tx, surveyID); err != nil {
 		return nil, err
 	}
-	const q = `SELECT ` + mediaCols + ` FROM media m
-		WHERE m.survey_id = $1 AND m.id > $2 AND ($4 = '' OR m.status = $4) ORDER BY m.id LIMIT $3`
-	rows, err := tx.Query(ctx, q, surveyID, after, limit, status)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Medium, error) { return scanMedium(r) })
+	return s.store.SurveyImages(ctx, tx, surveyID, after, limit, status)
+}
+
+// getAs returns one medium visible to a, or apperr.ErrNotFound.
+func (s *Service) getAs(ctx context.Context, a db.Actor, id int64) (Medium, error) {
+	var m Medium
+	err := db.ReadInScope(ctx, s.pool, a, func(tx pgx.Tx) error {
+		var err error
+		m, err = s.store.Get(ctx, tx, id)
+		return err
+	})
+	return m, err
 }
 
 // OriginalURL returns a short-lived presigned GET URL of a medium's original.

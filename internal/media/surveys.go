@@ -2,13 +2,13 @@ package media
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/internal/apperr"
-	"github.com/sieve-city/sieve/internal/db"
 )
 
 // Survey is a drone survey (无人机航测): one flight, or one SD card, over a region.
@@ -62,14 +62,6 @@ type NewSurvey struct {
 	Camera     string `json:"camera"`
 }
 
-const surveyCols = `id, region_id, operator_id, name, flight_date::text, drone, camera, created_at`
-
-func scanSurvey(row pgx.Row) (Survey, error) {
-	var v Survey
-	err := row.Scan(&v.ID, &v.RegionID, &v.OperatorID, &v.Name, &v.FlightDate, &v.Drone, &v.Camera, &v.CreatedAt)
-	return v, err
-}
-
 // CreateSurvey records a survey over a region in tx's scope; the operator defaults to caller.
 func (s *Service) CreateSurvey(ctx context.Context, tx pgx.Tx, caller int64, in NewSurvey) (Survey, error) {
 	in.Name, in.Drone, in.Camera = strings.TrimSpace(in.Name), strings.TrimSpace(in.Drone), strings.TrimSpace(in.Camera)
@@ -87,23 +79,20 @@ func (s *Service) CreateSurvey(ctx context.Context, tx pgx.Tx, caller int64, in 
 		operator = *in.OperatorID
 	}
 	// The region and the operator must be visible to the caller.
-	var ok bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND sieve_in_scope(path))`, in.RegionID).Scan(&ok); err != nil {
+	ok, err := s.store.regionInScope(ctx, tx, in.RegionID)
+	if err != nil {
 		return Survey{}, err
 	}
 	if !ok {
-		return Survey{}, apperr.ErrNotFound.Wrap(apperrf("region %d not in scope", in.RegionID))
+		return Survey{}, apperr.ErrNotFound.Wrap(fmt.Errorf("region %d not in scope", in.RegionID))
 	}
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, operator).Scan(&ok); err != nil {
+	if ok, err = s.store.userExists(ctx, tx, operator); err != nil {
 		return Survey{}, err
 	}
 	if !ok {
 		return Survey{}, apperr.Invalidf("invalid_operator", "飞手不存在", "operator %d not found", operator)
 	}
-	const q = `INSERT INTO surveys (region_id, operator_id, name, flight_date, drone, camera, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ` + surveyCols
-	v, err := scanSurvey(tx.QueryRow(ctx, q, in.RegionID, operator, in.Name, in.FlightDate, in.Drone, in.Camera, caller))
-	return v, db.MapError(err)
+	return s.store.InsertSurvey(ctx, tx, caller, operator, in)
 }
 
 // SurveyFilter selects surveys for ListSurveys.
@@ -117,73 +106,15 @@ type SurveyFilter struct {
 // ListSurveys returns the surveys visible in tx's scope that match f, newest first, each with
 // the count of its stored images.
 func (s *Service) ListSurveys(ctx context.Context, tx pgx.Tx, f SurveyFilter) ([]Survey, error) {
-	const q = `SELECT ` + surveyCols + `, (SELECT count(*) FROM media m WHERE m.survey_id = surveys.id)
-		FROM surveys
-		WHERE ($1 = 0 OR id < $1)
-		  AND ($2 = 0 OR region_path <@ (SELECT path FROM regions WHERE id = $2))
-		  AND ($3 = 0 OR operator_id = $3)
-		ORDER BY id DESC LIMIT $4`
-	rows, err := tx.Query(ctx, q, f.After, f.RegionID, f.OperatorID, f.Limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Survey, error) {
-		var v Survey
-		var images int
-		err := r.Scan(&v.ID, &v.RegionID, &v.OperatorID, &v.Name, &v.FlightDate, &v.Drone, &v.Camera, &v.CreatedAt, &images)
-		v.Images = &images
-		return v, err
-	})
+	return s.store.ListSurveys(ctx, tx, f)
 }
 
 // GetSurvey returns one survey visible in tx's scope, or apperr.ErrNotFound.
 func (s *Service) GetSurvey(ctx context.Context, tx pgx.Tx, id int64) (Survey, error) {
-	const q = `SELECT ` + surveyCols + ` FROM surveys WHERE id = $1`
-	v, err := scanSurvey(tx.QueryRow(ctx, q, id))
-	return v, db.MapError(err)
+	return s.store.GetSurvey(ctx, tx, id)
 }
 
 // SurveyProgress counts what was declared, received, processed and failed, with reasons.
 func (s *Service) SurveyProgress(ctx context.Context, tx pgx.Tx, id int64) (Progress, error) {
-	p := Progress{Failures: []Failure{}}
-	const counts = `SELECT
-		(SELECT count(DISTINCT sha256) FROM upload_sessions WHERE survey_id = $1)
-		  + (SELECT count(*) FROM media m WHERE m.survey_id = $1
-		     AND NOT EXISTS (SELECT 1 FROM upload_sessions u WHERE u.survey_id = $1 AND u.sha256 = m.sha256)),
-		(SELECT coalesce(sum(size), 0) FROM (SELECT DISTINCT ON (sha256) size FROM upload_sessions WHERE survey_id = $1) d),
-		(SELECT count(*) FROM upload_sessions WHERE survey_id = $1 AND status = 'pending'),
-		(SELECT count(DISTINCT sha256) FROM upload_sessions u WHERE survey_id = $1 AND status IN ('rejected', 'expired')
-		   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
-		   AND NOT EXISTS (SELECT 1 FROM upload_sessions p WHERE p.survey_id = $1 AND p.sha256 = u.sha256 AND p.status = 'pending')),
-		count(*), coalesce(sum(size), 0),
-		count(*) FILTER (WHERE status = 'processed'),
-		count(*) FILTER (WHERE status = 'failed')
-		FROM media WHERE survey_id = $1`
-	var rejected int
-	err := tx.QueryRow(ctx, counts, id).Scan(&p.Declared, &p.BytesDeclared, &p.Pending, &rejected, &p.Received, &p.BytesReceived, &p.Processed, &p.Failed)
-	if err != nil {
-		return p, err
-	}
-	p.Failed += rejected
-	const failures = `SELECT original_name, id, NULL::bigint, error_code, error FROM media WHERE survey_id = $1 AND status = 'failed'
-		UNION ALL
-		(SELECT DISTINCT ON (sha256) file_name, NULL, id, reason_code, reason FROM upload_sessions u
-		 WHERE survey_id = $1 AND status IN ('rejected', 'expired')
-		   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
-		   AND NOT EXISTS (SELECT 1 FROM upload_sessions p WHERE p.survey_id = $1 AND p.sha256 = u.sha256 AND p.status = 'pending')
-		 ORDER BY sha256, id DESC)
-		ORDER BY 1 LIMIT 200`
-	rows, err := tx.Query(ctx, failures, id)
-	if err != nil {
-		return p, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var f Failure
-		if err := rows.Scan(&f.Name, &f.MediaID, &f.UploadID, &f.Code, &f.Reason); err != nil {
-			return p, err
-		}
-		p.Failures = append(p.Failures, f)
-	}
-	return p, rows.Err()
+	return s.store.SurveyProgress(ctx, tx, id)
 }

@@ -1,0 +1,144 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/sieve-city/sieve/internal/db"
+)
+
+// CleanupResult counts what one cleanup run removed.
+type CleanupResult struct {
+	Sessions  int // expired upload sessions
+	Intents   int // objects left by crashed direct uploads
+	Multipart int // multipart uploads that no session holds
+}
+
+// cleanupActor names the cleanup in the audit log.
+const cleanupActor = "upload-cleanup"
+
+// Cleanup expires the pending upload sessions past their time by the service's clock
+// (aborting their multipart uploads and removing any object they left), removes the objects
+// of direct uploads that a crash left unrecorded, and aborts multipart uploads that no session
+// holds (AbortOrphanUploads). Run it periodically (the upload_cleanup job does); it is
+// idempotent.
+func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
+	var res CleanupResult
+	now := s.now()
+	var expired []session
+	err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+		var err error
+		expired, err = s.store.expiredSessions(ctx, tx, now)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	for _, x := range expired {
+		if x.s3ID != nil {
+			err := s.core().AbortMultipartUpload(ctx, s.blob.BucketMedia, x.key, *x.s3ID)
+			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+				return res, fmt.Errorf("media: abort upload %d: %w", x.id, err)
+			}
+		}
+		if err := s.blob.Client.RemoveObject(ctx, s.blob.BucketMedia, x.key, minio.RemoveObjectOptions{}); err != nil {
+			return res, fmt.Errorf("media: remove object of upload %d: %w", x.id, err)
+		}
+		if err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+			return s.store.expireSession(ctx, tx, x.id)
+		}); err != nil {
+			return res, err
+		}
+		res.Sessions++
+	}
+
+	var keys []string
+	err = db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+		var err error
+		keys, err = s.store.oldIntents(ctx, tx, now.Add(-s.cfg.IntentTTL))
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	for _, k := range keys {
+		// A recorded medium owns its object (an intent is normally dropped with the insert).
+		var owned bool
+		if err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+			var err error
+			owned, err = s.store.objectOwned(ctx, tx, k)
+			return err
+		}); err != nil {
+			return res, err
+		}
+		if !owned {
+			if err := s.blob.Client.RemoveObject(ctx, s.blob.BucketMedia, k, minio.RemoveObjectOptions{}); err != nil {
+				return res, fmt.Errorf("media: remove orphan %s: %w", k, err)
+			}
+		}
+		if err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+			return s.store.deleteIntent(ctx, tx, k)
+		}); err != nil {
+			return res, err
+		}
+		res.Intents++
+	}
+	n, err := s.AbortOrphanUploads(ctx, s.cfg.IntentTTL)
+	res.Multipart = n
+	if err != nil {
+		return res, err
+	}
+	if res.Sessions+res.Intents+res.Multipart > 0 {
+		s.log.Info("media: cleanup", "expired_sessions", res.Sessions, "orphans_removed", res.Intents,
+			"multipart_aborted", res.Multipart)
+	}
+	return res, nil
+}
+
+// AbortOrphanUploads aborts the multipart uploads in the media bucket begun more than olderThan
+// ago (by the service's clock) that no pending upload session holds. A session's multipart
+// upload is begun inside the transaction that records the session; when that transaction
+// fails (another file of the same request refused, the database away) the upload is left in
+// MinIO holding whatever parts arrived, and nothing else would ever remove it.
+func (s *Service) AbortOrphanUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := s.now().Add(-olderThan)
+	var old []minio.ObjectMultipartInfo
+	var ids []string
+	for u := range s.blob.Client.ListIncompleteUploads(ctx, s.blob.BucketMedia, "", true) {
+		if u.Err != nil {
+			return 0, storageError(u.Err)
+		}
+		if u.Initiated.Before(cutoff) {
+			old, ids = append(old, u), append(ids, u.UploadID)
+		}
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	var held []string
+	err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+		var err error
+		held, err = s.store.heldUploads(ctx, tx, ids)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, u := range old {
+		if slices.Contains(held, u.UploadID) {
+			continue
+		}
+		if err := s.core().AbortMultipartUpload(ctx, s.blob.BucketMedia, u.Key, u.UploadID); err != nil &&
+			minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+			return n, fmt.Errorf("media: abort orphan upload %s: %w", u.Key, err)
+		}
+		n++
+	}
+	return n, nil
+}

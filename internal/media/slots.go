@@ -1,0 +1,221 @@
+package media
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/db"
+)
+
+// FileDecl announces one file to upload with presigned URLs.
+type FileDecl struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"` // hex
+}
+
+// Slot is the answer for one declared file: already there ("exists", with its medium),
+// refused ("rejected", with why), or to upload ("upload") with a presigned PUT URL (files up
+// to PartSize) or one presigned URL per part still missing (larger files, resumable).
+type Slot struct {
+	Name      string     `json:"name"`
+	SHA256    string     `json:"sha256"`
+	Status    string     `json:"status"`
+	UploadID  int64      `json:"uploadId,omitempty"`
+	MediaID   *int64     `json:"mediaId,omitempty"`
+	Method    string     `json:"method,omitempty"`
+	URL       string     `json:"url,omitempty"`
+	PartSize  int64      `json:"partSize,omitempty"`
+	Parts     []PartURL  `json:"parts,omitempty"`
+	PartsDone []int      `json:"partsDone,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	Code      string     `json:"code,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+}
+
+// PartURL is the presigned PUT URL of one part of a multipart upload.
+type PartURL struct {
+	Number int    `json:"number"`
+	URL    string `json:"url"`
+}
+
+// MaxFilesPerRequest bounds the files one POST /surveys/{id}/uploads may announce.
+const MaxFilesPerRequest = 500
+
+// Slots answers a batch of declared files for caller a: into survey surveyID, or (nil) as
+// photos. A file the caller already stored is "exists"; a file with a pending session gets the
+// same session again (same object, same multipart upload, with the parts already sent), so an
+// interrupted run continues where it stopped.
+func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files []FileDecl) ([]Slot, error) {
+	if len(files) == 0 {
+		return nil, apperr.Invalidf("files_required", "请至少声明一个文件", "files is empty")
+	}
+	if len(files) > MaxFilesPerRequest {
+		return nil, apperr.Invalidf("too_many_files", "单次最多声明 500 个文件", "at most %d files per request", MaxFilesPerRequest)
+	}
+	out := make([]Slot, len(files))
+	var todo []int
+	err := db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error {
+		if surveyID != nil {
+			if _, err := s.store.GetSurvey(ctx, tx, *surveyID); err != nil {
+				return err
+			}
+		}
+		for i, f := range files {
+			sl := &out[i]
+			sl.Name, sl.SHA256 = cleanName(f.Name), strings.ToLower(f.SHA256)
+			sum, err := hex.DecodeString(sl.SHA256)
+			switch {
+			case err != nil || len(sum) != 32:
+				sl.Status, sl.Code, sl.Reason = "rejected", "invalid_sha256", "SHA-256 应为 64 位十六进制"
+				continue
+			case f.Size <= 0:
+				sl.Status, sl.Code, sl.Reason = "rejected", ErrEmptyFile.Code, ErrEmptyFile.MessageZH
+				continue
+			case s.cfg.Limits.MaxBytes > 0 && f.Size > s.cfg.Limits.MaxBytes:
+				sl.Status, sl.Code, sl.Reason = "rejected", ErrFileTooLarge.Code, ErrFileTooLarge.MessageZH
+				continue
+			}
+			mid, err := s.store.mediumBySHA(ctx, tx, a.UserID, sum)
+			if err == nil {
+				sl.Status, sl.MediaID = "exists", &mid
+				continue
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			x, err := s.store.pendingSession(ctx, tx, a.UserID, sum)
+			switch {
+			case err == nil && x.size == f.Size:
+				// Continue it, for this survey, a while longer.
+				if err := s.store.extendSession(ctx, tx, x.id, surveyID, sl.Name, s.now().Add(s.cfg.SessionTTL)); err != nil {
+					return err
+				}
+				sl.UploadID = x.id
+				todo = append(todo, i)
+				continue
+			case err == nil: // same content, other size: the old session is wrong; end it
+				if err := s.store.supersedeSession(ctx, tx, x.id); err != nil {
+					return err
+				}
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+			id, err := s.newSession(ctx, tx, a, surveyID, sl.Name, f.Size, sum)
+			if err != nil {
+				return err
+			}
+			sl.UploadID = id
+			todo = append(todo, i)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storageError(err)
+	}
+	for _, i := range todo {
+		if err := s.presign(ctx, a, &out[i]); err != nil {
+			return nil, storageError(err)
+		}
+	}
+	return out, nil
+}
+
+// newSession creates a pending session; a file larger than PartSize gets a multipart upload.
+func (s *Service) newSession(ctx context.Context, tx pgx.Tx, a db.Actor, surveyID *int64, name string, size int64, sum []byte) (int64, error) {
+	now := s.now()
+	key := strings.TrimSuffix(newObjectKey(now, imagery.Format("bin")), ".bin")
+	x := newSessionRow{kind: "single", surveyID: surveyID, userID: a.UserID, name: name, size: size, sha: sum,
+		key: key, partSize: size, expires: now.Add(s.cfg.SessionTTL)}
+	if size > s.cfg.PartSize {
+		id, err := s.core().NewMultipartUpload(ctx, s.blob.BucketMedia, key, minio.PutObjectOptions{})
+		if err != nil {
+			return 0, storageError(err)
+		}
+		x.kind, x.partSize, x.s3ID = "multipart", s.cfg.PartSize, &id
+	}
+	id, err := s.store.insertSession(ctx, tx, x)
+	if err != nil && x.s3ID != nil {
+		_ = s.core().AbortMultipartUpload(context.WithoutCancel(ctx), s.blob.BucketMedia, key, *x.s3ID)
+	}
+	return id, err
+}
+
+func (s *Service) core() minio.Core { return minio.Core{Client: s.blob.Client} }
+
+// presign fills a slot's URLs: one PUT, or a PUT per part not yet received.
+func (s *Service) presign(ctx context.Context, a db.Actor, sl *Slot) error {
+	x, err := s.session(ctx, a, sl.UploadID)
+	if err != nil {
+		return err
+	}
+	ttl := x.expires.Sub(s.now())
+	sl.Status, sl.Method, sl.ExpiresAt = "upload", "PUT", &x.expires
+	if x.kind == "single" {
+		u, err := s.blob.Presigner.PresignedPutObject(ctx, s.blob.BucketMedia, x.key, ttl)
+		if err != nil {
+			return err
+		}
+		sl.URL = u.String()
+		return nil
+	}
+	done, err := s.partsDone(ctx, x)
+	if err != nil {
+		return err
+	}
+	sl.PartSize = x.partSize
+	n := int((x.size + x.partSize - 1) / x.partSize)
+	for p := 1; p <= n; p++ {
+		if _, ok := done[p]; ok {
+			sl.PartsDone = append(sl.PartsDone, p)
+			continue
+		}
+		u, err := s.blob.Presigner.Presign(ctx, "PUT", s.blob.BucketMedia, x.key, ttl,
+			url.Values{"partNumber": {strconv.Itoa(p)}, "uploadId": {*x.s3ID}})
+		if err != nil {
+			return err
+		}
+		sl.Parts = append(sl.Parts, PartURL{Number: p, URL: u.String()})
+	}
+	return nil
+}
+
+// partsDone lists the parts of a multipart upload that MinIO holds.
+func (s *Service) partsDone(ctx context.Context, x session) (map[int]minio.ObjectPart, error) {
+	done := map[int]minio.ObjectPart{}
+	marker := 0
+	for {
+		res, err := s.core().ListObjectParts(ctx, s.blob.BucketMedia, x.key, *x.s3ID, marker, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range res.ObjectParts {
+			done[p.PartNumber] = p
+		}
+		if !res.IsTruncated {
+			return done, nil
+		}
+		marker = res.NextPartNumberMarker
+	}
+}
+
+// session returns upload session id visible to a, or apperr.ErrNotFound.
+func (s *Service) session(ctx context.Context, a db.Actor, id int64) (session, error) {
+	var x session
+	err := db.ReadInScope(ctx, s.pool, a, func(tx pgx.Tx) error {
+		var err error
+		x, err = s.store.session(ctx, tx, id)
+		return err
+	})
+	return x, db.MapError(err)
+}

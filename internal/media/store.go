@@ -1,0 +1,468 @@
+package media
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sieve-city/sieve/gis"
+	"github.com/sieve-city/sieve/internal/db"
+)
+
+// Store holds every SQL statement of the media domain: media, upload sessions and intents,
+// surveys and their progress, and what the jobs write. Each method runs in the transaction it
+// is given (which decides who acts and so what row-level security shows); none does I/O
+// beyond it. The Service opens the transactions.
+type Store struct{}
+
+// mediaCols are the columns scanMedium reads; the point and the ground footprint come out as
+// GeoJSON from the one gis builder.
+var mediaCols = `m.id, m.kind, m.survey_id, m.uploaded_by, m.sha256, m.size, m.format, m.content_type,
+	m.original_name, m.width, m.height, m.status, m.error_code, m.error, m.no_thumbnail, m.taken_at,
+	` + gis.AsGeoJSON("m.point") + `, ` + gis.AsGeoJSON("m.footprint") + `, m.altitude_rel, m.phash, m.metadata, m.thumbs,
+	m.created_at, m.object_key,
+	coalesce((SELECT array_agg(mc.cell_id ORDER BY mc.cell_id) FROM media_cells mc WHERE mc.media_id = m.id), '{}')`
+
+func scanMedium(row pgx.Row) (Medium, error) {
+	var (
+		m         Medium
+		sum       []byte
+		point, fp *string
+		phash     *int64
+		thumbs    []byte
+		metadata  []byte
+	)
+	err := row.Scan(&m.ID, &m.Kind, &m.SurveyID, &m.UploadedBy, &sum, &m.Size, &m.Format, &m.ContentType,
+		&m.OriginalName, &m.Width, &m.Height, &m.Status, &m.ErrorCode, &m.Error, &m.NoThumbnail, &m.TakenAt,
+		&point, &fp, &m.AltitudeRel, &phash, &metadata, &thumbs, &m.CreatedAt, &m.objectKey, &m.CellIDs)
+	if err != nil {
+		return m, err
+	}
+	m.SHA256 = hex.EncodeToString(sum)
+	if point != nil {
+		m.Point = json.RawMessage(*point)
+	}
+	if fp != nil {
+		m.Footprint = json.RawMessage(*fp)
+	}
+	if phash != nil {
+		m.PHash = fmt.Sprintf("%016x", uint64(*phash))
+	}
+	if len(metadata) > 0 {
+		m.Metadata = metadata
+	}
+	m.Thumbnails = []string{}
+	if len(thumbs) > 0 {
+		if err := json.Unmarshal(thumbs, &m.thumbs); err != nil {
+			return m, fmt.Errorf("media: thumbs of %d: %w", m.ID, err)
+		}
+		for name := range m.thumbs {
+			m.Thumbnails = append(m.Thumbnails, name)
+		}
+	}
+	return m, nil
+}
+
+// Get returns one medium visible in q's scope, or apperr.ErrNotFound.
+func (Store) Get(ctx context.Context, q db.Querier, id int64) (Medium, error) {
+	sql := `SELECT ` + mediaCols + ` FROM media m WHERE m.id = $1`
+	m, err := scanMedium(q.QueryRow(ctx, sql, id))
+	return m, db.MapError(err)
+}
+
+// ByIdempotencyKey returns user's medium recorded under key, or apperr.ErrNotFound.
+func (Store) ByIdempotencyKey(ctx context.Context, q db.Querier, userID int64, key string) (Medium, error) {
+	sql := `SELECT ` + mediaCols + ` FROM media m WHERE m.uploaded_by = $1 AND m.idempotency_key = $2`
+	m, err := scanMedium(q.QueryRow(ctx, sql, userID, key))
+	return m, db.MapError(err)
+}
+
+// SurveyImages lists a survey's images in id order after the id after, of one status ("" any).
+func (Store) SurveyImages(ctx context.Context, q db.Querier, surveyID, after int64, limit int, status string) ([]Medium, error) {
+	sql := `SELECT ` + mediaCols + ` FROM media m
+		WHERE m.survey_id = $1 AND m.id > $2 AND ($4 = '' OR m.status = $4) ORDER BY m.id LIMIT $3`
+	rows, err := q.Query(ctx, sql, surveyID, after, limit, status)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Medium, error) { return scanMedium(r) })
+}
+
+// mediumBySHA returns the id of user's medium with content sum, or pgx.ErrNoRows.
+func (Store) mediumBySHA(ctx context.Context, q db.Querier, userID int64, sum []byte) (int64, error) {
+	var id int64
+	err := q.QueryRow(ctx, `SELECT id FROM media WHERE uploaded_by = $1 AND sha256 = $2`, userID, sum).Scan(&id)
+	return id, err
+}
+
+// insertMedium records r for user; ok is false (and nothing inserted) when user already has
+// this content or this Idempotency-Key.
+func (Store) insertMedium(ctx context.Context, q db.Querier, userID int64, r record) (id int64, ok bool, err error) {
+	var idem *string
+	if r.idem != "" {
+		idem = &r.idem
+	}
+	const sql = `INSERT INTO media (kind, survey_id, uploaded_by, region_path, idempotency_key, sha256, size,
+			format, content_type, original_name, object_key, width, height)
+		VALUES ($1, $2, $3,
+			CASE WHEN $2::bigint IS NULL THEN (SELECT region_path FROM users WHERE id = $3)
+			     ELSE (SELECT region_path FROM surveys WHERE id = $2) END,
+			$4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT DO NOTHING RETURNING id`
+	err = q.QueryRow(ctx, sql, r.kind, r.surveyID, userID, idem, r.sha, r.size, string(r.info.Format),
+		r.info.Format.MIMEType(), r.name, r.key, r.info.Width, r.info.Height).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
+// firstMedium returns user's first medium with content sum or Idempotency-Key idem.
+func (Store) firstMedium(ctx context.Context, q db.Querier, userID int64, sum []byte, idem string) (Medium, error) {
+	var key *string
+	if idem != "" {
+		key = &idem
+	}
+	sql := `SELECT ` + mediaCols + ` FROM media m WHERE m.uploaded_by = $1
+		AND (m.sha256 = $2 OR m.idempotency_key = $3) ORDER BY m.id LIMIT 1`
+	return scanMedium(q.QueryRow(ctx, sql, userID, sum, key))
+}
+
+// objectOwned reports whether a recorded medium owns the object key.
+func (Store) objectOwned(ctx context.Context, q db.Querier, key string) (bool, error) {
+	var owned bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM media WHERE object_key = $1)`, key).Scan(&owned)
+	return owned, err
+}
+
+// insertIntent notes that user is streaming an object to key, at the time at.
+func (Store) insertIntent(ctx context.Context, q db.Querier, key string, userID int64, at time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO upload_intents (object_key, user_id, created_at) VALUES ($1, $2, $3)`, key, userID, at)
+	return err
+}
+
+// deleteIntent forgets the upload intent of key.
+func (Store) deleteIntent(ctx context.Context, q db.Querier, key string) error {
+	_, err := q.Exec(ctx, `DELETE FROM upload_intents WHERE object_key = $1`, key)
+	return err
+}
+
+// oldIntents returns the keys of (at most 1000) upload intents noted before cutoff.
+func (Store) oldIntents(ctx context.Context, q db.Querier, cutoff time.Time) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT object_key FROM upload_intents WHERE created_at < $1 LIMIT 1000`, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// session is one upload session (upload_sessions): a file announced for a presigned upload.
+type session struct {
+	id       int64
+	kind     string // single or multipart
+	surveyID *int64
+	userID   int64
+	name     string
+	size     int64
+	sha      []byte
+	key      string
+	s3ID     *string
+	partSize int64
+	status   string // pending, completed, rejected, expired
+	code     string
+	reason   string
+	mediaID  *int64
+	expires  time.Time
+}
+
+const sessionCols = `id, kind, survey_id, user_id, file_name, size, sha256, object_key, s3_upload_id, part_size,
+	status, reason_code, reason, media_id, expires_at`
+
+func scanSession(row pgx.Row) (session, error) {
+	var x session
+	err := row.Scan(&x.id, &x.kind, &x.surveyID, &x.userID, &x.name, &x.size, &x.sha, &x.key, &x.s3ID, &x.partSize,
+		&x.status, &x.code, &x.reason, &x.mediaID, &x.expires)
+	return x, err
+}
+
+// session returns one upload session visible in q's scope, or pgx.ErrNoRows.
+func (Store) session(ctx context.Context, q db.Querier, id int64) (session, error) {
+	return scanSession(q.QueryRow(ctx, `SELECT `+sessionCols+` FROM upload_sessions WHERE id = $1`, id))
+}
+
+// pendingSession returns user's pending session for content sum, or pgx.ErrNoRows.
+func (Store) pendingSession(ctx context.Context, q db.Querier, userID int64, sum []byte) (session, error) {
+	return scanSession(q.QueryRow(ctx, `SELECT `+sessionCols+` FROM upload_sessions
+		WHERE user_id = $1 AND sha256 = $2 AND status = 'pending'`, userID, sum))
+}
+
+// newSessionRow is an upload session about to be recorded.
+type newSessionRow struct {
+	kind     string
+	surveyID *int64
+	userID   int64
+	name     string
+	size     int64
+	sha      []byte
+	key      string
+	s3ID     *string
+	partSize int64
+	expires  time.Time
+}
+
+// insertSession records a pending session in the survey's area (or, for photos, the user's).
+func (Store) insertSession(ctx context.Context, q db.Querier, x newSessionRow) (int64, error) {
+	const sql = `INSERT INTO upload_sessions (kind, survey_id, user_id, region_path, file_name, size, sha256, object_key,
+			s3_upload_id, part_size, expires_at)
+		VALUES ($1, $2, $3,
+			CASE WHEN $2::bigint IS NULL THEN (SELECT region_path FROM users WHERE id = $3)
+			     ELSE (SELECT region_path FROM surveys WHERE id = $2) END,
+			$4, $5, $6, $7, $8, $9, $10) RETURNING id`
+	var id int64
+	err := q.QueryRow(ctx, sql, x.kind, x.surveyID, x.userID, x.name, x.size, x.sha, x.key, x.s3ID, x.partSize,
+		x.expires).Scan(&id)
+	return id, err
+}
+
+// extendSession moves a pending session to surveyID (nil: photos) under name, until expires.
+func (Store) extendSession(ctx context.Context, q db.Querier, id int64, surveyID *int64, name string, expires time.Time) error {
+	const sql = `UPDATE upload_sessions SET survey_id = $2, file_name = $3, expires_at = $4,
+		region_path = CASE WHEN $2::bigint IS NULL THEN (SELECT region_path FROM users WHERE id = user_id)
+		                   ELSE (SELECT region_path FROM surveys WHERE id = $2) END, updated_at = now()
+		WHERE id = $1`
+	_, err := q.Exec(ctx, sql, id, surveyID, name, expires)
+	return err
+}
+
+// supersedeSession ends a pending session that a new one for the same content replaces.
+func (Store) supersedeSession(ctx context.Context, q db.Querier, id int64) error {
+	_, err := q.Exec(ctx, `UPDATE upload_sessions SET status = 'expired', reason_code = 'superseded',
+		reason = '已被新的上传取代', updated_at = now() WHERE id = $1`, id)
+	return err
+}
+
+// completeSession marks a session completed with its medium.
+func (Store) completeSession(ctx context.Context, q db.Querier, id, mediaID int64) error {
+	_, err := q.Exec(ctx, `UPDATE upload_sessions SET status = 'completed', media_id = $2, updated_at = now()
+		WHERE id = $1`, id, mediaID)
+	return err
+}
+
+// rejectSession marks a session rejected, with the code and public reason why.
+func (Store) rejectSession(ctx context.Context, q db.Querier, id int64, code, reason string) error {
+	_, err := q.Exec(ctx, `UPDATE upload_sessions SET status = 'rejected', reason_code = $2, reason = $3,
+		updated_at = now() WHERE id = $1`, id, code, reason)
+	return err
+}
+
+// expiredSessions returns (at most 1000) pending sessions whose time ended before now.
+func (Store) expiredSessions(ctx context.Context, q db.Querier, now time.Time) ([]session, error) {
+	rows, err := q.Query(ctx, `SELECT `+sessionCols+` FROM upload_sessions
+		WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT 1000`, now)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (session, error) { return scanSession(r) })
+}
+
+// expireSession marks a still pending session expired.
+func (Store) expireSession(ctx context.Context, q db.Querier, id int64) error {
+	_, err := q.Exec(ctx, `UPDATE upload_sessions SET status = 'expired', reason_code = 'upload_expired',
+		reason = '上传会话已过期，文件未传完', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
+	return err
+}
+
+// heldUploads returns those of the multipart upload ids that a pending session holds.
+func (Store) heldUploads(ctx context.Context, q db.Querier, s3IDs []string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT s3_upload_id FROM upload_sessions WHERE s3_upload_id = ANY ($1) AND status = 'pending'`, s3IDs)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// stored is what a job needs of a medium.
+type stored struct {
+	kind          string
+	key           string
+	size          int64
+	width, height int
+}
+
+// stored returns what a job needs of medium id.
+func (Store) stored(ctx context.Context, q db.Querier, id int64) (stored, error) {
+	var st stored
+	const sql = `SELECT kind, object_key, size, coalesce(width, 0), coalesce(height, 0) FROM media WHERE id = $1`
+	err := q.QueryRow(ctx, sql, id).Scan(&st.kind, &st.key, &st.size, &st.width, &st.height)
+	return st, db.MapError(err)
+}
+
+// markFailed marks a medium failed, with the code and public reason of its job's failure.
+func (Store) markFailed(ctx context.Context, q db.Querier, id int64, code, reason string) error {
+	_, err := q.Exec(ctx, `UPDATE media SET status = 'failed', error_code = $2, error = $3, updated_at = now()
+		WHERE id = $1`, id, code, reason)
+	return err
+}
+
+// placement is what the metadata job learnt of a medium.
+type placement struct {
+	metadata    []byte // imagery.Metadata as JSON
+	takenAt     *time.Time
+	lon, lat    *float64
+	footprint   []byte // WKB polygon
+	altitudeRel *float64
+}
+
+// savePlacement stores a medium's metadata, point and footprint, and returns its status
+// after: processed when its thumbnails were made before ("" when the medium is gone).
+func (Store) savePlacement(ctx context.Context, q db.Querier, id int64, p placement) (string, error) {
+	const sql = `UPDATE media SET metadata = $2, taken_at = $3,
+		point = CASE WHEN $4::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($4, $5), 4326) END,
+		footprint = CASE WHEN $6::bytea IS NULL THEN NULL ELSE ST_MakeValid(ST_GeomFromWKB($6, 4326)) END,
+		altitude_rel = $7, metadata_at = now(), updated_at = now(),
+		status = CASE WHEN status = 'failed' THEN status WHEN thumbs_at IS NOT NULL THEN 'processed' ELSE status END
+		WHERE id = $1 RETURNING status`
+	var status string
+	err := q.QueryRow(ctx, sql, id, p.metadata, p.takenAt, p.lon, p.lat, p.footprint, p.altitudeRel).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) { // removed meanwhile: nothing to do
+		return "", nil
+	}
+	return status, err
+}
+
+// placeInCells recomputes the grid cells of media ids (place_media, migration 0010).
+func (Store) placeInCells(ctx context.Context, q db.Querier, ids []int64) error {
+	_, err := q.Exec(ctx, `SELECT place_media($1::bigint[])`, ids)
+	return err
+}
+
+// linkToSites links media ids to the suspected sites they show (link_media_to_sites): photos
+// within nearMetres of a site, drone images whose footprint covers one.
+func (Store) linkToSites(ctx context.Context, q db.Querier, ids []int64, nearMetres float64) error {
+	_, err := q.Exec(ctx, `SELECT link_media_to_sites($1::bigint[], NULL, $2)`, ids, nearMetres)
+	return err
+}
+
+// saveThumbs stores a medium's thumbnails (refs as JSON) and perceptual hash, and returns its
+// status after: processed when its metadata was read before ("" when the medium is gone).
+func (Store) saveThumbs(ctx context.Context, q db.Querier, id int64, refs []byte, phash *int64, noThumb bool) (string, error) {
+	const sql = `UPDATE media SET thumbs = $2, phash = $3, no_thumbnail = $4, thumbs_at = now(), updated_at = now(),
+		status = CASE WHEN status = 'failed' THEN status WHEN metadata_at IS NOT NULL THEN 'processed' ELSE status END
+		WHERE id = $1 RETURNING status`
+	var status string
+	err := q.QueryRow(ctx, sql, id, refs, phash, noThumb).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) { // removed meanwhile: nothing to do
+		return "", nil
+	}
+	return status, err
+}
+
+// regionInScope reports whether region id is visible in q's scope.
+func (Store) regionInScope(ctx context.Context, q db.Querier, id int64) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM regions WHERE id = $1 AND sieve_in_scope(path))`, id).Scan(&ok)
+	return ok, err
+}
+
+// userExists reports whether user id exists (and is visible in q's scope).
+func (Store) userExists(ctx context.Context, q db.Querier, id int64) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, id).Scan(&ok)
+	return ok, err
+}
+
+const surveyCols = `id, region_id, operator_id, name, flight_date::text, drone, camera, created_at`
+
+func scanSurvey(row pgx.Row) (Survey, error) {
+	var v Survey
+	err := row.Scan(&v.ID, &v.RegionID, &v.OperatorID, &v.Name, &v.FlightDate, &v.Drone, &v.Camera, &v.CreatedAt)
+	return v, err
+}
+
+// InsertSurvey records a checked survey flown by operator, created by caller.
+func (Store) InsertSurvey(ctx context.Context, q db.Querier, caller, operator int64, in NewSurvey) (Survey, error) {
+	const sql = `INSERT INTO surveys (region_id, operator_id, name, flight_date, drone, camera, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ` + surveyCols
+	v, err := scanSurvey(q.QueryRow(ctx, sql, in.RegionID, operator, in.Name, in.FlightDate, in.Drone, in.Camera, caller))
+	return v, db.MapError(err)
+}
+
+// ListSurveys returns the surveys visible in q's scope that match f, newest first, each with
+// the count of its stored images.
+func (Store) ListSurveys(ctx context.Context, q db.Querier, f SurveyFilter) ([]Survey, error) {
+	const sql = `SELECT ` + surveyCols + `, (SELECT count(*) FROM media m WHERE m.survey_id = surveys.id)
+		FROM surveys
+		WHERE ($1 = 0 OR id < $1)
+		  AND ($2 = 0 OR region_path <@ (SELECT path FROM regions WHERE id = $2))
+		  AND ($3 = 0 OR operator_id = $3)
+		ORDER BY id DESC LIMIT $4`
+	rows, err := q.Query(ctx, sql, f.After, f.RegionID, f.OperatorID, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Survey, error) {
+		var v Survey
+		var images int
+		err := r.Scan(&v.ID, &v.RegionID, &v.OperatorID, &v.Name, &v.FlightDate, &v.Drone, &v.Camera, &v.CreatedAt, &images)
+		v.Images = &images
+		return v, err
+	})
+}
+
+// GetSurvey returns one survey visible in q's scope, or apperr.ErrNotFound.
+func (Store) GetSurvey(ctx context.Context, q db.Querier, id int64) (Survey, error) {
+	const sql = `SELECT ` + surveyCols + ` FROM surveys WHERE id = $1`
+	v, err := scanSurvey(q.QueryRow(ctx, sql, id))
+	return v, db.MapError(err)
+}
+
+// SurveyProgress counts what was declared, received, processed and failed of survey id, with
+// reasons.
+func (Store) SurveyProgress(ctx context.Context, q db.Querier, id int64) (Progress, error) {
+	p := Progress{Failures: []Failure{}}
+	const counts = `SELECT
+		(SELECT count(DISTINCT sha256) FROM upload_sessions WHERE survey_id = $1)
+		  + (SELECT count(*) FROM media m WHERE m.survey_id = $1
+		     AND NOT EXISTS (SELECT 1 FROM upload_sessions u WHERE u.survey_id = $1 AND u.sha256 = m.sha256)),
+		(SELECT coalesce(sum(size), 0) FROM (SELECT DISTINCT ON (sha256) size FROM upload_sessions WHERE survey_id = $1) d),
+		(SELECT count(*) FROM upload_sessions WHERE survey_id = $1 AND status = 'pending'),
+		(SELECT count(DISTINCT sha256) FROM upload_sessions u WHERE survey_id = $1 AND status IN ('rejected', 'expired')
+		   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
+		   AND NOT EXISTS (SELECT 1 FROM upload_sessions p WHERE p.survey_id = $1 AND p.sha256 = u.sha256 AND p.status = 'pending')),
+		count(*), coalesce(sum(size), 0),
+		count(*) FILTER (WHERE status = 'processed'),
+		count(*) FILTER (WHERE status = 'failed')
+		FROM media WHERE survey_id = $1`
+	var rejected int
+	err := q.QueryRow(ctx, counts, id).Scan(&p.Declared, &p.BytesDeclared, &p.Pending, &rejected, &p.Received, &p.BytesReceived, &p.Processed, &p.Failed)
+	if err != nil {
+		return p, err
+	}
+	p.Failed += rejected
+	const failures = `SELECT original_name, id, NULL::bigint, error_code, error FROM media WHERE survey_id = $1 AND status = 'failed'
+		UNION ALL
+		(SELECT DISTINCT ON (sha256) file_name, NULL, id, reason_code, reason FROM upload_sessions u
+		 WHERE survey_id = $1 AND status IN ('rejected', 'expired')
+		   AND NOT EXISTS (SELECT 1 FROM media m WHERE m.survey_id = $1 AND m.sha256 = u.sha256)
+		   AND NOT EXISTS (SELECT 1 FROM upload_sessions p WHERE p.survey_id = $1 AND p.sha256 = u.sha256 AND p.status = 'pending')
+		 ORDER BY sha256, id DESC)
+		ORDER BY 1 LIMIT 200`
+	rows, err := q.Query(ctx, failures, id)
+	if err != nil {
+		return p, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f Failure
+		if err := rows.Scan(&f.Name, &f.MediaID, &f.UploadID, &f.Code, &f.Reason); err != nil {
+			return p, err
+		}
+		p.Failures = append(p.Failures, f)
+	}
+	return p, rows.Err()
+}
