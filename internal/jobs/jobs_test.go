@@ -64,7 +64,9 @@ func (d *testDomain) Register(w *river.Workers) {
 
 func (d *testDomain) Periodic() []*river.PeriodicJob {
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-		func() (river.JobArgs, *river.InsertOpts) { return tickArgs{}, &river.InsertOpts{Queue: river.QueueDefault} },
+		func() (river.JobArgs, *river.InsertOpts) {
+			return tickArgs{}, &river.InsertOpts{Queue: river.QueueDefault}
+		},
 		&river.PeriodicJobOpts{ID: "jobs_test_tick", RunOnStart: true})}
 }
 
