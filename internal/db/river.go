@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 )
 
-// migrateRiver brings River's tables (the background job queue, see internal/media) up to the
+// migrateRiver brings River's tables (the background job queue, see internal/jobs) up to the
 // version of the River library that this binary is built with. River keeps its own version
 // table (river_migration); this runs before Sieve's own migrations.
 func migrateRiver(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {

@@ -30,11 +30,8 @@ const cleanupActor = "upload-cleanup"
 func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 	var res CleanupResult
 	now := s.now()
-	var expired []session
-	err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
-		var err error
-		expired, err = s.store.expiredSessions(ctx, tx, now)
-		return err
+	expired, err := asSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) ([]session, error) {
+		return s.store.expiredSessions(ctx, tx, now)
 	})
 	if err != nil {
 		return res, err
@@ -57,23 +54,16 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 		res.Sessions++
 	}
 
-	var keys []string
-	err = db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
-		var err error
-		keys, err = s.store.oldIntents(ctx, tx, now.Add(-s.cfg.IntentTTL))
-		return err
+	keys, err := asSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) ([]string, error) {
+		return s.store.oldIntents(ctx, tx, now.Add(-s.cfg.IntentTTL))
 	})
 	if err != nil {
 		return res, err
 	}
 	for _, k := range keys {
 		// A recorded medium owns its object (an intent is normally dropped with the insert).
-		var owned bool
-		if err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
-			var err error
-			owned, err = s.store.objectOwned(ctx, tx, k)
-			return err
-		}); err != nil {
+		owned, err := asSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) (bool, error) { return s.store.objectOwned(ctx, tx, k) })
+		if err != nil {
 			return res, err
 		}
 		if !owned {
@@ -120,12 +110,7 @@ func (s *Service) AbortOrphanUploads(ctx context.Context, olderThan time.Duratio
 	if len(old) == 0 {
 		return 0, nil
 	}
-	var held []string
-	err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
-		var err error
-		held, err = s.store.heldUploads(ctx, tx, ids)
-		return err
-	})
+	held, err := asSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) ([]string, error) { return s.store.heldUploads(ctx, tx, ids) })
 	if err != nil {
 		return 0, err
 	}

@@ -44,13 +44,7 @@ type Upload struct {
 
 // ByIdempotencyKey returns the caller's medium recorded under key, or apperr.ErrNotFound.
 func (s *Service) ByIdempotencyKey(ctx context.Context, a db.Actor, key string) (Medium, error) {
-	var m Medium
-	err := db.ReadInScope(ctx, s.pool, a, func(tx pgx.Tx) error {
-		var err error
-		m, err = s.store.ByIdempotencyKey(ctx, tx, a.UserID, key)
-		return err
-	})
-	return m, err
+	return readAs(ctx, s.pool, a, func(tx pgx.Tx) (Medium, error) { return s.store.ByIdempotencyKey(ctx, tx, a.UserID, key) })
 }
 
 // newObjectKey names a new original: media/YYYY/MM/DD/<random>.<ext>.

@@ -35,8 +35,7 @@ type MetadataArgs struct {
 func (MetadataArgs) Kind() string { return "media_metadata" }
 
 // ThumbnailArgs is the job that makes a medium's thumbnails (every size, upright) and its
-// perceptual hash (computed from the smallest thumbnail, so the original is decoded once), and
-// checks the stored bytes against the recorded SHA-256.
+// perceptual hash (computed from the smallest thumbnail, so the original is decoded once).
 type ThumbnailArgs struct {
 	MediaID int64 `json:"media_id"`
 }
@@ -181,13 +180,7 @@ func (s *Service) markFailed(ctx context.Context, id int64, code, reason string)
 }
 
 func (s *Service) loadStored(ctx context.Context, id int64) (stored, error) {
-	var st stored
-	err := db.AsSystem(ctx, s.pool, jobsActor, func(tx pgx.Tx) error {
-		var err error
-		st, err = s.store.stored(ctx, tx, id)
-		return err
-	})
-	return st, err
+	return asSystem(ctx, s.pool, jobsActor, func(tx pgx.Tx) (stored, error) { return s.store.stored(ctx, tx, id) })
 }
 
 // processed runs the Processed hooks when status says that a job's update left medium id
@@ -239,7 +232,30 @@ func (o *objectReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// readHead returns the first bytes of an original and the open object positioned after them.
+// headMetadata is the metadata read from an original (err when it could not be read), and
+// the head of the original it was read from.
+type headMetadata struct {
+	imagery.Metadata
+	err  error
+	head []byte
+}
+
+// openMedium opens the original of medium id for a job: what the database says of it, the
+// object positioned after its head, and the metadata read from the head (and ranged GETs).
+func (s *Service) openMedium(ctx context.Context, id int64) (stored, *minio.Object, headMetadata, error) {
+	st, err := s.loadStored(ctx, id)
+	if err != nil {
+		return st, nil, headMetadata{}, err
+	}
+	obj, head, err := s.openOriginal(ctx, st)
+	if err != nil {
+		return st, nil, headMetadata{}, err
+	}
+	md, err := imagery.ReadMetadata(&objectReaderAt{ctx: ctx, s: s, key: st.key, head: head}, st.size)
+	return st, obj, headMetadata{Metadata: md, err: err, head: head}, nil
+}
+
+// openOriginal returns the first bytes of an original and the open object positioned after them.
 func (s *Service) openOriginal(ctx context.Context, st stored) (*minio.Object, []byte, error) {
 	obj, err := s.blob.Client.GetObject(ctx, s.blob.BucketMedia, st.key, minio.GetObjectOptions{})
 	if err != nil {
@@ -266,17 +282,13 @@ var campaignZone = time.FixedZone("CST", 8*3600)
 // placeMedium reads the metadata of a medium and stores its position, footprint and cells,
 // then links it to suspected sites.
 func (s *Service) placeMedium(ctx context.Context, id int64) error {
-	st, err := s.loadStored(ctx, id)
-	if err != nil {
-		return err
-	}
-	obj, head, err := s.openOriginal(ctx, st)
+	st, obj, hm, err := s.openMedium(ctx, id)
 	if err != nil {
 		return err
 	}
 	obj.Close()
-	md, err := imagery.ReadMetadata(&objectReaderAt{ctx: ctx, s: s, key: st.key, head: head}, st.size)
-	if err != nil {
+	md := hm.Metadata
+	if err := hm.err; err != nil {
 		if !errors.Is(err, imagery.ErrCorruptImage) {
 			return err
 		}
@@ -334,25 +346,19 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 	})
 }
 
-// makeThumbnails makes and stores every thumbnail size of a medium and its perceptual hash,
-// checking on the way that the stored bytes hash to the recorded SHA-256.
+// makeThumbnails makes and stores every thumbnail size of a medium and its perceptual hash.
 func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
-	st, err := s.loadStored(ctx, id)
-	if err != nil {
-		return err
-	}
-	obj, head, err := s.openOriginal(ctx, st)
+	_, obj, md, err := s.openMedium(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer obj.Close()
-	md, err := imagery.ReadMetadata(&objectReaderAt{ctx: ctx, s: s, key: st.key, head: head}, st.size)
-	if err != nil {
+	if md.err != nil {
 		md.Orientation = 1
 	}
 	// The content hash was checked when the bytes were stored (by MinIO for POST /media, by
 	// Complete for presigned uploads); the job only reads what the thumbnails need.
-	thumbs, terr := s.thumbs.Make(ctx, io.MultiReader(bytes.NewReader(head), obj), md.Orientation)
+	thumbs, terr := s.thumbs.Make(ctx, io.MultiReader(bytes.NewReader(md.head), obj), md.Orientation)
 	noThumb := errors.Is(terr, imagery.ErrCannotThumbnail)
 	if terr != nil && !noThumb {
 		return terr

@@ -195,13 +195,29 @@ func (s *Service) SurveyImages(ctx context.Context, tx pgx.Tx, surveyID, after i
 
 // getAs returns one medium visible to a, or apperr.ErrNotFound.
 func (s *Service) getAs(ctx context.Context, a db.Actor, id int64) (Medium, error) {
-	var m Medium
-	err := db.ReadInScope(ctx, s.pool, a, func(tx pgx.Tx) error {
+	return readAs(ctx, s.pool, a, func(tx pgx.Tx) (Medium, error) { return s.store.Get(ctx, tx, id) })
+}
+
+// readAs returns what fn reads through the store in a read-only transaction acting as a.
+func readAs[T any](ctx context.Context, pool *pgxpool.Pool, a db.Actor, fn func(tx pgx.Tx) (T, error)) (T, error) {
+	var v T
+	err := db.ReadInScope(ctx, pool, a, func(tx pgx.Tx) error {
 		var err error
-		m, err = s.store.Get(ctx, tx, id)
+		v, err = fn(tx)
 		return err
 	})
-	return m, err
+	return v, db.MapError(err)
+}
+
+// asSystem returns what fn does through the store in a transaction acting as the system what.
+func asSystem[T any](ctx context.Context, pool *pgxpool.Pool, what string, fn func(tx pgx.Tx) (T, error)) (T, error) {
+	var v T
+	err := db.AsSystem(ctx, pool, what, func(tx pgx.Tx) error {
+		var err error
+		v, err = fn(tx)
+		return err
+	})
+	return v, err
 }
 
 // OriginalURL returns a short-lived presigned GET URL of a medium's original.

@@ -135,7 +135,7 @@ func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files 
 func (s *Service) newSession(ctx context.Context, tx pgx.Tx, a db.Actor, surveyID *int64, name string, size int64, sum []byte) (int64, error) {
 	now := s.now()
 	key := strings.TrimSuffix(newObjectKey(now, imagery.Format("bin")), ".bin")
-	x := newSessionRow{kind: "single", surveyID: surveyID, userID: a.UserID, name: name, size: size, sha: sum,
+	x := session{kind: "single", surveyID: surveyID, userID: a.UserID, name: name, size: size, sha: sum,
 		key: key, partSize: size, expires: now.Add(s.cfg.SessionTTL)}
 	if size > s.cfg.PartSize {
 		id, err := s.core().NewMultipartUpload(ctx, s.blob.BucketMedia, key, minio.PutObjectOptions{})
@@ -211,11 +211,5 @@ func (s *Service) partsDone(ctx context.Context, x session) (map[int]minio.Objec
 
 // session returns upload session id visible to a, or apperr.ErrNotFound.
 func (s *Service) session(ctx context.Context, a db.Actor, id int64) (session, error) {
-	var x session
-	err := db.ReadInScope(ctx, s.pool, a, func(tx pgx.Tx) error {
-		var err error
-		x, err = s.store.session(ctx, tx, id)
-		return err
-	})
-	return x, db.MapError(err)
+	return readAs(ctx, s.pool, a, func(tx pgx.Tx) (session, error) { return s.store.session(ctx, tx, id) })
 }

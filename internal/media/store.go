@@ -201,22 +201,10 @@ func (Store) pendingSession(ctx context.Context, q db.Querier, userID int64, sum
 		WHERE user_id = $1 AND sha256 = $2 AND status = 'pending'`, userID, sum))
 }
 
-// newSessionRow is an upload session about to be recorded.
-type newSessionRow struct {
-	kind     string
-	surveyID *int64
-	userID   int64
-	name     string
-	size     int64
-	sha      []byte
-	key      string
-	s3ID     *string
-	partSize int64
-	expires  time.Time
-}
-
 // insertSession records a pending session in the survey's area (or, for photos, the user's).
-func (Store) insertSession(ctx context.Context, q db.Querier, x newSessionRow) (int64, error) {
+// Only the fields a new session has are read: kind, surveyID, userID, name, size, sha, key,
+// s3ID, partSize and expires.
+func (Store) insertSession(ctx context.Context, q db.Querier, x session) (int64, error) {
 	const sql = `INSERT INTO upload_sessions (kind, survey_id, user_id, region_path, file_name, size, sha256, object_key,
 			s3_upload_id, part_size, expires_at)
 		VALUES ($1, $2, $3,
