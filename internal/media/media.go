@@ -104,9 +104,10 @@ type Deps struct {
 type Hooks struct {
 	// Processed run when a medium becomes processed: in the transaction (acting as the system)
 	// of whichever of its two jobs finishes last, right after that job's update, so they see
-	// its point, footprint, cells, site links, thumbnails and pHash. They run again when a
-	// reprocessed medium is processed again, and not for a medium that failed. An error rolls
-	// the job's work back and the job is retried.
+	// its point, footprint, cells, site links, thumbnails and pHash. They never run for a
+	// medium that failed. After Reprocess each of the two jobs leaves the medium processed (the
+	// other's results are already there), so they run once per job: make them idempotent. An
+	// error rolls the job's work back and the job is retried.
 	Processed []func(ctx context.Context, tx pgx.Tx, mediaID int64) error
 }
 
