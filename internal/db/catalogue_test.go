@@ -116,7 +116,7 @@ func checkCatalogue(facts []tableFacts) []string {
 			add(f.name, "no permissive SELECT or ALL policy: nobody can read it")
 		}
 		if _, kept := notRepathed[f.name]; f.hasPath && !kept && !f.systemUpdate {
-			add(f.name, "has an ltree path column but no UPDATE policy USING and WITH CHECK sieve_system(): a region move (sieve_repath) cannot rewrite it (SELECT sieve_system_update(...))")
+			add(f.name, "has an ltree path column but no UPDATE policy USING and WITH CHECK sieve_system(), which region moves (sieve_repath) rely on (SELECT sieve_system_update(...))")
 		}
 		reason, exempt := unaudited[f.name]
 		switch {
