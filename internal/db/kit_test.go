@@ -3,6 +3,8 @@ package db_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -161,12 +163,16 @@ func TestTableKit(t *testing.T) {
 		t.Errorf("the system rewrites a path (region moves): %d, %v", n, err)
 	}
 
-	for _, bad := range []string{
-		`SELECT sieve_secure_table('kit_things', 'note', 'scope')`,
-		`SELECT sieve_secure_table('kit_things', 'region_path', 'everyone')`,
+	for bad, want := range map[string]string{
+		`SELECT sieve_secure_table('kit_things', 'note', 'scope')`:           "kit_things.note is not an ltree column",
+		`SELECT sieve_secure_table('kit_things', 'region_path', 'everyone')`: "writes must be scope or system",
+		`CREATE TRIGGER kit_things_typo BEFORE INSERT ON kit_things
+			FOR EACH ROW EXECUTE FUNCTION sieve_copy_path('region_id', 'regions', 'path', 'region_pth');
+		 SET LOCAL sieve.system = 'on';
+		 INSERT INTO kit_things (region_id) VALUES (` + strconv.FormatInt(t1, 10) + `)`: "sieve_copy_path on kit_things: no column region_pth",
 	} {
-		if _, err := pool.Exec(ctx, bad); err == nil {
-			t.Errorf("%s: accepted", bad)
+		if _, err := pool.Exec(ctx, bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error %q", bad, err, want)
 		}
 	}
 }
