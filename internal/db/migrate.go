@@ -66,6 +66,8 @@ const migrationLock = 0x5131e7e // "sieve"
 
 // Migrate applies River's queue migrations (see migrateRiver), then every Sieve migration not
 // yet applied, each in its own transaction, and returns how many Sieve migrations it applied.
+// It refuses, before applying any, a migration numbered below the highest one applied: numbers
+// are taken in the order migrations land, and a late one must be renumbered above.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {
 	ms, err := Migrations()
 	if err != nil {
