@@ -66,11 +66,25 @@ const migrationLock = 0x5131e7e // "sieve"
 
 // Migrate applies River's queue migrations (see migrateRiver), then every Sieve migration not
 // yet applied, each in its own transaction, and returns how many Sieve migrations it applied.
+// It refuses, before applying any, a migration numbered below the highest one applied: numbers
+// are taken in the order migrations land, and a late one must be renumbered above.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return 0, err
 	}
+	return migrate(ctx, pool, log, ms)
+}
+
+// migrate is Migrate with the list of migrations given (version order).
+//
+// Migrations land in order: a version number is taken when its migration lands, so a database
+// never has a migration applied after a higher one. An unapplied migration numbered below the
+// highest applied one (a branch that took its number before another landed a higher one) is
+// refused before anything is applied, with a message saying to renumber it: applied out of
+// order, it would run against a schema its author never saw, and databases migrated at different
+// times would end up with different schemas.
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, ms []Migration) (int, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("db: migrate: %w", err)
@@ -93,9 +107,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, er
 	if _, err := conn.Exec(ctx, create); err != nil {
 		return 0, fmt.Errorf("db: create schema_migrations: %w", err)
 	}
-	// Apply every embedded migration not yet recorded, in version order (not only those above
-	// the highest: branches developed side by side may land lower numbers later).
 	done := map[int]bool{}
+	highest := 0
 	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations")
 	if err != nil {
 		return 0, fmt.Errorf("db: read schema versions: %w", err)
@@ -103,12 +116,19 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, er
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("db: read schema versions: %w", err)
 		}
 		done[v] = true
+		highest = max(highest, v)
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("db: read schema versions: %w", err)
+	}
+	for _, m := range ms {
+		if !done[m.Version] && m.Version < highest {
+			return 0, fmt.Errorf("db: migration %04d_%s is not applied but %04d is: migrations must land in order; renumber it above %04d",
+				m.Version, m.Name, highest, highest)
+		}
 	}
 	applied := 0
 	for _, m := range ms {
