@@ -76,14 +76,15 @@ func AsSystem(ctx context.Context, pool *pgxpool.Pool, what string, fn func(tx p
 // entry (audit.RecordSummary) — none when every count is zero, since nothing changed. The
 // settings in force before come back after fn.
 //
-// Bulk is the one place where a set-wise write is recorded; callers say what they change and
-// how much, and never write audit rows themselves. The phone-sync change feed (a changes table
-// with a sequence and tombstones, GET /sync?since=) hooks in here beside the audit summary:
-// the same Summary tells it the entity and the region of the set that changed, so it can write
-// one change row per set ("premises under region R changed, fetch them again") from s; a
-// caller whose rows phones sync one by one will add the ids it touched to Summary (a field or
-// a temporary table of ids that the feed reads per row), and Bulk will hand them on. Row-by-row
-// writes outside Bulk stay with the triggers, which the feed then joins the same way.
+// Bulk is the one place where a set-wise write is recorded: callers say what they change
+// (entity, action, region) and how much, and never write audit rows themselves. The phone-sync
+// change feed (a changes table with a sequence and tombstones, GET /sync?since=) hooks in here,
+// in summarised, beside the audit summary: from the same Summary it writes one change row per
+// set ("Entity under RegionID changed: fetch it again"); an entity that phones sync row by row
+// adds the ids it touched to Summary (a slice, or the name of a temporary table of ids for
+// large sets), and the feed writes one sequenced row per id (a tombstone for a delete). Writes
+// outside Bulk, one row at a time, reach the feed through the tables' triggers, as they reach
+// the audit log.
 func Bulk(ctx context.Context, q Querier, s audit.Summary, fn func(s *audit.Summary) error) error {
 	return withSettings(ctx, q, []string{"sieve.bulk"}, []string{"on"}, summarised(ctx, q, s, fn))
 }

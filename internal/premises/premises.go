@@ -364,8 +364,9 @@ type Filter struct {
 // everywhere in that order) and slow for a small one, so for an area of few cells List first
 // finds those cells (sieve_cells_in, through region_shapes and its spatial index, migration
 // 0014) and reads their premises and the few in no cell through premises_cell (bigint equality
-// is leakproof); the exact conditions still apply. On the demo city (50,000 premises) a village's page took 87 ms before and 3-13
-// ms after, a 500 m bbox 45 ms and 6 ms; a whole city's page 20 ms either way.
+// is leakproof); the exact conditions still apply. On the demo city (50,000 premises) a
+// village's page took 87 ms before and 3-13 ms after, a 500 m bbox 45 ms and 6 ms; a whole
+// city's page 20 ms either way.
 func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, error) {
 	var bb [4]float64
 	if f.BBox != nil {
