@@ -195,7 +195,8 @@ func box(x0, y0, x1, y1 float64) string {
 // index of region_shapes, on a village of about 1,600 cells with fresh statistics (ANALYZE, no
 // planner settings changed). Two views: EXPLAIN of the placement query place_media runs
 // (sieve_media_placement, inlined), and the transaction's own scan counters while
-// place_media(ARRAY[id]) itself runs — index scans on region_shapes, no sequential scan.
+// place_media(ARRAY[id]) itself runs — index scans on region_shapes, no sequential scan. It
+// also checks sieve_cells_in, the other way into region_shapes.
 func TestPlacingOneImageUsesShapeIndex(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -267,5 +268,18 @@ func TestPlacingOneImageUsesShapeIndex(t *testing.T) {
 		AND ST_Intersects(geom, ST_MakeEnvelope(113.405, 34.105, 113.408, 34.107, 4326))`)
 	if inVillage != cells || inBox != wantBox || inBox == 0 {
 		t.Errorf("sieve_cells_in: %v cells in the village (want %v), %v in the box (want %v)", inVillage, cells, inBox, wantBox)
+	}
+	// ... and a box's cells come through the spatial index for a caller under row-level security.
+	coord := db.Actor{Username: "coord", Role: "township_coordinator", Scope: []string{e.townshipPath}}
+	err = db.InScope(ctx, e.pool, coord, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `EXPLAIN SELECT * FROM sieve_cells_in(NULL, ST_MakeEnvelope(113.405, 34.105, 113.408, 34.107, 4326))`)
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if text := strings.Join(plan, "\n"); err != nil || !strings.Contains(text, "region_shapes_cells") && !strings.Contains(text, "region_shapes_geom") {
+		t.Errorf("sieve_cells_in of a box does not use region_shapes' spatial index: %v\n%s", err, text)
 	}
 }
