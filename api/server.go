@@ -63,7 +63,7 @@ func New(d Deps) *Server {
 		d.Premises = premises.NewStore()
 	}
 	if d.Regions == nil {
-		d.Regions = regions.NewStore(d.Premises)
+		d.Regions = regions.NewStore(d.Premises, media.NewPlacer())
 	}
 	e := echo.New()
 	e.HideBanner = true

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
@@ -57,7 +58,7 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	start := time.Now()
 	d := &demo{ctx: ctx, acc: a.accounts(), ps: premises.NewStore(), rng: mrand.New(mrand.NewPCG(411081, 2024))}
-	d.rs = regions.NewStore(d.ps)
+	d.rs = newRegions(d.ps)
 	var creds []string
 	toppedUp := false
 	err = db.AsSystem(ctx, a.pool, "demo", func(tx pgx.Tx) error {
@@ -475,13 +476,14 @@ func (d *demo) gridWorkers() error {
 // inspections by each cell's grid worker over its first 40 days: a share of each township's
 // premises between 15 % and 85 % (so some townships lag), mostly clear, some closed or refused,
 // a few suspected with findings; the four exited enterprises are all inspected, their
-// production equipment removed. No photos: they come with the phone app.
+// production equipment removed. No photos: they come with the phone app. One bulk change: a
+// single summary audit entry (inspections, generate, created) instead of one per inspection.
 func (d *demo) inspections() error {
 	const round = `INSERT INTO rounds (name, starts_at, ends_at)
 		VALUES ('非法违法"小化工"集中排查整治', date_trunc('day', now()) - interval '40 days', date_trunc('day', now()) + interval '50 days')
-		RETURNING id`
-	var roundID int64
-	if err := d.tx.QueryRow(d.ctx, round).Scan(&roundID); err != nil {
+		RETURNING id, (SELECT id FROM regions WHERE code = $1)`
+	var roundID, city int64
+	if err := d.tx.QueryRow(d.ctx, round, demoCityCode).Scan(&roundID, &city); err != nil {
 		return err
 	}
 	const sql = `WITH src AS (
@@ -529,7 +531,15 @@ func (d *demo) inspections() error {
 	if err := d.exec(`SELECT setseed(0.411081)`); err != nil {
 		return err
 	}
-	return db.Bulk(d.ctx, d.tx, func() error { return d.exec(sql, roundID, premises.TagExitedHazchem) })
+	sum := audit.Summary{Entity: "inspections", Action: "generate", RegionID: city}
+	return db.Bulk(d.ctx, d.tx, sum, func(sum *audit.Summary) error {
+		tag, err := d.tx.Exec(d.ctx, sql, roundID, premises.TagExitedHazchem)
+		if err != nil {
+			return err
+		}
+		sum.Counts = map[string]int64{"created": tag.RowsAffected()}
+		return nil
+	})
 }
 
 func randomPassword() string {

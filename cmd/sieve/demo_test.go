@@ -94,6 +94,23 @@ func TestDemo(t *testing.T) {
 		t.Errorf("townships' inspected shares %.2f-%.2f: the map would show no laggards", c.minShare, c.maxShare)
 	}
 
+	// The inspections are one bulk change: one summary entry with their count, none per row.
+	summaries := func() (n, created, perRow int) {
+		t.Helper()
+		if err := db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT
+				(SELECT count(*) FROM audit_log WHERE entity = 'inspections' AND action = 'generate'),
+				(SELECT coalesce(sum((after->>'created')::int), 0) FROM audit_log WHERE entity = 'inspections' AND action = 'generate'),
+				(SELECT count(*) FROM audit_log WHERE entity = 'inspections' AND entity_id <> '')`).Scan(&n, &created, &perRow)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n, created, perRow
+	}
+	if n, created, perRow := summaries(); n != 1 || created != c.inspections || perRow != 0 {
+		t.Errorf("inspections' audit: %d summaries counting %d, %d per-row entries; want 1 counting %d, 0", n, created, perRow, c.inspections)
+	}
+
 	if out, err := sieve("demo"); err != nil || !strings.Contains(out, "nothing done") {
 		t.Fatalf("second demo: %v %s", err, out)
 	}
@@ -120,6 +137,9 @@ func TestDemo(t *testing.T) {
 	// random() is seeded, but the order rows meet it may change with the plan: about as many.
 	if count(); inspections < c.inspections*9/10 || inspections > c.inspections*11/10 {
 		t.Errorf("%d inspections after the top-up, want about %d as on the first load", inspections, c.inspections)
+	}
+	if n, created, _ := summaries(); n != 2 || created != c.inspections+inspections {
+		t.Errorf("after the top-up: %d inspection summaries counting %d, want 2 counting %d", n, created, c.inspections+inspections)
 	}
 	if out, err := sieve("demo"); err != nil || !strings.Contains(out, "nothing done") {
 		t.Fatalf("demo after the top-up: %v %s", err, out)

@@ -15,6 +15,7 @@ import (
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 )
@@ -70,7 +71,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	ps := premises.NewStore()
-	rs := regions.NewStore(ps)
+	rs := newRegions(ps)
 	var report any
 	switch what {
 	case "regions":
@@ -132,4 +133,10 @@ func printRejection(w io.Writer, err error) error {
 		return fmt.Errorf("import rejected: %s", ae.Message)
 	}
 	return err
+}
+
+// newRegions is the binary's region store, given the placers of everything that lives in grid
+// cells: the one list of them for serve, import and demo (api.New's default is the same).
+func newRegions(ps *premises.Store) *regions.Store {
+	return regions.NewStore(ps, media.NewPlacer())
 }

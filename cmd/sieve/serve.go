@@ -22,6 +22,7 @@ import (
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/media"
+	"github.com/sieve-city/sieve/internal/premises"
 )
 
 // app is what every subcommand that talks to the services shares.
@@ -159,6 +160,7 @@ func (a *app) server(svc *media.Service) *api.Server {
 		Pool:     a.pool,
 		Accounts: a.accounts(),
 		Media:    svc,
+		Regions:  newRegions(premises.NewStore()),
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -136,10 +137,8 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO audit_log (user_id, actor, action, entity, entity_id, region_path, remote_addr)
-			VALUES ($1, $2, 'login', 'session', $3, $4::ltree, $5)`, user.ID, user.Username, strconv.FormatInt(user.ID, 10),
-			nullPath(user.RegionPath), remoteAddr)
-		return err
+		return audit.Record(ctx, tx, audit.Action{Action: "login", Entity: "session", EntityID: strconv.FormatInt(user.ID, 10),
+			UserID: user.ID, Actor: user.Username, RegionPath: user.RegionPath, RemoteAddr: remoteAddr})
 	})
 	if err != nil {
 		return "", time.Time{}, User{}, fmt.Errorf("accounts: login: %w", err)
@@ -148,13 +147,6 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 		return "", time.Time{}, User{}, errBadCredentials
 	}
 	return token, expires, user, nil
-}
-
-func nullPath(p string) *string {
-	if p == "" {
-		return nil
-	}
-	return &p
 }
 
 // dummyHash is verified for unknown usernames so that they take as long as known ones.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/audit"
 )
 
 // Actor is who a transaction acts for. Its fields become the transaction-local settings that
@@ -69,18 +70,43 @@ func AsSystem(ctx context.Context, pool *pgxpool.Pool, what string, fn func(tx p
 	return InScope(ctx, pool, System(what), fn)
 }
 
-// Bulk runs fn inside q's transaction with the per-row audit trigger off (sieve.bulk, read by
-// the triggers' WHEN conditions): a bulk change of many rows writes one summary audit entry
-// itself. The setting in force before comes back after fn.
-func Bulk(ctx context.Context, q Querier, fn func() error) error {
-	return withSettings(ctx, q, []string{"sieve.bulk"}, []string{"on"}, fn)
+// Bulk runs fn as one bulk change inside q's transaction, and records it: the per-row audit
+// trigger is off while fn runs (sieve.bulk, read by the triggers' WHEN conditions), fn fills in
+// the counts of s (and may refine the rest), and Bulk then writes s as the change's one audit
+// entry (audit.RecordSummary) — none when every count is zero, since nothing changed. The
+// settings in force before come back after fn.
+//
+// Bulk is the one place where a set-wise write is recorded: callers say what they change
+// (entity, action, region) and how much, and never write audit rows themselves. The phone-sync
+// change feed (a changes table with a sequence and tombstones, GET /sync?since=) hooks in here,
+// in summarised, beside the audit summary: from the same Summary it writes one change row per
+// set ("Entity under RegionID changed: fetch it again"); an entity that phones sync row by row
+// adds the ids it touched to Summary (a slice, or the name of a temporary table of ids for
+// large sets), and the feed writes one sequenced row per id (a tombstone for a delete). Writes
+// outside Bulk, one row at a time, reach the feed through the tables' triggers, as they reach
+// the audit log.
+func Bulk(ctx context.Context, q Querier, s audit.Summary, fn func(s *audit.Summary) error) error {
+	return withSettings(ctx, q, []string{"sieve.bulk"}, []string{"on"}, summarised(ctx, q, s, fn))
 }
 
 // SystemBulk is Bulk acting as the system: for bookkeeping that the caller was allowed to start
 // but whose rows its own policies would not all let it touch (rewriting the path copies of a
-// region that moved).
-func SystemBulk(ctx context.Context, q Querier, fn func() error) error {
-	return withSettings(ctx, q, []string{"sieve.bulk", "sieve.system"}, []string{"on", "on"}, fn)
+// region that moved, placing media in new cells). The summary is still the caller's.
+func SystemBulk(ctx context.Context, q Querier, s audit.Summary, fn func(s *audit.Summary) error) error {
+	return withSettings(ctx, q, []string{"sieve.bulk", "sieve.system"}, []string{"on", "on"}, summarised(ctx, q, s, fn))
+}
+
+// summarised runs fn and then writes its summary.
+func summarised(ctx context.Context, q Querier, s audit.Summary, fn func(s *audit.Summary) error) func() error {
+	return func() error {
+		if err := fn(&s); err != nil {
+			return err
+		}
+		if !s.Changed() {
+			return nil
+		}
+		return audit.RecordSummary(ctx, q, s)
+	}
 }
 
 // withSettings runs fn with the transaction-local settings names set to values, and sets them

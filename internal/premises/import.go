@@ -18,6 +18,7 @@ import (
 
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -292,11 +293,12 @@ func errRejected(received int, issues []Issue) error {
 //
 // The steps: COPY the rows into a temporary table; check refs; place every row at once
 // (placeManySQL) and check the places against the caller's area; one INSERT ... SELECT into the
-// register. The audit log gets one summary entry instead of one per row. A large import into a
-// register smaller than itself (the city's first load) drops the register's spatial index and
-// builds it again after the INSERT, which is several times cheaper than growing it row by row;
-// the premises table is then locked against readers until the import commits. Any import of
-// RebuildIndexAt rows or more keeps other writers of premises waiting until it commits.
+// register, a bulk change (db.Bulk) whose one summary audit entry (premises, import, the
+// counts) replaces one per row. A large import into a register smaller than itself (the city's
+// first load) drops the register's spatial index and builds it again after the INSERT, which is
+// several times cheaper than growing it row by row; the premises table is then locked against
+// readers until the import commits. Any import of RebuildIndexAt rows or more keeps other
+// writers of premises waiting until it commits.
 func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (ImportReport, error) {
 	rep := ImportReport{Received: len(b.rows) + countRows(b.Issues), Issues: []Issue{}}
 	if len(b.Issues) > 0 {
@@ -397,10 +399,14 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 		SELECT l.kind, l.name, l.address, l.contact_name, l.contact_phone, l.credit_code, l.tags, 'register', l.ref,
 			ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326), p.cell_id, p.path, nullif($1::bigint, 0)
 		FROM premises_load l LEFT JOIN premises_places p ON p.idx = l.idx`
-	err = db.Bulk(ctx, q, func() error {
-		if _, err := q.Exec(ctx, insert, by); err != nil {
+	outsideCells := located - inCells
+	sum := audit.Summary{Entity: "premises", Action: "import"}
+	err = db.Bulk(ctx, q, sum, func(sum *audit.Summary) error {
+		tag, err := q.Exec(ctx, insert, by)
+		if err != nil {
 			return fmt.Errorf("premises: import insert: %w", mapWriteError(err))
 		}
+		sum.Counts = map[string]int64{"created": tag.RowsAffected(), "inCells": inCells, "outsideCells": outsideCells}
 		return nil
 	})
 	if err != nil {
@@ -411,7 +417,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 			return rep, fmt.Errorf("premises: import: rebuild spatial index: %w", err)
 		}
 	}
-	rep.Created, rep.InCells, rep.OutsideCells = total, inCells, located-inCells
+	rep.Created, rep.InCells, rep.OutsideCells = total, inCells, outsideCells
 	if total-located > 0 {
 		rep.Issues = append(rep.Issues, Issue{Problem: "outside_regions",
 			Message: fmt.Sprintf("%d premises lie in no region; only the city office sees them until regions cover them", total-located)})
@@ -420,8 +426,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, b *Batch, by int64) (I
 		rep.Issues = append(rep.Issues, Issue{Problem: "outside_cells",
 			Message: fmt.Sprintf("%d premises lie in no grid cell yet; they are placed when cells are made", rep.OutsideCells)})
 	}
-	err = auditSummary(ctx, q, "import", 0, map[string]any{"created": total, "inCells": inCells, "outsideCells": rep.OutsideCells})
-	return rep, err
+	return rep, nil
 }
 
 // RebuildIndexAt is the smallest import that drops the register's spatial index and builds it

@@ -2,7 +2,7 @@
 // abandoned factories and warehouses, abandoned farms and idle houses that grid workers visit.
 // Premises are the denominator of coverage, so each one is a point placed in exactly one grid
 // cell (网格) by its location — computed here, never typed — and placed again whenever the cells
-// change (Reassign).
+// change (Store.PlaceIn, the register's placer for package regions).
 //
 // Store methods take the caller's transaction (db.InScope): row-level security on the premises
 // table limits every read and write to the caller's area, keyed by the premise's region_path.
@@ -21,6 +21,7 @@ import (
 
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -361,10 +362,11 @@ type Filter struct {
 // leakproof, and neither ltree's <@ nor PostGIS's && is: a region or bbox filter would walk the
 // register in id order until it has a page. That is quick for a large area (its premises are
 // everywhere in that order) and slow for a small one, so for an area of few cells List first
-// finds those cells (region_shapes, with its spatial index) and reads their premises and the
-// few in no cell through premises_cell (bigint equality is leakproof); the exact conditions
-// still apply. On the demo city (50,000 premises) a village's page took 87 ms before and 3-13
-// ms after, a 500 m bbox 45 ms and 6 ms; a whole city's page 20 ms either way.
+// finds those cells (sieve_cells_in, through region_shapes and its spatial index, migration
+// 0014) and reads their premises and the few in no cell through premises_cell (bigint equality
+// is leakproof); the exact conditions still apply. On the demo city (50,000 premises) a
+// village's page took 87 ms before and 3-13 ms after, a 500 m bbox 45 ms and 6 ms; a whole
+// city's page 20 ms either way.
 func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, error) {
 	var bb [4]float64
 	if f.BBox != nil {
@@ -373,11 +375,9 @@ func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, er
 	var cells []int64
 	if f.CellID == 0 && (f.RegionID != 0 || f.BBox != nil) {
 		const few = `SELECT CASE WHEN count(*) * $4 <= (SELECT count(*) FROM region_shapes WHERE level = 'cell')
-				THEN coalesce(array_agg(r.region_id), '{}') END
-			FROM region_shapes r
-			WHERE r.level = 'cell'
-			  AND ($1 = 0 OR r.path <@ (SELECT path FROM regions WHERE id = $1))
-			  AND (NOT $2 OR r.geom && ST_MakeEnvelope(($3::float8[])[1], $3[2], $3[3], $3[4], 4326))`
+				THEN coalesce(array_agg(c.id), '{}') END
+			FROM sieve_cells_in(nullif($1::bigint, 0),
+				CASE WHEN $2 THEN ST_MakeEnvelope(($3::float8[])[1], $3[2], $3[3], $3[4], 4326) END) AS c(id)`
 		if err := q.QueryRow(ctx, few, f.RegionID, f.BBox != nil, bb[:], max(s.FewCellsShare, 1)).Scan(&cells); err != nil {
 			return nil, fmt.Errorf("premises: list: %w", err)
 		}
@@ -519,10 +519,15 @@ func (s *Store) Update(ctx context.Context, q db.Querier, id int64, p Patch) (Pr
 	return s.Get(ctx, q, id)
 }
 
-// Reassign places again every premise inside region regionID (by location or by its current
-// region path), after that region's cells changed, and returns how many moved. It runs as a
-// bulk change: one summary audit entry instead of one per premise.
-func (s *Store) Reassign(ctx context.Context, q db.Querier, regionID int64) (int64, error) {
+// Name is the placer's name in the cells and import reports of package regions.
+func (s *Store) Name() string { return "premises" }
+
+// PlaceIn places again every premise inside region regionID (by location or by its current
+// region path), after that region's cells changed, and returns how many moved. It is the
+// register's placer for package regions (migration 0005 knew it as Reassign) and runs as a bulk
+// change: one summary audit entry (premises, reassign, the moved count) instead of one per
+// premise.
+func (s *Store) PlaceIn(ctx context.Context, q db.Querier, regionID int64) (int64, error) {
 	const sql = `WITH area AS (SELECT path, geom FROM regions WHERE id = $1),
 		placed AS (
 			SELECT p.id, c.id AS cell_id, coalesce(c.path, a.path) AS path
@@ -533,34 +538,18 @@ func (s *Store) Reassign(ctx context.Context, q db.Querier, regionID int64) (int
 		WHERE p.id = placed.id
 		  AND (p.cell_id IS DISTINCT FROM placed.cell_id OR p.region_path IS DISTINCT FROM placed.path)`
 	var moved int64
-	err := db.Bulk(ctx, q, func() error {
+	sum := audit.Summary{Entity: "premises", Action: "reassign", RegionID: regionID}
+	err := db.Bulk(ctx, q, sum, func(sum *audit.Summary) error {
 		tag, err := q.Exec(ctx, strings.Replace(sql, "LOCATE", locate("p.geom"), 1), regionID)
 		if err != nil {
 			return fmt.Errorf("premises: reassign: %w", db.MapError(err))
 		}
 		moved = tag.RowsAffected()
+		sum.Counts = map[string]int64{"moved": moved}
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	if moved > 0 {
-		if err := auditSummary(ctx, q, "reassign", regionID, map[string]any{"region": regionID, "moved": moved}); err != nil {
-			return 0, err
-		}
-	}
 	return moved, nil
-}
-
-// auditSummary writes the one audit entry of a bulk change, placed in region regionID (0: the
-// caller's own area) so that the people of that area can read it.
-func auditSummary(ctx context.Context, q db.Querier, action string, regionID int64, after map[string]any) error {
-	const sql = `INSERT INTO audit_log (user_id, actor, action, entity, entity_id, region_path, remote_addr, request_id, after)
-		VALUES (sieve_user_id(), coalesce(nullif(current_setting('sieve.actor', true), ''), 'unknown'), $1, 'premises', '',
-			coalesce((SELECT path FROM regions WHERE id = $2), (sieve_scope())[1]),
-			coalesce(current_setting('sieve.remote_addr', true), ''), coalesce(current_setting('sieve.request_id', true), ''), $3)`
-	if _, err := q.Exec(ctx, sql, action, regionID, after); err != nil {
-		return fmt.Errorf("premises: audit %s: %w", action, err)
-	}
-	return nil
 }

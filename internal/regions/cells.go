@@ -32,6 +32,8 @@ type CellsResult struct {
 	Created       int     `json:"created"`
 	Deleted       int64   `json:"deleted"`
 	PremisesMoved int64   `json:"premisesMoved"`
+	// Placed counts, by placer (premises, media ...), the rows placed anew in the cells.
+	Placed map[string]int64 `json:"placed"`
 }
 
 var (
@@ -47,9 +49,10 @@ var (
 // gets cells in each of its villages, or directly when it has none. Each lattice cell is
 // clipped to the boundary and slivers are merged into neighbours (gis.ClipLatticeSQL). Cells
 // are named and coded by their lattice position, north to south and west to east within a row:
-// code VILLAGECODE-NN, name VILLAGENAME NN网格. Premises inside are placed in the new cells.
+// code VILLAGECODE-NN, name VILLAGENAME NN网格. Premises, media and whatever else lives in cells
+// are placed in the new cells (the Store's placers).
 func (s *Store) GenerateCells(ctx context.Context, q db.Querier, id int64, spec CellSpec) (CellsResult, error) {
-	res := CellsResult{Regions: []int64{}}
+	res := CellsResult{Regions: []int64{}, Placed: map[string]int64{}}
 	// The region first: outside the caller's area is 404 whatever was asked.
 	_, level, hasGeom, err := writable(ctx, q, id)
 	if err != nil {
@@ -110,11 +113,10 @@ func (s *Store) GenerateCells(ctx context.Context, q db.Querier, id int64, spec 
 	if err := reindexCells(ctx, q); err != nil {
 		return res, err
 	}
-	moved, err := s.Premises.Reassign(ctx, q, id)
-	if err != nil {
+	if err := s.placeIn(ctx, q, id, res.Placed); err != nil {
 		return res, err
 	}
-	res.PremisesMoved = moved
+	res.PremisesMoved = res.Placed[premisesPlacer]
 	return res, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -51,14 +52,16 @@ type Issue struct {
 
 // Report is the per-feature outcome of an import.
 type Report struct {
-	Features      int     `json:"features"`
-	Created       int     `json:"created"`
-	Updated       int     `json:"updated"`
-	Moved         int     `json:"moved"` // of those updated, moved to another parent
-	Errors        int     `json:"errors"`
-	Warnings      int     `json:"warnings"`
-	PremisesMoved int64   `json:"premisesMoved"`
-	Issues        []Issue `json:"issues"`
+	Features      int   `json:"features"`
+	Created       int   `json:"created"`
+	Updated       int   `json:"updated"`
+	Moved         int   `json:"moved"` // of those updated, moved to another parent
+	Errors        int   `json:"errors"`
+	Warnings      int   `json:"warnings"`
+	PremisesMoved int64 `json:"premisesMoved"`
+	// Placed counts, by placer (premises, media ...), the rows placed anew in changed cells.
+	Placed map[string]int64 `json:"placed"`
+	Issues []Issue          `json:"issues"`
 }
 
 func (r *Report) add(is Issue) {
@@ -245,12 +248,13 @@ func defaultKind(level Level, name string) string {
 // warning when the overhang is a sliver; overlaps between siblings are errors, or snapped away
 // with a warning when slivers; gaps between siblings inside their parent are warnings. Any
 // error rolls the import back and is returned as a 422 whose details are the Report.
-// Premises inside the regions touched are placed again.
+// Premises, media and whatever else lives in the cells of the regions touched are placed again
+// (the Store's placers).
 func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature, opt ImportOptions) (Report, error) {
 	if opt.SliverFraction <= 0 {
 		opt.SliverFraction = 0.01
 	}
-	rep := Report{Features: len(features), Issues: []Issue{}}
+	rep := Report{Features: len(features), Issues: []Issue{}, Placed: map[string]int64{}}
 	if len(features) == 0 {
 		return rep, apperr.Invalidf("empty_import", "文件中没有要素", "the file holds no features")
 	}
@@ -405,7 +409,8 @@ func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature
 			break
 		}
 	}
-	// Place premises again under the parents of the topmost regions written.
+	// Place again what lives in cells (the placers) under the parents of the topmost regions
+	// written.
 	done := map[int64]bool{}
 	for _, it := range items {
 		target := it.parentID
@@ -419,12 +424,11 @@ func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature
 			continue
 		}
 		done[target] = true
-		n, err := s.Premises.Reassign(ctx, q, target)
-		if err != nil {
+		if err := s.placeIn(ctx, q, target, rep.Placed); err != nil {
 			return rep, err
 		}
-		rep.PremisesMoved += n
 	}
+	rep.PremisesMoved = rep.Placed[premisesPlacer]
 	sort.SliceStable(rep.Issues, func(i, j int) bool { return rep.Issues[i].Feature < rep.Issues[j].Feature })
 	return rep, nil
 }
@@ -566,8 +570,9 @@ func (s *Store) write(ctx context.Context, q db.Querier, items []*item, byCode m
 
 // move puts region id under newParent (both in the caller's area, checked when the file was
 // read): its path and the path of everything inside it change, and so does every copy of those
-// paths (sieve_repath, migration 0012), rewritten as the system in bulk mode (one audit entry,
-// for the region). It returns why it refused, or "".
+// paths (sieve_repath, migration 0012), rewritten as the system in bulk mode: the region's own
+// update is audited row by row, the rewritten copies in one summary (regions, repath, rows).
+// It returns why it refused, or "".
 func (s *Store) move(ctx context.Context, q db.Querier, id, newParent int64) (string, error) {
 	var oldPath string
 	var under bool
@@ -585,9 +590,14 @@ func (s *Store) move(ctx context.Context, q db.Querier, id, newParent int64) (st
 	if err != nil {
 		return "", fmt.Errorf("regions: move %d: %w", id, db.MapError(err))
 	}
-	err = db.SystemBulk(ctx, q, func() error {
-		_, err := q.Exec(ctx, `SELECT sieve_repath($1::ltree, $2::ltree)`, oldPath, newPath)
-		return err
+	sum := audit.Summary{Entity: "regions", Action: "repath", RegionID: id}
+	err = db.SystemBulk(ctx, q, sum, func(sum *audit.Summary) error {
+		var rows int64
+		if err := q.QueryRow(ctx, `SELECT sieve_repath($1::ltree, $2::ltree)`, oldPath, newPath).Scan(&rows); err != nil {
+			return err
+		}
+		sum.Counts = map[string]int64{"rows": rows}
+		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("regions: move %d from %s to %s: %w", id, oldPath, newPath, err)

@@ -20,7 +20,6 @@ import (
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
-	"github.com/sieve-city/sieve/internal/premises"
 )
 
 // Level is a region's place in the tree.
@@ -76,12 +75,42 @@ type Region struct {
 // Store reads and writes regions. OGR2OGR is the path of GDAL's ogr2ogr, used to read
 // shapefiles ("ogr2ogr" on the PATH when empty).
 type Store struct {
-	OGR2OGR  string
-	Premises *premises.Store
+	OGR2OGR string
+	// Placers re-place what lives in grid cells whenever cells change (see Placer).
+	Placers []Placer
 }
 
-// NewStore returns a Store.
-func NewStore(p *premises.Store) *Store { return &Store{OGR2OGR: "ogr2ogr", Premises: p} }
+// NewStore returns a Store whose cell changes re-place the rows of placers, in that order.
+func NewStore(placers ...Placer) *Store { return &Store{OGR2OGR: "ogr2ogr", Placers: placers} }
+
+// Placer owns rows that live in grid cells (premises, media; later sites, leads, tips) and
+// places them again when cells change. It is the one answer to "the cells of a region changed":
+// after GenerateCells and Import, the Store calls every placer it was given (cmd/sieve wires
+// the list) for the region whose cells changed, inside the same transaction, so the packages
+// that keep rows in cells never need regions to know them.
+type Placer interface {
+	// Name is the placer's key in the reports' placed counts ("premises", "media" ...).
+	Name() string
+	// PlaceIn places again, set-wise (one bulk change, db.Bulk), every row of the placer's
+	// inside region regionID or placed under it, and returns how many rows' places changed.
+	// It runs in the caller's transaction after the caller was allowed to change the region.
+	PlaceIn(ctx context.Context, q db.Querier, regionID int64) (int64, error)
+}
+
+// placeIn runs every placer for region id, adding their counts to placed.
+func (s *Store) placeIn(ctx context.Context, q db.Querier, id int64, placed map[string]int64) error {
+	for _, p := range s.Placers {
+		n, err := p.PlaceIn(ctx, q, id)
+		if err != nil {
+			return fmt.Errorf("regions: place %s in %d: %w", p.Name(), id, err)
+		}
+		placed[p.Name()] += n
+	}
+	return nil
+}
+
+// premisesPlacer is the name of the placer whose count is also reported as premisesMoved.
+const premisesPlacer = "premises"
 
 // regionCols are the columns scan reads; $1 says whether to load the boundary. Premises are
 // counted through their cell ids: under row-level security a btree lookup on cell_id can use

@@ -37,6 +37,7 @@ import (
 
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 )
@@ -167,7 +168,8 @@ func makeCells(ctx context.Context, pool *pgxpool.Pool, want int) (int, error) {
 			return err
 		}
 		size := 1000 * sqrtf(area/float64(want))
-		res, err := regions.NewStore(premises.NewStore()).GenerateCells(ctx, tx, village, regions.CellSpec{Shape: "square", Size: size})
+		rs := regions.NewStore(premises.NewStore(), media.NewPlacer())
+		res, err := rs.GenerateCells(ctx, tx, village, regions.CellSpec{Shape: "square", Size: size})
 		created = res.Created
 		return err
 	})
