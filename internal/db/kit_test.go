@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/testenv"
 )
@@ -127,16 +128,21 @@ func TestTableKit(t *testing.T) {
 		t.Errorf("%d audit entries, want 3 (two inserts, one update)", n)
 	}
 	err = db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
-		return db.Bulk(ctx, tx, func() error {
-			_, err := tx.Exec(ctx, `INSERT INTO kit_things (region_id) SELECT $1 FROM generate_series(1, 5)`, t1)
+		return db.Bulk(ctx, tx, audit.Summary{Entity: "kit_things", Action: "load"}, func(s *audit.Summary) error {
+			tag, err := tx.Exec(ctx, `INSERT INTO kit_things (region_id) SELECT $1 FROM generate_series(1, 5)`, t1)
+			s.Counts = map[string]int64{"created": tag.RowsAffected()}
 			return err
 		})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := audited(); n != 3 {
-		t.Errorf("a bulk load wrote %d row audit entries", n-3)
+	// The bulk load writes its one summary entry and no row entries.
+	if n := audited(); n != 4 {
+		t.Errorf("a bulk load of 5 rows wrote %d audit entries, want 1 (its summary)", n-3)
+	}
+	if n, err := exec(sys, `SELECT 1 FROM audit_log WHERE entity = 'kit_things' AND action = 'load' AND after->>'created' = '5'`); err != nil || n != 1 {
+		t.Errorf("bulk summary entries: %d (%v), want 1 counting 5 created", n, err)
 	}
 
 	if _, err := pool.Exec(ctx, `SELECT sieve_secure_table('kit_things', 'region_path', 'system')`); err != nil {
