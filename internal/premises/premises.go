@@ -77,25 +77,26 @@ const (
 
 // Premise is one place in the register.
 type Premise struct {
-	ID           int64    `json:"id"`
-	Kind         Kind     `json:"kind"`
-	Name         string   `json:"name"`
-	Address      string   `json:"address"`
-	ContactName  string   `json:"contactName"`
-	ContactPhone string   `json:"contactPhone"`
-	CreditCode   string   `json:"creditCode"`
-	Tags         []string `json:"tags"`
-	Source       string   `json:"source"`
-	Ref          string   `json:"ref"`
-	Lon          float64  `json:"-"`
-	Lat          float64  `json:"-"`
+	ID           int64     `json:"id"`
+	Kind         Kind      `json:"kind"`
+	Name         string    `json:"name"`
+	Address      string    `json:"address"`
+	ContactName  string    `json:"contactName"`
+	ContactPhone string    `json:"contactPhone"`
+	CreditCode   string    `json:"creditCode"`
+	Tags         []string  `json:"tags"`
+	Source       string    `json:"source"`
+	Ref          string    `json:"ref"`
+	Lon          float64   `json:"-"`
+	Lat          float64   `json:"-"`
+	CellID       *int64    `json:"cellId"`
+	RegionID     *int64    `json:"regionId"` // the cell, or the deepest region containing the point
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+
 	// Geometry is the point as GeoJSON, written by PostGIS (gis.AsGeoJSON): the API's Feature
 	// writer puts it beside the properties.
-	Geometry  json.RawMessage `json:"-"`
-	CellID    *int64          `json:"cellId"`
-	RegionID  *int64          `json:"regionId"` // the cell, or the deepest region containing the point
-	CreatedAt time.Time       `json:"createdAt"`
-	UpdatedAt time.Time       `json:"updatedAt"`
+	Geometry json.RawMessage `json:"-"`
 }
 
 // NewPremise is what is needed to add a premise. Lon and Lat are in CRS (WGS-84 when empty).
