@@ -16,6 +16,7 @@ import (
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/testenv"
+	"github.com/sieve-city/sieve/openapi/contract"
 )
 
 // harness is a Sieve API on real PostGIS and MinIO (fresh database and buckets) behind an
@@ -48,9 +49,23 @@ func newHarness(t testing.TB) *harness {
 		BodyLimit:   64 << 10,
 		UploadLimit: 32 << 20,
 	})
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
+	ts := contractServer(t, s.Handler())
 	return &harness{t: t, srv: s, url: ts.URL, pool: pool, accounts: acc}
+}
+
+// contractServer serves h for a test with every request and answer checked against
+// openapi.yaml (openapi/contract): a mismatch fails the test, naming the route and the schema
+// error. Requests the server refuses (4xx) are the tests' deliberately bad input; only the
+// refusal's shape is checked for them.
+func contractServer(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	ch, err := contract.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(ch.Handler(h, func(err error) { t.Error(err) }))
+	t.Cleanup(ts.Close) // waits for requests in flight, so no check outlives the test
+	return ts
 }
 
 // world is a small region tree with one user of each role, for scope tests:
