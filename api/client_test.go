@@ -59,7 +59,7 @@ func TestClient(t *testing.T) {
 		t.Fatalf("region: %+v %v", region, err)
 	}
 
-	p, err := coord.CreatePremise(ctx, client.NewPremise{Name: "东村化工厂", Kind: "企业", Lon: 113.55, Lat: 34.2})
+	p, err := coord.CreatePremise(ctx, client.NewPremise{Name: "东村化工厂", Kind: "企业", Lon: ptr(113.55), Lat: ptr(34.2)})
 	if err != nil || p.Properties.Kind != "enterprise" || p.Properties.CellID == nil ||
 		string(p.Geometry) != `{"type":"Point","coordinates":[113.55,34.2]}` {
 		t.Fatalf("create premise: %+v %s %v", p, p.Geometry, err)
@@ -88,7 +88,7 @@ func TestClient(t *testing.T) {
 		{func() error { _, err := coord.GetUser(ctx, w.users["worker2"].ID); return err }, 404, "not_found"},
 		{func() error { _, err := login("worker").ListUsers(ctx, client.UserFilter{}); return err }, 403, "forbidden"},
 		{func() error {
-			_, err := coord.CreatePremise(ctx, client.NewPremise{Name: "顺店", Lon: 113.65, Lat: 34.2})
+			_, err := coord.CreatePremise(ctx, client.NewPremise{Name: "顺店", Lon: ptr(113.65), Lat: ptr(34.2)})
 			return err
 		}, 422, "outside_scope"},
 	} {
@@ -169,3 +169,5 @@ func TestClient(t *testing.T) {
 		t.Fatalf("me after logout: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

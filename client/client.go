@@ -1,7 +1,8 @@
 // Package client is a typed Go client of Sieve's HTTP API (/api/v1): what `sieve upload`, the
 // end-to-end checks and the phone-sync tests drive the API through, instead of each writing its
-// own HTTP and JSON. Its types mirror openapi/openapi.yaml (the contract) and do not import the
-// server's packages, so a client built from this package depends only on the contract.
+// own HTTP and JSON. Resources are the server's own types (aliases in types.go), whose JSON the
+// contract tests hold to openapi/openapi.yaml; this package adds the calls, the paging and
+// GeoJSON envelopes, and the error type.
 //
 // Every call takes a context; an answer of 400 or more comes back as a *Error with the status,
 // the stable code and the message of the API's error body:
