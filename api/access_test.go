@@ -31,9 +31,10 @@ func scopeFixtures(w *world) map[string][2]int64 {
 
 var pathParam = regexp.MustCompile(`:(\w+)`)
 
-// areaParams are the query parameters that name an area. A read that takes one (the spec says
-// which) must have an areaFixtures case for it, or TestAccessMatrix fails.
-var areaParams = map[string]bool{"region": true, "township": true, "cell": true, "parent": true, "within": true, "bbox": true}
+// areaParams are the parameters that name an area: query parameters, and a map tile's {z} in a
+// path ({z}/{x}/{y}). A read that takes one (the spec says which) must have an areaFixtures
+// case for it, or TestAccessMatrix fails.
+var areaParams = map[string]bool{"region": true, "township": true, "cell": true, "parent": true, "within": true, "bbox": true, "z": true}
 
 // areaCase is a request that names an area by id or by geometry: in lies inside the area of
 // the t1 users, out in the other township, and outObject is an object only out's area holds.
@@ -109,8 +110,8 @@ func specAreaParams(t *testing.T) map[string][]string {
 				continue
 			}
 			for _, pr := range append(item.Parameters, op.Parameters...) {
-				if pr.Value != nil && pr.Value.In == "query" && areaParams[pr.Value.Name] {
-					key := m + " " + specParam.ReplaceAllString(p, ":$1")
+				if pr.Value != nil && (pr.Value.In == "query" || pr.Value.In == "path") && areaParams[pr.Value.Name] {
+					key := m + " " + specParam.ReplaceAllString(p, ":$1") // Echo's form; a tile route .../:z/:x/:y.mvt
 					out[key] = append(out[key], pr.Value.Name)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sieve-city/sieve/internal/accounts"
@@ -78,36 +79,26 @@ func (s *Server) actor(c echo.Context) db.Actor {
 	return principal(c).Actor(c.RealIP(), c.Response().Header().Get(echo.HeaderXRequestID))
 }
 
-// inScope runs fn in a transaction scoped to the caller's area (see db.InScope).
-func (s *Server) inScope(c echo.Context, fn func(tx pgx.Tx) error) error {
-	return db.InScope(c.Request().Context(), s.Pool, s.actor(c), fn)
-}
-
-// readInScope is inScope, read-only.
-func (s *Server) readInScope(c echo.Context, fn func(tx pgx.Tx) error) error {
-	return db.ReadInScope(c.Request().Context(), s.Pool, s.actor(c), fn)
-}
-
 // scoped is a store call in the caller's transaction.
 type scoped[T any] func(ctx context.Context, tx pgx.Tx) (T, error)
 
-// read runs a store call in a read-only transaction scoped to the caller and returns its result.
+// read runs a store call in a read-only transaction scoped to the caller's area (row-level
+// security shows only what the caller may see) and returns its result.
 func read[T any](s *Server, c echo.Context, fn scoped[T]) (T, error) {
-	var out T
-	err := s.readInScope(c, func(tx pgx.Tx) error {
-		var err error
-		out, err = fn(c.Request().Context(), tx)
-		return err
-	})
-	return out, err
+	return inTx(s, c, db.ReadInScope, fn)
 }
 
-// write runs a store call in a transaction scoped to the caller and returns its result.
+// write runs a store call in a transaction scoped to the caller's area and returns its result.
 func write[T any](s *Server, c echo.Context, fn scoped[T]) (T, error) {
+	return inTx(s, c, db.InScope, fn)
+}
+
+func inTx[T any](s *Server, c echo.Context, run func(context.Context, *pgxpool.Pool, db.Actor, func(pgx.Tx) error) error, fn scoped[T]) (T, error) {
 	var out T
-	err := s.inScope(c, func(tx pgx.Tx) error {
+	ctx := c.Request().Context()
+	err := run(ctx, s.Pool, s.actor(c), func(tx pgx.Tx) error {
 		var err error
-		out, err = fn(c.Request().Context(), tx)
+		out, err = fn(ctx, tx)
 		return err
 	})
 	return out, err

@@ -25,10 +25,10 @@ import (
 // invalidParam's 400 (pages: invalid_cursor; ids in the path: 404).
 
 // invalidParam is the one error for a malformed query parameter: 400 invalid_parameter, naming
-// the parameter and what it should be.
-func invalidParam(name, want string) *apperr.Error {
+// the parameter and what it should be (in English and in Chinese).
+func invalidParam(name, want, wantZH string) *apperr.Error {
 	return apperr.New(http.StatusBadRequest, "invalid_parameter", "invalid parameter "+name+": "+want,
-		"参数 "+name+" 无效："+want)
+		"参数 "+name+" 无效："+wantZH)
 }
 
 // pathID parses an integer path parameter; a malformed id is simply not found.
@@ -90,7 +90,7 @@ func queryInt64(c echo.Context, name string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, invalidParam(name, "a whole number")
+		return 0, invalidParam(name, "a whole number", "应为非负整数")
 	}
 	return n, nil
 }
@@ -103,8 +103,8 @@ func queryFloat(c echo.Context, name string, lo, hi float64) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f <= lo || f >= hi {
-		return 0, invalidParam(name, "a number in ("+strconv.FormatFloat(lo, 'f', -1, 64)+", "+
-			strconv.FormatFloat(hi, 'f', -1, 64)+")")
+		between := "(" + strconv.FormatFloat(lo, 'f', -1, 64) + ", " + strconv.FormatFloat(hi, 'f', -1, 64) + ")"
+		return 0, invalidParam(name, "a number in "+between, "应为 "+between+" 之间的数")
 	}
 	return f, nil
 }
@@ -117,7 +117,7 @@ func queryTime(c echo.Context, name string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, invalidParam(name, "an RFC 3339 time")
+		return time.Time{}, invalidParam(name, "an RFC 3339 time", "应为 RFC 3339 格式的时间")
 	}
 	return t, nil
 }
@@ -132,7 +132,7 @@ func queryParsed[T any](c echo.Context, name string, parse func(string) (T, erro
 	}
 	x, err := parse(v)
 	if err != nil {
-		return zero, invalidParam(name, err.Error()).Wrap(err)
+		return zero, invalidParam(name, err.Error(), "取值无效").Wrap(err)
 	}
 	return x, nil
 }
@@ -148,7 +148,7 @@ func queryOneOf(c echo.Context, name string, words ...string) (string, error) {
 			return v, nil
 		}
 	}
-	return "", invalidParam(name, "one of "+strings.Join(words, ", "))
+	return "", invalidParam(name, "one of "+strings.Join(words, ", "), "应为 "+strings.Join(words, "、")+" 之一")
 }
 
 // queryBBox reads an optional box minLon,minLat,maxLon,maxLat (WGS-84); nil when absent.
@@ -166,8 +166,7 @@ func queryBBox(c echo.Context, name string) (*[4]float64, error) {
 		ok = err == nil
 	}
 	if !ok || bb[0] > bb[2] || bb[1] > bb[3] {
-		return nil, apperr.New(http.StatusBadRequest, "invalid_parameter", "bbox must be minLon,minLat,maxLon,maxLat",
-			"bbox 参数格式应为 最小经度,最小纬度,最大经度,最大纬度")
+		return nil, invalidParam(name, "minLon,minLat,maxLon,maxLat (WGS-84 degrees)", "格式应为 最小经度,最小纬度,最大经度,最大纬度")
 	}
 	return &bb, nil
 }
