@@ -13,7 +13,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -474,8 +473,7 @@ func TestMediaStorageDown(t *testing.T) {
 	}
 	s := New(Deps{Pool: h.pool, Accounts: h.accounts, Media: testMedia(t, h.pool, cut), Log: testenv.Logger(),
 		Registry: prometheus.NewRegistry(), BodyLimit: 64 << 10, UploadLimit: 32 << 20})
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
+	ts := contractServer(t, s.Handler())
 	hc := *h
 	hc.url = ts.URL
 	tok := h.token(w.users["worker"])
