@@ -18,6 +18,8 @@ func TestChecker(t *testing.T) {
 	const premise = `{"type":"Feature","id":1,"geometry":{"type":"Point","coordinates":[113.5,34.2]},"properties":` +
 		`{"id":1,"kind":"household","name":"王家","address":"","contactName":"","contactPhone":"","creditCode":"",` +
 		`"tags":[],"source":"register","ref":"","cellId":null,"regionId":null,"createdAt":"2024-04-20T08:00:00Z","updatedAt":"2024-04-20T08:00:00Z"}}`
+	const user = `{"id":3,"username":"coord","displayName":"","phone":"","role":"township_coordinator","regionId":2,` +
+		`"cellIds":[],"disabled":false,"createdAt":"2024-04-20T08:00:00Z","updatedAt":"2024-04-20T08:00:00Z"}`
 	cases := []struct {
 		name, method, path, reqType, reqBody string
 		status                               int
@@ -38,6 +40,10 @@ func TestChecker(t *testing.T) {
 		{"bad request refused", "POST", "/api/v1/auth/login", "application/json", `{"user":"x"}`, 400, "application/json",
 			`{"error":{"code":"malformed_json","message":"x"}}`, ""},
 		{"bad request accepted", "POST", "/api/v1/auth/login", "application/json", `{"user":"x"}`, 204, "", "", "request (accepted by the server)"},
+		{"nulls in a partial change", "PATCH", "/api/v1/users/3", "application/json", `{"role":null,"phone":null,"cellIds":null}`, 200,
+			"application/json", user, ""},
+		{"a role that is not one", "PATCH", "/api/v1/users/3", "application/json", `{"role":"god"}`, 200,
+			"application/json", user, `Error at "/role"`},
 		{"bad query accepted", "GET", "/api/v1/premises?limit=0", "", "", 200, "application/geo+json",
 			`{"type":"FeatureCollection","features":[]}`, `parameter "limit"`},
 	}
