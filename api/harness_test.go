@@ -164,22 +164,27 @@ func (h *harness) as(tok, method, path, body string) (int, string) {
 	return status, b
 }
 
-// do sends a request and returns the status and body.
+// do sends a request (a JSON body when body is not empty) and returns the status and body.
 func (h *harness) do(method, path, body string, headers ...string) (int, string, http.Header) {
 	h.t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
+	if body == "" {
+		return h.request(method, path, nil, headers...)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, h.url+path, r)
+	return h.request(method, path, strings.NewReader(body), append([]string{"Content-Type", "application/json"}, headers...)...)
+}
+
+// request sends a request with headers (name, value pairs; an empty value is left out) and
+// returns the status, body and headers of the answer.
+func (h *harness) request(method, path string, body io.Reader, headers ...string) (int, string, http.Header) {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, h.url+path, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
