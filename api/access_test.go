@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/openapi"
 )
 
 // scopeFixtures names, for each resource with an {id} in its path, an object inside the area of
@@ -27,12 +31,107 @@ func scopeFixtures(w *world) map[string][2]int64 {
 
 var pathParam = regexp.MustCompile(`:(\w+)`)
 
+// areaParams are the parameters that name an area: query parameters, and a map tile's {z} in a
+// path ({z}/{x}/{y}). A read that takes one (the spec says which) must have an areaFixtures
+// case for it, or TestAccessMatrix fails.
+var areaParams = map[string]bool{"region": true, "township": true, "cell": true, "parent": true, "within": true, "bbox": true, "z": true}
+
+// areaCase is a request that names an area by id or by geometry: in lies inside the area of
+// the t1 users, out in the other township, and outObject is an object only out's area holds.
+// For a t1 user, out answers 404 when notFound is set, otherwise 200 without outObject (a list
+// or a tile shows only what the caller may see); the city office's answer shows outObject,
+// which proves the case really points at the other township. shows finds an object in an
+// answer (nil: an "id" in items or features, the JSON lists and GeoJSON pages); a route whose
+// answers are not JSON (map tiles) gives its own.
+type areaCase struct {
+	in, out   string // path and query of the two requests
+	outObject int64
+	notFound  bool
+	shows     func(body string, id int64) bool
+}
+
+// areaFixtures gives, by route and area parameter, the cases of the access matrix. The world's
+// regions have boundaries here (mapWorld): t1 is 113.4-113.6 E, t2 113.6-113.8 E, 34.1-34.3 N.
+func areaFixtures(w *world) map[string]map[string]areaCase {
+	id := func(path, param string, in, out int64) (string, string) {
+		return fmt.Sprintf("%s?%s=%d", path, param, in), fmt.Sprintf("%s?%s=%d", path, param, out)
+	}
+	byID := func(path, param string, in, out, outObject int64) areaCase {
+		a, b := id(path, param, in, out)
+		return areaCase{in: a, out: b, outObject: outObject}
+	}
+	premises := v1 + "/premises"
+	return map[string]map[string]areaCase{
+		"GET " + premises: {
+			"region": byID(premises, "region", w.t1, w.t2, w.premise2),
+			"cell":   byID(premises, "cell", w.k1, w.k2, w.premise2),
+			"bbox": {in: premises + "?bbox=113.4,34.1,113.6,34.3", out: premises + "?bbox=113.6,34.1,113.8,34.3",
+				outObject: w.premise2},
+		},
+		"GET " + v1 + "/surveys": {"region": byID(v1+"/surveys", "region", w.t1, w.t2, w.media["surveys"][1])},
+		"GET " + v1 + "/users":   {"region": byID(v1+"/users", "region", w.t1, w.t2, w.users["worker2"].ID)},
+		"GET " + v1 + "/regions": {
+			"parent": byID(v1+"/regions", "parent", w.t1, w.t2, w.v2),
+			"within": byID(v1+"/regions", "within", w.t1, w.t2, w.k2),
+		},
+	}
+}
+
+// listedIDs reports whether a JSON list (items) or GeoJSON page (features) holds id.
+func listedIDs(body string, id int64) bool {
+	var page struct {
+		Items    []struct{ ID int64 } `json:"items"`
+		Features []struct{ ID int64 } `json:"features"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		return false
+	}
+	for _, x := range append(page.Items, page.Features...) {
+		if x.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// specAreaParams returns, by "GET /path" in the router's form, the area parameters each read
+// of the spec takes. (Writes that name a region, such as an import's ?parent=, are the
+// domain's checks, tested with the domain.)
+func specAreaParams(t *testing.T) map[string][]string {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.Spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for p, item := range doc.Paths.Map() {
+		for m, op := range item.Operations() {
+			if m != http.MethodGet {
+				continue
+			}
+			for _, pr := range append(item.Parameters, op.Parameters...) {
+				if pr.Value != nil && (pr.Value.In == "query" || pr.Value.In == "path") && areaParams[pr.Value.Name] {
+					key := m + " " + specParam.ReplaceAllString(p, ":$1") // Echo's form; a tile route .../:z/:x/:y.mvt
+					out[key] = append(out[key], pr.Value.Name)
+				}
+			}
+		}
+	}
+	return out
+}
+
+var specParam = regexp.MustCompile(`\{(\w+)\}`)
+
 // TestAccessMatrix runs every /api/v1 route for every role, with an in-scope and an
 // out-of-scope target, and checks the status the rule table implies:
 // no token 401; role without the permission 403; out of scope 404; otherwise not 401/403/404.
+//
+// Routes that take an area (?region=, ?bbox= ...) are run once more per area parameter, with
+// the area inside and outside the caller's (areaFixtures).
 func TestAccessMatrix(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
+	h.mapWorld(w)
 	fixtures := scopeFixtures(w)
 
 	// Every route the router serves under /api/v1 has a rule.
@@ -98,6 +197,59 @@ func TestAccessMatrix(t *testing.T) {
 					default:
 						if status == 401 || status == 403 || status == 404 || status >= 500 {
 							t.Fatalf("got %d %s, want access", status, b)
+						}
+					}
+				})
+			}
+		}
+	}
+
+	// Areas named by a query parameter.
+	areas := areaFixtures(w)
+	specAreas := specAreaParams(t)
+	var areaKeys []string
+	for k := range specAreas {
+		areaKeys = append(areaKeys, k)
+	}
+	sort.Strings(areaKeys)
+	for _, key := range areaKeys {
+		perm, ok := h.srv.rules[key]
+		if !ok {
+			continue // not an /api/v1 route with a rule (TestSpecMatchesRoutes covers the rest)
+		}
+		for _, param := range specAreas[key] {
+			ac, ok := areas[key][param]
+			if !ok {
+				t.Errorf("%s takes ?%s= but areaFixtures has no case for it", key, param)
+				continue
+			}
+			shows := ac.shows
+			if shows == nil {
+				shows = listedIDs
+			}
+			method, _, _ := strings.Cut(key, " ")
+			for role, name := range roles {
+				if !role.Can(perm) {
+					continue // 403, checked above
+				}
+				tok := h.token(w.users[name])
+				t.Run(fmt.Sprintf("%s?%s/%s", key, param, role), func(t *testing.T) {
+					if status, b := h.as(tok, method, ac.in, ""); status != http.StatusOK {
+						t.Fatalf("in: got %d %s, want 200", status, b)
+					}
+					status, b := h.as(tok, method, ac.out, "")
+					switch {
+					case role == accounts.CityAdmin:
+						if status != http.StatusOK || !shows(b, ac.outObject) {
+							t.Fatalf("city office, out: got %d %s, want 200 showing %d (the fixture must point at the other township)", status, b, ac.outObject)
+						}
+					case ac.notFound:
+						if status != http.StatusNotFound {
+							t.Fatalf("out: got %d %s, want 404 for another township", status, b)
+						}
+					default:
+						if status != http.StatusOK || shows(b, ac.outObject) {
+							t.Fatalf("out: got %d %s, want 200 without %d from another township", status, b, ac.outObject)
 						}
 					}
 				})

@@ -1,13 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
-	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/audit"
 )
 
@@ -23,15 +22,11 @@ func (s *Server) listAudit(c echo.Context) error {
 	}
 	f := audit.Filter{Entity: c.QueryParam("entity"), EntityID: c.QueryParam("entityId"), UserID: uid,
 		Before: p.After, Limit: p.Limit}
-	if v := c.QueryParam("since"); v != "" {
-		if f.Since, err = time.Parse(time.RFC3339, v); err != nil {
-			return apperr.New(http.StatusBadRequest, "invalid_parameter", "since must be RFC 3339", "since 参数格式错误")
-		}
-	}
-	var entries []audit.Entry
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		entries, err = audit.List(c.Request().Context(), tx, f)
+	if f.Since, err = queryTime(c, "since"); err != nil {
 		return err
+	}
+	entries, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]audit.Entry, error) {
+		return audit.List(ctx, tx, f)
 	})
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sieve-city/sieve/internal/accounts"
@@ -14,10 +16,21 @@ import (
 
 const principalKey = "sieve.principal"
 
-// route registers a handler with the permission it needs. Every /api/v1 route goes through
-// here, so none can be added without an access rule (TestAccessMatrix checks this).
-func (s *Server) route(method, path string, perm accounts.Permission, h echo.HandlerFunc) {
-	s.rules[method+" "+path] = perm
+// routeOption is a setting given on a route's line in the route table.
+type routeOption func(s *Server, key string)
+
+// takesFiles gives a route that takes files (imports, photos) the upload limit instead of the
+// JSON body limit.
+func takesFiles(s *Server, key string) { s.limits[key] = s.UploadLimit }
+
+// route registers a handler with the permission it needs and its options. Every /api/v1 route
+// goes through here, so none can be added without an access rule (TestAccessMatrix checks this).
+func (s *Server) route(method, path string, perm accounts.Permission, h echo.HandlerFunc, opts ...routeOption) {
+	key := method + " " + path
+	s.rules[key] = perm
+	for _, o := range opts {
+		o(s, key)
+	}
 	var mw []echo.MiddlewareFunc
 	if perm != accounts.PermPublic {
 		mw = append(mw, s.authenticate, require(perm))
@@ -66,14 +79,60 @@ func (s *Server) actor(c echo.Context) db.Actor {
 	return principal(c).Actor(c.RealIP(), c.Response().Header().Get(echo.HeaderXRequestID))
 }
 
-// inScope runs fn in a transaction scoped to the caller's area (see db.InScope).
-func (s *Server) inScope(c echo.Context, fn func(tx pgx.Tx) error) error {
-	return db.InScope(c.Request().Context(), s.Pool, s.actor(c), fn)
+// scoped is a store call in the caller's transaction.
+type scoped[T any] func(ctx context.Context, tx pgx.Tx) (T, error)
+
+// read runs a store call in a read-only transaction scoped to the caller's area (row-level
+// security shows only what the caller may see) and returns its result.
+func read[T any](s *Server, c echo.Context, fn scoped[T]) (T, error) {
+	return inTx(s, c, db.ReadInScope, fn)
 }
 
-// readInScope is inScope, read-only.
-func (s *Server) readInScope(c echo.Context, fn func(tx pgx.Tx) error) error {
-	return db.ReadInScope(c.Request().Context(), s.Pool, s.actor(c), fn)
+// write runs a store call in a transaction scoped to the caller's area and returns its result.
+func write[T any](s *Server, c echo.Context, fn scoped[T]) (T, error) {
+	return inTx(s, c, db.InScope, fn)
+}
+
+func inTx[T any](s *Server, c echo.Context, run func(context.Context, *pgxpool.Pool, db.Actor, func(pgx.Tx) error) error, fn scoped[T]) (T, error) {
+	var out T
+	ctx := c.Request().Context()
+	err := run(ctx, s.Pool, s.actor(c), func(tx pgx.Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
+	return out, err
+}
+
+// found looks up the object a request acts on; out of scope is ErrNotFound.
+type found func(ctx context.Context, tx pgx.Tx) error
+
+// writeFound changes an object named by the path: in one scoped transaction it looks the object
+// up, then reads the JSON body, then calls fn with it. An object out of scope is 404 whatever
+// was sent (the body is not even read).
+func writeFound[B, T any](s *Server, c echo.Context, lookup found, fn func(ctx context.Context, tx pgx.Tx, body B) (T, error)) (T, error) {
+	return write(s, c, func(ctx context.Context, tx pgx.Tx) (T, error) {
+		var zero T
+		body, err := bindFound[B](ctx, c, tx, lookup)
+		if err != nil {
+			return zero, err
+		}
+		return fn(ctx, tx, body)
+	})
+}
+
+// readFound looks the object named by the path up in a read-only scoped transaction, then reads
+// the JSON body, for services that open their own transactions (as writeFound does in one).
+func readFound[B any](s *Server, c echo.Context, lookup found) (B, error) {
+	return read(s, c, func(ctx context.Context, tx pgx.Tx) (B, error) { return bindFound[B](ctx, c, tx, lookup) })
+}
+
+func bindFound[B any](ctx context.Context, c echo.Context, tx pgx.Tx, lookup found) (B, error) {
+	var body B
+	if err := lookup(ctx, tx); err != nil {
+		return body, err
+	}
+	return body, bind(c, &body)
 }
 
 type loginRequest struct {
@@ -115,42 +174,19 @@ func (s *Server) logout(c echo.Context) error {
 
 type meResponse struct {
 	accounts.User
-	Scope []scopeRegion `json:"scope"`
-}
-
-type scopeRegion struct {
-	ID    int64  `json:"id"`
-	Code  string `json:"code"`
-	Name  string `json:"name"`
-	Level string `json:"level"`
+	Scope []accounts.ScopeRegion `json:"scope"`
 }
 
 // me shows the caller: role, scope (the regions they act in) and cell assignments.
 func (s *Server) me(c echo.Context) error {
 	p := principal(c)
-	var out meResponse
-	err := s.readInScope(c, func(tx pgx.Tx) error {
-		u, err := s.Accounts.Get(c.Request().Context(), tx, p.UserID)
+	out, err := read(s, c, func(ctx context.Context, tx pgx.Tx) (meResponse, error) {
+		u, err := s.Accounts.Get(ctx, tx, p.UserID)
 		if err != nil {
-			return err
+			return meResponse{}, err
 		}
-		out.User = u
-		out.Scope = []scopeRegion{}
-		const q = `SELECT id, code, name, level FROM regions
-			WHERE ($1 AND parent_id IS NULL) OR path::text = ANY($2) ORDER BY path`
-		rows, err := tx.Query(c.Request().Context(), q, p.Role == accounts.CityAdmin, p.Scope)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r scopeRegion
-			if err := rows.Scan(&r.ID, &r.Code, &r.Name, &r.Level); err != nil {
-				return err
-			}
-			out.Scope = append(out.Scope, r)
-		}
-		return rows.Err()
+		scope, err := s.Accounts.ScopeRegions(ctx, tx, p)
+		return meResponse{User: u, Scope: scope}, err
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/testenv"
+	"github.com/sieve-city/sieve/openapi/contract"
 )
 
 // harness is a Sieve API on real PostGIS and MinIO (fresh database and buckets) behind an
@@ -48,9 +49,30 @@ func newHarness(t testing.TB) *harness {
 		BodyLimit:   64 << 10,
 		UploadLimit: 32 << 20,
 	})
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
+	var ts *httptest.Server
+	if _, bench := t.(*testing.B); bench {
+		// Benchmarks measure the server, not the checker (and add routes of their own).
+		ts = httptest.NewServer(s.Handler())
+		t.Cleanup(ts.Close)
+	} else {
+		ts = contractServer(t, s.Handler())
+	}
 	return &harness{t: t, srv: s, url: ts.URL, pool: pool, accounts: acc}
+}
+
+// contractServer serves h for a test with every request and answer checked against
+// openapi.yaml (openapi/contract): a mismatch fails the test, naming the route and the schema
+// error. Requests the server refuses (4xx) are the tests' deliberately bad input; only the
+// refusal's shape is checked for them.
+func contractServer(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	ch, err := contract.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(ch.Handler(h, func(err error) { t.Error(err) }))
+	t.Cleanup(ts.Close) // waits for requests in flight, so no check outlives the test
+	return ts
 }
 
 // world is a small region tree with one user of each role, for scope tests:
@@ -142,22 +164,27 @@ func (h *harness) as(tok, method, path, body string) (int, string) {
 	return status, b
 }
 
-// do sends a request and returns the status and body.
+// do sends a request (a JSON body when body is not empty) and returns the status and body.
 func (h *harness) do(method, path, body string, headers ...string) (int, string, http.Header) {
 	h.t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
+	if body == "" {
+		return h.request(method, path, nil, headers...)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, h.url+path, r)
+	return h.request(method, path, strings.NewReader(body), append([]string{"Content-Type", "application/json"}, headers...)...)
+}
+
+// request sends a request with headers (name, value pairs; an empty value is left out) and
+// returns the status, body and headers of the answer.
+func (h *harness) request(method, path string, body io.Reader, headers ...string) (int, string, http.Header) {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, h.url+path, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

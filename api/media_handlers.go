@@ -1,15 +1,12 @@
 package api
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
@@ -17,26 +14,6 @@ import (
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/media"
 )
-
-var errBadIdempotencyKey = apperr.New(http.StatusBadRequest, "invalid_idempotency_key",
-	"Idempotency-Key must be 1-200 printable ASCII characters", "Idempotency-Key 应为 1-200 个可打印 ASCII 字符")
-
-// idempotencyKey reads the Idempotency-Key header ("" when absent).
-func idempotencyKey(c echo.Context) (string, error) {
-	k := c.Request().Header.Get("Idempotency-Key")
-	if k == "" {
-		return "", nil
-	}
-	if len(k) > 200 {
-		return "", errBadIdempotencyKey
-	}
-	for _, r := range k {
-		if r < 0x20 || r > 0x7e {
-			return "", errBadIdempotencyKey
-		}
-	}
-	return k, nil
-}
 
 // uploadMedia takes one photo as multipart/form-data: an optional field "size" (the file's
 // length, which lets it stream to MinIO in one PUT) and the part "file". The file streams
@@ -58,10 +35,8 @@ func (s *Server) uploadMedia(c echo.Context) error {
 			return err
 		}
 	}
-	br := bufPool.Get().(*bufio.Reader)
-	br.Reset(c.Request().Body)
-	defer func() { br.Reset(nil); bufPool.Put(br) }()
-	mr, err := multipartReader(c.Request(), br)
+	mr, release, err := multipartReader(c.Request())
+	defer release()
 	if err != nil {
 		return media.ErrNotMultipart.Wrap(err)
 	}
@@ -107,32 +82,15 @@ func (s *Server) uploadMedia(c echo.Context) error {
 	}
 }
 
-// multipartReader reads a multipart/form-data body through a large buffer: the standard
-// reader's own 4 KB buffer would move a photo in a thousand small reads, each a system call
-// and a pass through the hashing and checking on the way to MinIO.
-func multipartReader(r *http.Request, body *bufio.Reader) (*multipart.Reader, error) {
-	mt, params, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, errors.New("not multipart/form-data")
-	}
-	return multipart.NewReader(body, params["boundary"]), nil
-}
-
-// bufPool recycles the 256 KB read buffers of uploads.
-var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
-
 // medium loads the medium named by the path in the caller's scope.
 func (s *Server) medium(c echo.Context) (media.Medium, error) {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return media.Medium{}, err
 	}
-	var m media.Medium
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		m, err = s.Media.Get(c.Request().Context(), tx, id)
-		return err
+	return read(s, c, func(ctx context.Context, tx pgx.Tx) (media.Medium, error) {
+		return s.Media.Get(ctx, tx, id)
 	})
-	return m, err
 }
 
 func (s *Server) getMedia(c echo.Context) error {

@@ -13,7 +13,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -178,27 +177,16 @@ type uploadResult struct {
 func (h *harness) upload(tok, name string, data []byte, headers ...string) uploadResult {
 	h.t.Helper()
 	ct, body := multipartBody(h.t, name, data, true)
-	req, _ := http.NewRequest(http.MethodPost, h.url+v1+"/media", bytes.NewReader(body))
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept-Language", "en")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := uploadResult{status: resp.StatusCode, body: string(b)}
-	if resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, &r.medium); err != nil {
+	status, b, _ := h.request(http.MethodPost, v1+"/media", bytes.NewReader(body),
+		append([]string{"Content-Type", ct, "Authorization", "Bearer " + tok, "Accept-Language", "en"}, headers...)...)
+	r := uploadResult{status: status, body: b}
+	if status < 300 {
+		if err := json.Unmarshal([]byte(b), &r.medium); err != nil {
 			h.t.Fatalf("decode %s: %v", b, err)
 		}
 	} else {
 		var e errorBody
-		_ = json.Unmarshal(b, &e)
+		_ = json.Unmarshal([]byte(b), &e)
 		r.code = e.Error.Code
 	}
 	return r
@@ -486,8 +474,7 @@ func TestMediaStorageDown(t *testing.T) {
 	}
 	s := New(Deps{Pool: h.pool, Accounts: h.accounts, Media: testMedia(t, h.pool, cut), Log: testenv.Logger(),
 		Registry: prometheus.NewRegistry(), BodyLimit: 64 << 10, UploadLimit: 32 << 20})
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
+	ts := contractServer(t, s.Handler())
 	hc := *h
 	hc.url = ts.URL
 	tok := h.token(w.users["worker"])

@@ -71,21 +71,15 @@ func levelFor(status int) slog.Level {
 	}
 }
 
-// uploadRoutes take files and get the upload limit instead of the body limit.
-var uploadRoutes = map[string]bool{
-	v1 + "/regions/import":  true,
-	v1 + "/premises/import": true,
-	v1 + "/media":           true,
-}
-
-// limitBody refuses bodies over the route's limit: at once when Content-Length says so,
-// otherwise when reading passes the limit (the handler then fails with *http.MaxBytesError,
-// which the error handler maps to 413).
+// limitBody refuses bodies over the route's limit (the JSON body limit, or what the route's
+// line in routes.go gives it): at once when Content-Length says so, otherwise when reading
+// passes the limit (the handler then fails with *http.MaxBytesError, which the error handler
+// maps to 413).
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		limit := s.BodyLimit
-		if uploadRoutes[c.Path()] {
-			limit = s.UploadLimit
+		limit, ok := s.limits[c.Request().Method+" "+c.Path()]
+		if !ok {
+			limit = s.BodyLimit
 		}
 		req := c.Request()
 		if req.ContentLength > limit {

@@ -1,15 +1,19 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -139,8 +143,7 @@ func TestReadinessFollowsServices(t *testing.T) {
 
 	s := New(Deps{Log: testenv.Logger(), Registry: prometheus.NewRegistry(), BodyLimit: 1 << 20, UploadLimit: 1 << 20,
 		Checks: []Check{{Name: "postgres", Ping: pool.Ping}, {Name: "minio", Ping: store.Ping}}})
-	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
+	ts := contractServer(t, s.Handler())
 
 	ready := func() (int, map[string]string) {
 		resp, err := http.Get(ts.URL + "/readyz")
@@ -213,4 +216,45 @@ func hostPort(t *testing.T, dbURL string) string {
 	t.Helper()
 	rest := dbURL[strings.Index(dbURL, "@")+1:]
 	return rest[:strings.IndexAny(rest, "/?")]
+}
+
+// TestReadinessHidesCauses: with PostgreSQL unreachable, /readyz (no login) answers 503 naming
+// postgres as down and says nothing of where it is or who logs in to it; the driver's error
+// goes to the log.
+func TestReadinessHidesCauses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, port, _ := net.SplitHostPort(addr)
+	pool, err := pgxpool.New(context.Background(), "postgres://sieve_secret_user:pw@"+addr+"/sieve_secret_db?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var logged bytes.Buffer
+	s := New(Deps{Log: slog.New(slog.NewTextHandler(&logged, nil)), Registry: prometheus.NewRegistry(), BodyLimit: 1 << 20,
+		UploadLimit: 1 << 20, Checks: []Check{{Name: "postgres", Ping: pool.Ping}, {Name: "minio", Ping: func(context.Context) error { return nil }}}})
+	ts := contractServer(t, s.Handler())
+
+	resp, err := http.Get(ts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable ||
+		string(bytes.TrimSpace(b)) != `{"checks":{"minio":"ok","postgres":"down"},"status":"unavailable"}` {
+		t.Fatalf("readyz = %d %s", resp.StatusCode, b)
+	}
+	for _, leak := range []string{"sieve_secret_user", "sieve_secret_db", "127.0.0.1", port, "refused", "dial"} {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("readyz leaks %q: %s", leak, b)
+		}
+	}
+	if !strings.Contains(logged.String(), "service=postgres") || !strings.Contains(logged.String(), port) {
+		t.Errorf("the cause is not in the log:\n%s", logged.String())
+	}
 }

@@ -2,10 +2,8 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
@@ -15,16 +13,7 @@ import (
 	"github.com/sieve-city/sieve/internal/premises"
 )
 
-func premiseFeature(p premises.Premise) feature {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	g := `{"type":"Point","coordinates":[` + f(round7(p.Lon)) + `,` + f(round7(p.Lat)) + `]}`
-	return feature{Type: "Feature", ID: p.ID, Geometry: json.RawMessage(g), Properties: p}
-}
-
-func round7(v float64) float64 {
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 7, 64), 64)
-	return r
-}
+func premiseFeature(p premises.Premise) feature { return newFeature(p.ID, p.Geometry, p) }
 
 // importPremises adds premises from CSV (lon/lat columns) or GeoJSON points, all or nothing.
 func (s *Server) importPremises(c echo.Context) error {
@@ -32,8 +21,7 @@ func (s *Server) importPremises(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ct, _, _ := strings.Cut(c.Request().Header.Get(echo.HeaderContentType), ";")
-	ct = strings.TrimSpace(strings.ToLower(ct))
+	ct := contentType(c)
 	switch ct {
 	case "", "text/csv", "application/csv", "text/plain", "application/vnd.ms-excel", echo.MIMEApplicationJSON, mimeGeoJSON, echo.MIMEOctetStream:
 	default:
@@ -53,10 +41,8 @@ func (s *Server) importPremises(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var rep premises.ImportReport
-	err = s.inScope(c, func(tx pgx.Tx) error {
-		rep, err = s.Premises.Import(c.Request().Context(), tx, batch, principal(c).UserID)
-		return err
+	rep, err := write(s, c, func(ctx context.Context, tx pgx.Tx) (premises.ImportReport, error) {
+		return s.Premises.Import(ctx, tx, batch, principal(c).UserID)
 	})
 	if err != nil {
 		return err
@@ -77,38 +63,19 @@ func (s *Server) listPremises(c echo.Context) error {
 	if f.CellID, err = queryInt64(c, "cell"); err != nil {
 		return err
 	}
-	if v := c.QueryParam("kind"); v != "" {
-		if f.Kind, err = premises.ParseKind(v); err != nil {
-			return apperr.Newf(http.StatusBadRequest, "invalid_parameter", "参数无效", "%v", err)
-		}
-	}
-	if v := c.QueryParam("bbox"); v != "" {
-		parts := strings.Split(v, ",")
-		var bb [4]float64
-		ok := len(parts) == 4
-		for i := 0; ok && i < 4; i++ {
-			bb[i], err = strconv.ParseFloat(strings.TrimSpace(parts[i]), 64)
-			ok = err == nil
-		}
-		if !ok || bb[0] > bb[2] || bb[1] > bb[3] {
-			return apperr.New(http.StatusBadRequest, "invalid_parameter", "bbox must be minLon,minLat,maxLon,maxLat", "bbox 参数格式应为 最小经度,最小纬度,最大经度,最大纬度")
-		}
-		f.BBox = &bb
-	}
-	var list []premises.Premise
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		list, err = s.Premises.List(c.Request().Context(), tx, f)
+	if f.Kind, err = queryParsed(c, "kind", premises.ParseKind); err != nil {
 		return err
+	}
+	if f.BBox, err = queryBBox(c, "bbox"); err != nil {
+		return err
+	}
+	list, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]premises.Premise, error) {
+		return s.Premises.List(ctx, tx, f)
 	})
 	if err != nil {
 		return err
 	}
-	l := newList(list, p, func(x premises.Premise) int64 { return x.ID })
-	fc := featureCollection{Type: "FeatureCollection", Features: make([]feature, 0, len(list)), NextCursor: l.NextCursor}
-	for _, x := range list {
-		fc.Features = append(fc.Features, premiseFeature(x))
-	}
-	return geoJSON(c, http.StatusOK, fc)
+	return geoJSON(c, http.StatusOK, newFeatureCollection(list, p, premiseFeature))
 }
 
 // createPremise adds one premise; one added by a grid worker is marked as found in the field.
@@ -121,11 +88,8 @@ func (s *Server) createPremise(c echo.Context) error {
 	if principal(c).Role == accounts.GridWorker {
 		src = premises.SourceField
 	}
-	var p premises.Premise
-	err := s.inScope(c, func(tx pgx.Tx) error {
-		var err error
-		p, err = s.Premises.Create(c.Request().Context(), tx, req, src, principal(c).UserID)
-		return err
+	p, err := write(s, c, func(ctx context.Context, tx pgx.Tx) (premises.Premise, error) {
+		return s.Premises.Create(ctx, tx, req, src, principal(c).UserID)
 	})
 	if err != nil {
 		return err
@@ -138,10 +102,8 @@ func (s *Server) getPremise(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var p premises.Premise
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		p, err = s.Premises.Get(c.Request().Context(), tx, id)
-		return err
+	p, err := read(s, c, func(ctx context.Context, tx pgx.Tx) (premises.Premise, error) {
+		return s.Premises.Get(ctx, tx, id)
 	})
 	if err != nil {
 		return err
@@ -154,21 +116,19 @@ func (s *Server) updatePremise(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var p premises.Premise
-	err = s.inScope(c, func(tx pgx.Tx) error {
-		// Look the premise up before reading the body: out of scope is 404 whatever was sent.
-		if _, err := s.Premises.Get(c.Request().Context(), tx, id); err != nil {
-			return err
-		}
-		var patch premises.Patch
-		if err := bind(c, &patch); err != nil {
-			return err
-		}
-		p, err = s.Premises.Update(c.Request().Context(), tx, id, patch)
-		return err
+	p, err := writeFound(s, c, s.premiseFound(id), func(ctx context.Context, tx pgx.Tx, patch premises.Patch) (premises.Premise, error) {
+		return s.Premises.Update(ctx, tx, id, patch)
 	})
 	if err != nil {
 		return err
 	}
 	return geoJSON(c, http.StatusOK, premiseFeature(p))
+}
+
+// premiseFound looks premise id up in the caller's scope.
+func (s *Server) premiseFound(id int64) found {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		_, err := s.Premises.Get(ctx, tx, id)
+		return err
+	}
 }

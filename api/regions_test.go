@@ -49,23 +49,9 @@ func (h *harness) mapWorld(w *world) {
 // send posts a body with a content type as tok.
 func (h *harness) send(tok, method, path, contentType string, body []byte) (int, string) {
 	h.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, h.url+path, bytes.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept-Language", "en")
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.String()
+	status, b, _ := h.request(method, path, bytes.NewReader(body), "Authorization", "Bearer "+tok, "Accept-Language", "en",
+		"Content-Type", contentType)
+	return status, b
 }
 
 func box(x0, y0, x1, y1 float64) string {

@@ -11,8 +11,9 @@ const v1 = "/api/v1"
 
 // routes is the route table: every path the server answers, on one screen, each with the
 // permission it needs (accounts.grants says which roles have it; row-level security limits it
-// to the caller's area). Each route also appears in openapi/openapi.yaml
-// (TestSpecMatchesRoutes holds the two together).
+// to the caller's area) and its options (takesFiles: the upload limit instead of the JSON body
+// limit). Each route also appears in openapi/openapi.yaml (TestSpecMatchesRoutes holds the two
+// together), and every test request and answer is checked against it (openapi/contract).
 func (s *Server) routes() {
 	e := s.echo
 
@@ -39,21 +40,20 @@ func (s *Server) routes() {
 	s.route(http.MethodPatch, v1+"/users/:id", accounts.PermManageUsers, s.updateUser)
 	s.route(http.MethodGet, v1+"/audit", accounts.PermReadAudit, s.listAudit)
 
-	// Regions, cells and premises (regions_handlers.go, premises_handlers.go). The imports
-	// take files and get the upload limit (uploadRoutes).
-	s.route(http.MethodPost, v1+"/regions/import", accounts.PermManageRegions, s.importRegions)
+	// Regions, cells and premises (regions_handlers.go, premises_handlers.go).
+	s.route(http.MethodPost, v1+"/regions/import", accounts.PermManageRegions, s.importRegions, takesFiles)
 	s.route(http.MethodGet, v1+"/regions", accounts.PermRead, s.listRegions)
 	s.route(http.MethodGet, v1+"/regions/:id", accounts.PermRead, s.getRegion)
 	s.route(http.MethodPost, v1+"/regions/:id/cells", accounts.PermManageRegions, s.generateCells)
-	s.route(http.MethodPost, v1+"/premises/import", accounts.PermManagePremises, s.importPremises)
+	s.route(http.MethodPost, v1+"/premises/import", accounts.PermManagePremises, s.importPremises, takesFiles)
 	s.route(http.MethodGet, v1+"/premises", accounts.PermRead, s.listPremises)
 	s.route(http.MethodPost, v1+"/premises", accounts.PermAddPremise, s.createPremise)
 	s.route(http.MethodGet, v1+"/premises/:id", accounts.PermRead, s.getPremise)
 	s.route(http.MethodPatch, v1+"/premises/:id", accounts.PermManagePremises, s.updatePremise)
 
-	// Media and drone surveys (media_handlers.go, surveys_handlers.go). POST /media takes a
-	// file (uploadRoutes); the upload slots are presigned URLs straight to MinIO.
-	s.route(http.MethodPost, v1+"/media", accounts.PermUploadMedia, s.uploadMedia)
+	// Media and drone surveys (media_handlers.go, surveys_handlers.go). The upload slots are
+	// presigned URLs straight to MinIO.
+	s.route(http.MethodPost, v1+"/media", accounts.PermUploadMedia, s.uploadMedia, takesFiles)
 	s.route(http.MethodGet, v1+"/media/:id", accounts.PermRead, s.getMedia)
 	s.route(http.MethodGet, v1+"/media/:id/original", accounts.PermRead, s.getMediaOriginal)
 	s.route(http.MethodGet, v1+"/media/:id/thumbnail", accounts.PermRead, s.getMediaThumbnail)

@@ -1,13 +1,13 @@
 // Package api is Sieve's HTTP layer: the route table, handlers, middleware and the one error
 // handler that turns domain errors into JSON. Handlers are methods on Server and hold no state
-// of their own; what they need (pool, stores, object store, clock) is passed in by cmd/sieve.
+// of their own; what they need (pool, stores, services) is passed in by cmd/sieve, which also gives
+// the services their clock.
 package api
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -19,7 +19,8 @@ import (
 	"github.com/sieve-city/sieve/internal/regions"
 )
 
-// Check is one readiness probe of a backing service.
+// Check is one readiness probe of a backing service. /readyz names the service and says "ok" or
+// "down"; the error itself goes to the log only (it can hold hosts, users and database names).
 type Check struct {
 	Name string                          // "postgres", "minio"
 	Ping func(ctx context.Context) error // nil error means the service answers
@@ -40,7 +41,6 @@ type Deps struct {
 	BodyLimit int64 // bytes for JSON bodies
 	// UploadLimit is the byte limit for routes that take files.
 	UploadLimit int64
-	Now         func() time.Time
 	// TrustProxy takes the client address from X-Forwarded-For (behind a load balancer).
 	TrustProxy bool
 }
@@ -52,13 +52,12 @@ type Server struct {
 	metrics *httpMetrics
 	// rules maps "METHOD /path" of every /api/v1 route to the permission it needs.
 	rules map[string]accounts.Permission
+	// limits holds the body limit of the routes whose line in routes.go sets one.
+	limits map[string]int64
 }
 
 // New builds the Echo instance with middleware and routes.
 func New(d Deps) *Server {
-	if d.Now == nil {
-		d.Now = time.Now
-	}
 	if d.Premises == nil {
 		d.Premises = premises.NewStore()
 	}
@@ -74,7 +73,8 @@ func New(d Deps) *Server {
 	if d.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
-	s := &Server{Deps: d, echo: e, metrics: newHTTPMetrics(d.Registry), rules: map[string]accounts.Permission{}}
+	s := &Server{Deps: d, echo: e, metrics: newHTTPMetrics(d.Registry), rules: map[string]accounts.Permission{},
+		limits: map[string]int64{}}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.middleware()...)
 	s.routes()

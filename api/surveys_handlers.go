@@ -1,12 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
-	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/media"
 )
 
@@ -15,11 +15,8 @@ func (s *Server) createSurvey(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	var v media.Survey
-	err := s.inScope(c, func(tx pgx.Tx) error {
-		var err error
-		v, err = s.Media.CreateSurvey(c.Request().Context(), tx, principal(c).UserID, req)
-		return err
+	v, err := write(s, c, func(ctx context.Context, tx pgx.Tx) (media.Survey, error) {
+		return s.Media.CreateSurvey(ctx, tx, principal(c).UserID, req)
 	})
 	if err != nil {
 		return err
@@ -42,10 +39,8 @@ func (s *Server) listSurveys(c echo.Context) error {
 	if f.OperatorID, err = queryInt64(c, "operator"); err != nil {
 		return err
 	}
-	var list []media.Survey
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		list, err = s.Media.ListSurveys(c.Request().Context(), tx, f)
-		return err
+	list, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]media.Survey, error) {
+		return s.Media.ListSurveys(ctx, tx, f)
 	})
 	if err != nil {
 		return err
@@ -59,15 +54,14 @@ func (s *Server) getSurvey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var v media.Survey
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		ctx := c.Request().Context()
-		if v, err = s.Media.GetSurvey(ctx, tx, id); err != nil {
-			return err
+	v, err := read(s, c, func(ctx context.Context, tx pgx.Tx) (media.Survey, error) {
+		v, err := s.Media.GetSurvey(ctx, tx, id)
+		if err != nil {
+			return v, err
 		}
 		p, err := s.Media.SurveyProgress(ctx, tx, id)
 		v.Progress = &p
-		return err
+		return v, err
 	})
 	if err != nil {
 		return err
@@ -82,15 +76,8 @@ func (s *Server) createSurveyUploads(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Out of scope is 404 whatever was sent.
-	if err := s.readInScope(c, func(tx pgx.Tx) error {
-		_, err := s.Media.GetSurvey(c.Request().Context(), tx, id)
-		return err
-	}); err != nil {
-		return err
-	}
-	var req uploadsRequest
-	if err := bind(c, &req); err != nil {
+	req, err := readFound[uploadsRequest](s, c, s.surveyFound(id))
+	if err != nil {
 		return err
 	}
 	slots, err := s.Media.Slots(c.Request().Context(), s.actor(c), &id, req.Files)
@@ -98,6 +85,14 @@ func (s *Server) createSurveyUploads(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, List[media.Slot]{Items: slots})
+}
+
+// surveyFound looks survey id up in the caller's scope.
+func (s *Server) surveyFound(id int64) found {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		_, err := s.Media.GetSurvey(ctx, tx, id)
+		return err
+	}
 }
 
 func (s *Server) completeSurveyUpload(c echo.Context) error {
@@ -125,16 +120,12 @@ func (s *Server) listSurveyImages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := c.QueryParam("status")
-	switch status {
-	case "", "received", "processed", "failed":
-	default:
-		return apperr.Newf(http.StatusBadRequest, "invalid_parameter", "参数无效", "invalid status %q", status)
-	}
-	var items []media.Medium
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		items, err = s.Media.SurveyImages(c.Request().Context(), tx, id, p.After, p.Limit, status)
+	status, err := queryOneOf(c, "status", "received", "processed", "failed")
+	if err != nil {
 		return err
+	}
+	items, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]media.Medium, error) {
+		return s.Media.SurveyImages(ctx, tx, id, p.After, p.Limit, status)
 	})
 	if err != nil {
 		return err

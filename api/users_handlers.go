@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
@@ -24,10 +25,8 @@ func (s *Server) listUsers(c echo.Context) error {
 			return err
 		}
 	}
-	var users []accounts.User
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		users, err = s.Accounts.List(c.Request().Context(), tx, f)
-		return err
+	users, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]accounts.User, error) {
+		return s.Accounts.List(ctx, tx, f)
 	})
 	if err != nil {
 		return err
@@ -40,11 +39,8 @@ func (s *Server) createUser(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	var u accounts.User
-	err := s.inScope(c, func(tx pgx.Tx) error {
-		var err error
-		u, err = s.Accounts.Create(c.Request().Context(), tx, principal(c).Role, req)
-		return err
+	u, err := write(s, c, func(ctx context.Context, tx pgx.Tx) (accounts.User, error) {
+		return s.Accounts.Create(ctx, tx, principal(c).Role, req)
 	})
 	if err != nil {
 		return err
@@ -57,10 +53,8 @@ func (s *Server) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var u accounts.User
-	err = s.readInScope(c, func(tx pgx.Tx) error {
-		u, err = s.Accounts.Get(c.Request().Context(), tx, id)
-		return err
+	u, err := read(s, c, func(ctx context.Context, tx pgx.Tx) (accounts.User, error) {
+		return s.Accounts.Get(ctx, tx, id)
 	})
 	if err != nil {
 		return err
@@ -73,18 +67,12 @@ func (s *Server) updateUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var u accounts.User
-	err = s.inScope(c, func(tx pgx.Tx) error {
-		// Look the user up before reading the body: out of scope is 404 whatever was sent.
-		if _, err := s.Accounts.Get(c.Request().Context(), tx, id); err != nil {
-			return err
-		}
-		var patch accounts.UserPatch
-		if err := bind(c, &patch); err != nil {
-			return err
-		}
-		u, err = s.Accounts.Update(c.Request().Context(), tx, principal(c).Role, id, patch)
+	lookup := func(ctx context.Context, tx pgx.Tx) error {
+		_, err := s.Accounts.Get(ctx, tx, id)
 		return err
+	}
+	u, err := writeFound(s, c, lookup, func(ctx context.Context, tx pgx.Tx, patch accounts.UserPatch) (accounts.User, error) {
+		return s.Accounts.Update(ctx, tx, principal(c).Role, id, patch)
 	})
 	if err != nil {
 		return err

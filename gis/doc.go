@@ -15,12 +15,14 @@
 // Where to start:
 //
 //   - crs.go: CRS, ParseCRS, ToWGS84, WGS84ToGCJ02, GCJ02ToWGS84.
-//   - geojson.go: ParseFeatures (imports, phone input) and
-//     MarshalGeometry / MarshalFeatureCollection (RFC 7946 output).
+//   - geojson.go: ParseFeatures (imports, phone input). GeoJSON out is
+//     written by PostGIS with AsGeoJSON (sql.go) and wrapped in Features by
+//     api/geojson.go.
 //   - validate.go: CheckCoordinates, CheckInChina, Polygonal.
 //   - wkb.go: EncodeWKB / DecodeWKB, geometry to and from pgx.
 //   - grid.go, tmerc.go: Lattice, the square or hexagon cells over a box.
-//   - sql.go: PostGIS expressions, and ClipLatticeSQL, which clips a
+//   - sql.go: PostGIS expressions (AsGeoJSON, the map-tile builders
+//     TileEnvelope, AsMVTGeom and AsMVT), and ClipLatticeSQL, which clips a
 //     Lattice to a boundary and merges slivers.
 //
 // A typical import: ParseFeatures, then for each feature Polygonal,

@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"reflect"
 	"strings"
 
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
-	"github.com/twpayne/go-geom/xy"
 )
 
 // Feature is one GeoJSON Feature: a geometry with its properties, as read
@@ -45,10 +42,6 @@ func (e *FeatureError) Error() string {
 // Unwrap returns the underlying error, so that errors.Is(err,
 // ErrInvalidGeometry) sees through a FeatureError.
 func (e *FeatureError) Unwrap() error { return e.Err }
-
-// coordinateDigits is the number of decimals written for longitude and
-// latitude: 1e-7 degrees is about 1 cm on the ground, finer than any GPS fix.
-const coordinateDigits = 7
 
 // ParseFeatures reads GeoJSON in any of the shapes met in practice and
 // returns its features in WGS-84. See ParseFeaturesCRS for the accepted
@@ -326,186 +319,4 @@ func lineColumn(data []byte, offset int64) (line, col int) {
 	line = bytes.Count(before, []byte("\n")) + 1
 	col = int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
 	return line, col
-}
-
-// MarshalGeometry encodes g as an RFC 7946 GeoJSON geometry: longitude,
-// latitude order as stored (SRID 4326), two dimensions (Z and M are
-// dropped), coordinates rounded to 7 decimals (about 1 cm), and polygon
-// rings wound by the right-hand rule of RFC 7946 §3.1.6: exterior rings
-// counterclockwise, holes clockwise. g is not modified. A nil g encodes as
-// null.
-func MarshalGeometry(g geom.T) ([]byte, error) {
-	if g == nil {
-		return []byte("null"), nil
-	}
-	out, err := rfc7946Geometry(g)
-	if err != nil {
-		return nil, err
-	}
-	b, err := geojson.Marshal(out, geojson.EncodeGeometryWithMaxDecimalDigits(coordinateDigits))
-	if err != nil {
-		return nil, fmt.Errorf("gis: encode GeoJSON: %w", err)
-	}
-	return b, nil
-}
-
-// rfc7946Geometry returns a 2D copy of g with right-hand-rule rings, after
-// checking that every coordinate is a finite number (JSON has no NaN).
-func rfc7946Geometry(g geom.T) (geom.T, error) {
-	out, err := force2D(g)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFinite(out); err != nil {
-		return nil, err
-	}
-	orientRings(out)
-	return out, nil
-}
-
-// checkFinite reports the first coordinate that is NaN or infinite.
-func checkFinite(g geom.T) error {
-	if gc, ok := g.(*geom.GeometryCollection); ok {
-		for _, sub := range gc.Geoms() {
-			if err := checkFinite(sub); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if p, ok := g.(*geom.Point); ok && p.Empty() {
-		return nil
-	}
-	for _, v := range g.FlatCoords() {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%w: coordinate %v is not a finite number", ErrInvalidGeometry, v)
-		}
-	}
-	return nil
-}
-
-// orientRings rewinds, in place, the rings of every polygon in the 2D
-// geometry g to the right-hand rule: exterior counterclockwise, holes
-// clockwise. Rings too short to have an orientation are left alone.
-func orientRings(g geom.T) {
-	switch g := g.(type) {
-	case *geom.Polygon:
-		orientPolygonRings(g.FlatCoords(), 0, g.Ends())
-	case *geom.MultiPolygon:
-		offset := 0
-		for _, ends := range g.Endss() {
-			orientPolygonRings(g.FlatCoords(), offset, ends)
-			if len(ends) > 0 {
-				offset = ends[len(ends)-1]
-			}
-		}
-	case *geom.GeometryCollection:
-		for _, sub := range g.Geoms() {
-			orientRings(sub)
-		}
-	}
-}
-
-// orientPolygonRings orients the rings of one polygon stored in flat (stride
-// 2) from offset, with ring ends as in geom.Polygon.Ends.
-func orientPolygonRings(flat []float64, offset int, ends []int) {
-	start := offset
-	for i, end := range ends {
-		ring := flat[start:end]
-		start = end
-		if len(ring) < 8 { // fewer than 4 points
-			continue
-		}
-		if xy.IsRingCounterClockwise(geom.XY, ring) != (i == 0) {
-			reverseCoords(ring)
-		}
-	}
-}
-
-// reverseCoords reverses the order of the points of a 2D flat ring.
-func reverseCoords(ring []float64) {
-	for i, j := 0, len(ring)-2; i < j; i, j = i+2, j-2 {
-		ring[i], ring[j] = ring[j], ring[i]
-		ring[i+1], ring[j+1] = ring[j+1], ring[i+1]
-	}
-}
-
-// MarshalFeatureCollection encodes features as an RFC 7946
-// FeatureCollection. Geometries are written as by MarshalGeometry (a nil
-// geometry as null); nil properties as an empty object; an ID, when not
-// nil, must be a string or a number. A feature that cannot be encoded is
-// reported as a *FeatureError.
-func MarshalFeatureCollection(features []Feature) ([]byte, error) {
-	type outFeature struct {
-		Type       string          `json:"type"`
-		ID         any             `json:"id,omitempty"`
-		Geometry   json.RawMessage `json:"geometry"`
-		Properties json.RawMessage `json:"properties"`
-	}
-	type outCollection struct {
-		Type     string       `json:"type"`
-		Features []outFeature `json:"features"`
-	}
-
-	fc := outCollection{Type: "FeatureCollection", Features: make([]outFeature, 0, len(features))}
-	for i, f := range features {
-		g, err := MarshalGeometry(f.Geometry)
-		if err != nil {
-			return nil, &FeatureError{Index: i, Err: err}
-		}
-		if err := checkID(f.ID); err != nil {
-			return nil, &FeatureError{Index: i, Err: err}
-		}
-		props := []byte("{}")
-		if f.Properties != nil {
-			// Encoded feature by feature so that a bad value is blamed on
-			// the right feature.
-			if props, err = marshalJSON(f.Properties); err != nil {
-				return nil, &FeatureError{Index: i, Err: fmt.Errorf("properties: %w", err)}
-			}
-		}
-		fc.Features = append(fc.Features, outFeature{Type: "Feature", ID: f.ID, Geometry: g, Properties: props})
-	}
-	b, err := marshalJSON(fc)
-	if err != nil {
-		return nil, fmt.Errorf("gis: encode GeoJSON: %w", err)
-	}
-	return b, nil
-}
-
-// marshalJSON is json.Marshal without HTML escaping, so that names such as
-// 某某化工&贸易 stay readable in the output.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// checkID accepts the ID types RFC 7946 allows: a string or a number.
-func checkID(id any) error {
-	switch v := id.(type) {
-	case nil, string, json.Number:
-		return nil
-	case float32:
-		return checkFiniteID(float64(v))
-	case float64:
-		return checkFiniteID(v)
-	}
-	switch reflect.ValueOf(id).Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return nil
-	}
-	return fmt.Errorf("id must be a string or a number, got %T", id)
-}
-
-func checkFiniteID(v float64) error {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("id %v is not a finite number", v)
-	}
-	return nil
 }

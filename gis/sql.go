@@ -2,6 +2,7 @@ package gis
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -64,12 +65,83 @@ func AsWKB(expr string) string {
 }
 
 // AsGeoJSON returns the expression that writes a geometry as an RFC 7946
-// GeoJSON geometry, as MarshalGeometry does: exterior rings
-// counterclockwise, holes clockwise, 7 decimals:
-// "ST_AsGeoJSON(ST_ForcePolygonCCW(expr), 7)". The result is text.
+// GeoJSON geometry: exterior rings counterclockwise, holes clockwise
+// (§3.1.6), coordinates rounded to 7 decimals (about 1 cm on the ground):
+// "ST_AsGeoJSON(ST_ForcePolygonCCW(expr), 7)". The result is text (scan it
+// into a json.RawMessage); a NULL geometry gives NULL. Every store that
+// answers geometry writes it with this expression, and api/ wraps it in
+// its one Feature writer.
 func AsGeoJSON(expr string) string {
 	return "ST_AsGeoJSON(ST_ForcePolygonCCW(" + expr + "), 7)"
 }
+
+// MVTOptions are the Mapbox Vector Tile settings of ST_AsMVTGeom.
+type MVTOptions struct {
+	// Extent is the tile's size in its own integer coordinates (4096 is
+	// the MVT convention).
+	Extent int
+	// Buffer is how far, in tile coordinates, geometry is kept past the
+	// tile's edge, so that lines and labels meet across neighbouring tiles.
+	Buffer int
+	// Clip cuts geometry at the buffered edge (false keeps whole shapes).
+	Clip bool
+}
+
+// DefaultMVT is the usual setting: extent 4096, buffer 256, clipped.
+var DefaultMVT = MVTOptions{Extent: 4096, Buffer: 256, Clip: true}
+
+// TileEnvelope returns the expression for the Web Mercator (EPSG:3857)
+// square of map tile z/x/y (XYZ scheme, y counted from the north), with z,
+// x and y as integer parameters:
+// "ST_TileEnvelope($1::int, $2::int, $3::int)". It panics if a parameter
+// index is below 1.
+func TileEnvelope(zParam, xParam, yParam int) string {
+	return "ST_TileEnvelope(" + placeholder(zParam) + "::int, " + placeholder(xParam) + "::int, " +
+		placeholder(yParam) + "::int)"
+}
+
+// TileBoundsWGS84 returns the expression for a tile envelope (see
+// TileEnvelope) in WGS-84, to find the rows of a tile with the spatial
+// index of a column stored in SRID 4326: "ST_Transform(envelope, 4326)".
+// Under row-level security, look the tile's grid cells up in
+// region_shapes with it, then filter rows by cell_id.
+func TileBoundsWGS84(envelope string) string {
+	return "ST_Transform(" + envelope + ", 4326)"
+}
+
+// AsMVTGeom returns the expression that turns a WGS-84 geometry into tile
+// coordinates of envelope (see TileEnvelope), as ST_AsMVT wants it:
+// "ST_AsMVTGeom(ST_Transform(expr, 3857), envelope, 4096, 256, true)". A
+// geometry wholly outside the buffered tile gives NULL. It panics on an
+// extent below 1 or a negative buffer.
+func AsMVTGeom(expr, envelope string, o MVTOptions) string {
+	if o.Extent < 1 || o.Buffer < 0 {
+		panic(fmt.Sprintf("gis: MVT extent %d, buffer %d", o.Extent, o.Buffer))
+	}
+	return "ST_AsMVTGeom(ST_Transform(" + expr + ", 3857), " + envelope + ", " + strconv.Itoa(o.Extent) + ", " +
+		strconv.Itoa(o.Buffer) + ", " + strconv.FormatBool(o.Clip) + ")"
+}
+
+// AsMVT returns the aggregate that encodes the rows of row (a table or
+// subquery alias) as one layer of a vector tile, bytea:
+// "ST_AsMVT(t, 'premises', 4096, 'geom', 'id')". geomColumn holds the
+// output of AsMVTGeom; idColumn (may be empty) becomes the feature id;
+// the other columns become properties. layer, geomColumn and idColumn are
+// names written by the programmer: lower-case letters, digits and
+// underscores, or AsMVT panics.
+func AsMVT(row, layer string, extent int, geomColumn, idColumn string) string {
+	if !mvtName.MatchString(layer) || !mvtName.MatchString(geomColumn) ||
+		(idColumn != "" && !mvtName.MatchString(idColumn)) || extent < 1 {
+		panic(fmt.Sprintf("gis: MVT layer %q, extent %d, columns %q, %q", layer, extent, geomColumn, idColumn))
+	}
+	out := "ST_AsMVT(" + row + ", '" + layer + "', " + strconv.Itoa(extent) + ", '" + geomColumn + "'"
+	if idColumn != "" {
+		out += ", '" + idColumn + "'"
+	}
+	return out + ")"
+}
+
+var mvtName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 // ClipLatticeSQL returns a query that turns a Lattice into the grid cells
 // (网格) of one region: each lattice cell is clipped to the region's

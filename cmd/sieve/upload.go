@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +20,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sieve-city/sieve/client"
 )
 
 const uploadUsage = `usage: sieve upload [flags] DIR
@@ -61,37 +62,10 @@ type localFile struct {
 	sha256    string
 }
 
-// slot is the server's answer for one file (see media.Slot; kept separate so the command
-// depends only on the HTTP contract).
-type slot struct {
-	Name     string `json:"name"`
-	SHA256   string `json:"sha256"`
-	Status   string `json:"status"`
-	UploadID int64  `json:"uploadId"`
-	URL      string `json:"url"`
-	PartSize int64  `json:"partSize"`
-	Parts    []struct {
-		Number int    `json:"number"`
-		URL    string `json:"url"`
-	} `json:"parts"`
-	PartsDone []int  `json:"partsDone"`
-	Code      string `json:"code"`
-	Reason    string `json:"reason"`
-}
-
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
-
-// uploader talks to the API and to the presigned URLs.
+// uploader talks to the API and to the presigned URLs through client.
 type uploader struct {
-	server, token string
-	client        *http.Client
-	out           io.Writer
+	api *client.Client
+	out io.Writer
 
 	totalFiles, totalBytes int64
 	doneFiles, doneBytes   atomic.Int64
@@ -132,14 +106,14 @@ func cmdUpload(ctx context.Context, args []string, getenv func(string) string, s
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	u := &uploader{server: strings.TrimRight(*server, "/"), token: *token, out: stderr,
-		client: &http.Client{Timeout: 0}, start: time.Now()}
+	base := strings.TrimRight(*server, "/")
+	u := &uploader{api: client.New(base, client.WithToken(*token)), out: stderr, start: time.Now()}
 	statePath := uploadStatePath(dir)
 	st := loadUploadState(statePath)
-	if st.Server != u.server {
+	if st.Server != base {
 		st.SurveyID = 0
 	}
-	st.Server = u.server
+	st.Server = base
 	defer saveUploadState(statePath, st)
 
 	// The survey: as asked, as last time, or a new one.
@@ -153,16 +127,14 @@ func cmdUpload(ctx context.Context, args []string, getenv func(string) string, s
 		if *regionID <= 0 {
 			return usageError("sieve upload: first upload of this folder: pass --region ID (or --survey ID)")
 		}
-		body := map[string]any{"regionId": *regionID, "flightDate": *flightDate, "name": *name, "drone": *drone, "camera": *camera}
-		var sv struct {
-			ID int64 `json:"id"`
-		}
-		if err := u.api(ctx, http.MethodPost, "/api/v1/surveys", body, &sv); err != nil {
+		sv, err := u.api.CreateSurvey(ctx, client.NewSurvey{RegionID: *regionID, FlightDate: *flightDate, Name: *name,
+			Drone: *drone, Camera: *camera})
+		if err != nil {
 			return fmt.Errorf("create survey: %w", err)
 		}
 		st.SurveyID = sv.ID
 		fmt.Fprintf(stdout, "created survey %d\n", sv.ID)
-	} else if err := u.api(ctx, http.MethodGet, fmt.Sprintf("/api/v1/surveys/%d", st.SurveyID), nil, nil); err != nil {
+	} else if _, err := u.api.GetSurvey(ctx, st.SurveyID); err != nil {
 		return fmt.Errorf("survey %d: %w", st.SurveyID, err)
 	} else {
 		fmt.Fprintf(stdout, "continuing survey %d\n", st.SurveyID)
@@ -208,19 +180,16 @@ func (u *uploader) run(ctx context.Context, surveyID int64, files []localFile, p
 	const batch = 200
 	for i := 0; i < len(files); i += batch {
 		part := files[i:min(i+batch, len(files))]
-		decl := make([]map[string]any, len(part))
+		decl := make([]client.FileDecl, len(part))
 		for j, f := range part {
-			decl[j] = map[string]any{"name": f.rel, "size": f.size, "sha256": f.sha256}
+			decl[j] = client.FileDecl{Name: f.rel, Size: f.size, SHA256: f.sha256}
 		}
-		var resp struct {
-			Items []slot `json:"items"`
-		}
-		path := fmt.Sprintf("/api/v1/surveys/%d/uploads", surveyID)
-		if err := u.retry(ctx, func() error { return u.api(ctx, http.MethodPost, path, map[string]any{"files": decl}, &resp) }); err != nil {
+		var slots []client.Slot
+		if err := u.retry(ctx, func() (err error) { slots, err = u.api.SurveyUploadSlots(ctx, surveyID, decl); return err }); err != nil {
 			return fmt.Errorf("upload slots: %w", err)
 		}
-		if len(resp.Items) != len(part) {
-			return fmt.Errorf("upload slots: %d answers for %d files", len(resp.Items), len(part))
+		if len(slots) != len(part) {
+			return fmt.Errorf("upload slots: %d answers for %d files", len(slots), len(part))
 		}
 		work := make(chan int)
 		var wg sync.WaitGroup
@@ -229,7 +198,7 @@ func (u *uploader) run(ctx context.Context, surveyID int64, files []localFile, p
 			go func() {
 				defer wg.Done()
 				for j := range work {
-					u.one(ctx, surveyID, part[j], resp.Items[j])
+					u.one(ctx, surveyID, part[j], slots[j])
 				}
 			}()
 		}
@@ -251,7 +220,7 @@ func (u *uploader) run(ctx context.Context, surveyID int64, files []localFile, p
 }
 
 // one uploads one file to its slot and completes it.
-func (u *uploader) one(ctx context.Context, surveyID int64, f localFile, s slot) {
+func (u *uploader) one(ctx context.Context, surveyID int64, f localFile, s client.Slot) {
 	switch s.Status {
 	case "exists":
 		u.skipped.Add(1)
@@ -282,10 +251,9 @@ func (u *uploader) one(ctx context.Context, surveyID int64, f localFile, s slot)
 	}
 	if err == nil {
 		complete = true
-		path := fmt.Sprintf("/api/v1/surveys/%d/uploads/%d/complete", surveyID, s.UploadID)
-		err = u.retry(ctx, func() error { return u.api(ctx, http.MethodPost, path, nil, nil) })
+		err = u.retry(ctx, func() error { _, err := u.api.CompleteSurveyUpload(ctx, surveyID, s.UploadID); return err })
 	}
-	var ae *apiError
+	var ae *client.Error
 	if ctx.Err() == nil {
 		u.doneFiles.Add(1)
 	}
@@ -332,62 +300,10 @@ func (u *uploader) put(ctx context.Context, url, path string, off, n int64) erro
 	defer f.Close()
 	cr := &countingReader{r: io.NewSectionReader(f, off, n), u: u}
 	defer func() { u.doneBytes.Add(-cr.n) }() // counted again below once it arrived
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, cr)
-	if err != nil {
+	if err := u.api.PutSlot(ctx, url, cr, n); err != nil {
 		return err
-	}
-	req.ContentLength = n
-	resp, err := u.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return &apiError{Status: resp.StatusCode, Code: "storage", Message: strings.TrimSpace(string(msg))}
 	}
 	u.doneBytes.Add(n)
-	return nil
-}
-
-// api sends a JSON request to the Sieve API and decodes the answer into out.
-func (u *uploader) api(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.server+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+u.token)
-	req.Header.Set("Accept-Language", "zh-CN")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := u.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(b, &e)
-		return &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
 	return nil
 }
 
@@ -397,7 +313,7 @@ func (u *uploader) retry(ctx context.Context, fn func() error) error {
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		var ae *apiError
+		var ae *client.Error
 		if err == nil || ctx.Err() != nil || attempt == 5 || (errors.As(err, &ae) && ae.Status < 500) {
 			return err
 		}

@@ -27,7 +27,21 @@ import (
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/testenv"
+	"github.com/sieve-city/sieve/openapi/contract"
 )
+
+// contractServer serves the API for a test with every exchange the command makes checked
+// against openapi.yaml.
+func contractServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	ch, err := contract.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(ch.Handler(h, func(err error) { t.Error(err) }))
+	t.Cleanup(ts.Close)
+	return ts
+}
 
 // TestUploadCommand uploads a card twice: the first run stores every image and reports the
 // file that is not one; the second continues the same survey and skips everything.
@@ -61,8 +75,7 @@ func TestUploadCommand(t *testing.T) {
 	svc := testMediaService(t, pool, store, th, media.DefaultConfig())
 	srv := api.New(api.Deps{Pool: pool, Accounts: acc, Media: svc, Log: testenv.Logger(), Registry: prometheus.NewRegistry(),
 		BodyLimit: 1 << 20, UploadLimit: 64 << 20})
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts := contractServer(t, srv.Handler())
 
 	card := t.TempDir()
 	copyFixture := func(name, to string) {
@@ -189,8 +202,7 @@ func TestUploadCommandResumes(t *testing.T) {
 	svc := testMediaService(t, pool, viaProxy, th, cfg)
 	srv := api.New(api.Deps{Pool: pool, Accounts: acc, Media: svc, Log: testenv.Logger(), Registry: prometheus.NewRegistry(),
 		BodyLimit: 1 << 20, UploadLimit: 64 << 20})
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts := contractServer(t, srv.Handler())
 
 	card := t.TempDir()
 	img := image.NewRGBA(image.Rect(0, 0, 3000, 2000))

@@ -10,6 +10,7 @@ package premises
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -93,6 +94,10 @@ type Premise struct {
 	RegionID     *int64    `json:"regionId"` // the cell, or the deepest region containing the point
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`
+
+	// Geometry is the point as GeoJSON, written by PostGIS (gis.AsGeoJSON): the API's Feature
+	// writer puts it beside the properties.
+	Geometry json.RawMessage `json:"-"`
 }
 
 // NewPremise is what is needed to add a premise. Lon and Lat are in CRS (WGS-84 when empty).
@@ -319,15 +324,17 @@ var placeManyAreaSQL = `INSERT INTO premises_places (idx, path)
 	strings.ReplaceAll(locateAreaSQL, "PT", "pt.g") + `
 	WHERE a.path IS NOT NULL AND NOT EXISTS (SELECT 1 FROM premises_places p WHERE p.idx = l.idx)`
 
+// premiseCols are the columns scan reads. The point's GeoJSON is gis.AsGeoJSON("p.geom"), written
+// out so that the queries stay constants (TestPremiseColsUseAsGeoJSON holds the two together).
 const premiseCols = `p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.credit_code, p.tags,
-	p.source, p.ref, ST_X(p.geom), ST_Y(p.geom), p.cell_id,
+	p.source, p.ref, ST_X(p.geom), ST_Y(p.geom), ST_AsGeoJSON(ST_ForcePolygonCCW(p.geom), 7), p.cell_id,
 	CASE WHEN p.region_path IS NULL THEN NULL ELSE ltree2text(subpath(p.region_path, -1))::bigint END,
 	p.created_at, p.updated_at`
 
 func scan(r pgx.Row) (Premise, error) {
 	var p Premise
 	err := r.Scan(&p.ID, &p.Kind, &p.Name, &p.Address, &p.ContactName, &p.ContactPhone, &p.CreditCode, &p.Tags,
-		&p.Source, &p.Ref, &p.Lon, &p.Lat, &p.CellID, &p.RegionID, &p.CreatedAt, &p.UpdatedAt)
+		&p.Source, &p.Ref, &p.Lon, &p.Lat, &p.Geometry, &p.CellID, &p.RegionID, &p.CreatedAt, &p.UpdatedAt)
 	return p, err
 }
 
