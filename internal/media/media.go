@@ -24,13 +24,15 @@
 // expires_at by the service's clock, makes it expired; a new session for the same content
 // with another size supersedes (expires) a pending one.
 //
-// Placement and site links are SQL functions (migration 0010), so they can be re-run when the
-// map changes: place_media(media_ids) recomputes the cells of media (NULL: all) after cells are
-// imported or regenerated; link_media_to_sites(media_ids, site_ids, near_m) links drone images
-// to the suspected sites their footprint covers and photos to the sites within near_m metres.
-// The placement job calls both for each new medium; the sites issue should call
-// link_media_to_sites(NULL, ARRAY[site_id]) when a site is created or moved, which links the
-// images already stored.
+// Placement and site links are SQL functions, so they can be re-run when the map changes:
+// place_media(media_ids) recomputes the cells of media through region_shapes (migration 0014);
+// link_media_to_sites(media_ids, site_ids, near_m) links drone images to the suspected sites
+// their footprint covers and photos to the sites within near_m metres (0010; the sites
+// migration defines it for real). The placement job calls both for each new medium. When cells
+// change, internal/regions re-places media itself through the Placer of placer.go (wired in
+// cmd/sieve with the other placers); nobody re-runs place_media by hand. The sites issue should
+// call link_media_to_sites(NULL, ARRAY[site_id]) when a site is created or moved, which links
+// the images already stored.
 package media
 
 import (
