@@ -26,6 +26,10 @@ func scopeFixtures(w *world) map[string][2]int64 {
 		"media":    w.media["media"],
 		"surveys":  w.media["surveys"],
 		"uploads":  w.media["uploads"],
+		// rounds, inspections, re-checks (issue 10):
+
+		// suspected sites (issue 11):
+
 	}
 }
 

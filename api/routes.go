@@ -65,4 +65,10 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, v1+"/surveys/:id/uploads", accounts.PermManageSurveys, s.createSurveyUploads)
 	s.route(http.MethodPost, v1+"/surveys/:id/uploads/:uploadId/complete", accounts.PermManageSurveys, s.completeSurveyUpload)
 	s.route(http.MethodGet, v1+"/surveys/:id/images", accounts.PermRead, s.listSurveyImages)
+
+	// Rounds, inspections and their evidence, re-checks (inspections_handlers.go).
+
+	// Phone sync (sync_handlers.go).
+
+	// Suspected sites and their cases (sites_handlers.go).
 }
