@@ -17,6 +17,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/internal/tasks"
 )
 
 // Check is one readiness probe of a backing service. /readyz names the service and says "ok" or
@@ -62,7 +63,7 @@ func New(d Deps) *Server {
 		d.Premises = premises.NewStore()
 	}
 	if d.Regions == nil {
-		d.Regions = regions.NewStore(d.Premises, media.NewPlacer())
+		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), tasks.Placer{})
 	}
 	e := echo.New()
 	e.HideBanner = true
