@@ -68,9 +68,13 @@ const (
 //     just before and after it, over the distance beyond FarMinM (the noise the far rule
 //     already allows one fix). The gap rule looks at every visit to another premise less than
 //     PaceMinGap away in time; the hourly count takes every window [s, s+1h) holding this visit.
-//   - GCJ-02 trap: a position farther than CRSMismatchM from the premise is also tried converted
-//     GCJ-02 → WGS-84 and WGS-84 → GCJ-02; when one lands under CRSMismatchM, crs_mismatch
-//     (info) is noted and the converted position is the one judged (and used for pace).
+//   - GCJ-02 trap: a fix or photo position that fails its distance rule is also tried converted
+//     GCJ-02 → WGS-84 and WGS-84 → GCJ-02 (either way: phones declare wrongly both ways, and
+//     some cameras write GCJ-02 into EXIF). When one lands under CRSMismatchM — or within the
+//     rule's own tolerance, max(FarMinM, FarAccuracyFactor × accuracy) for a fix, PhotoFarM for
+//     a photo, so that a client's CRS bug never costs the worker more than GPS noise would —
+//     crs_mismatch (info) is noted and the converted position is judged (and used for pace).
+//     Value is the distance after conversion, Threshold CRSMismatchM.
 func Judge(cfg Config, in Input) Verdict {
 	j := judge{cfg: cfg, in: in, findings: []Finding{}}
 	pos := j.fix()
@@ -146,8 +150,8 @@ func (j *judge) fix() *Point {
 			j.add(CodePoorFix, Flag, acc, cfg.PoorFixM, nil, "定位精度 %s 米（阈值 %s 米）", meters(acc), meters(cfg.PoorFixM))
 		}
 	}
-	p, d := j.locate(*in.Fix, "设备定位", declared(in.SentCRS), nil)
 	far := math.Max(cfg.FarMinM, cfg.FarAccuracyFactor*acc)
+	p, d := j.locate(*in.Fix, "设备定位", declared(in.SentCRS), far, nil)
 	switch {
 	case d > cfg.RejectBeyondM:
 		j.add(CodeFixTooFar, Reject, d, cfg.RejectBeyondM, nil, "定位距场所 %s 米（拒收阈值 %s 米）", meters(d), meters(cfg.RejectBeyondM))
@@ -157,25 +161,27 @@ func (j *judge) fix() *Point {
 	return &p
 }
 
-// locate measures a position against the premise, with the GCJ-02 trap: when the position is
-// not already within CRSMismatchM, the two conversions are tried and one that lands within it
-// is taken (noted as crs_mismatch). sent is the CRS the position was declared in ("" when the
-// sender declared none, as for EXIF).
-func (j *judge) locate(p Point, what string, sent gis.CRS, media *int64) (Point, float64) {
+// locate measures a position against the premise, with the GCJ-02 trap. A position that fails
+// its rule (farther than tolerance, and not under CRSMismatchM) is tried converted GCJ-02 →
+// WGS-84 and WGS-84 → GCJ-02; a conversion that lands under CRSMismatchM, or within the rule's
+// own tolerance, is taken and noted as crs_mismatch. sent is the CRS the position was declared
+// in ("" when none was, as for EXIF).
+func (j *judge) locate(p Point, what string, sent gis.CRS, tolerance float64, media *int64) (Point, float64) {
+	ok := func(d float64) bool { return d < j.cfg.CRSMismatchM || d <= tolerance }
 	d := DistanceM(p, j.in.Premise)
-	if !(d >= j.cfg.CRSMismatchM) {
+	if ok(d) || math.IsNaN(d) {
 		return p, d
 	}
 	best, bestD, how := p, d, ""
 	lon, lat := gis.GCJ02ToWGS84(p.Lon, p.Lat)
-	if q := (Point{Lon: lon, Lat: lat}); DistanceM(q, j.in.Premise) < j.cfg.CRSMismatchM {
+	if q := (Point{Lon: lon, Lat: lat}); ok(DistanceM(q, j.in.Premise)) {
 		best, bestD, how = q, DistanceM(q, j.in.Premise), "实为 GCJ-02，按 GCJ-02 换算为 WGS-84"
 		if sent == gis.WGS84 {
 			how = "声明为 WGS-84 但实为 GCJ-02"
 		}
 	}
 	lon, lat = gis.WGS84ToGCJ02(p.Lon, p.Lat)
-	if q := (Point{Lon: lon, Lat: lat}); DistanceM(q, j.in.Premise) < math.Min(j.cfg.CRSMismatchM, bestD) {
+	if q := (Point{Lon: lon, Lat: lat}); ok(DistanceM(q, j.in.Premise)) && DistanceM(q, j.in.Premise) < bestD {
 		best, bestD, how = q, DistanceM(q, j.in.Premise), "坐标系换算方向有误，按 WGS-84 换算为 GCJ-02"
 		if sent == gis.GCJ02 {
 			how = "声明为 GCJ-02 但实为 WGS-84"
@@ -185,8 +191,8 @@ func (j *judge) locate(p Point, what string, sent gis.CRS, media *int64) (Point,
 		return p, d
 	}
 	j.add(CodeCRSMismatch, Info, bestD, j.cfg.CRSMismatchM, media,
-		"%s%s：原距场所 %s 米，换算后 %s 米（阈值 %s 米），属客户端坐标系错误，按换算后位置判定",
-		what, how, meters(d), meters(bestD), meters(j.cfg.CRSMismatchM))
+		"%s%s：原距场所 %s 米，换算后 %s 米，属客户端坐标系错误，按换算后位置判定",
+		what, how, meters(d), meters(bestD))
 	return best, bestD
 }
 
@@ -210,7 +216,7 @@ func (j *judge) photos() {
 		label := fmt.Sprintf("照片 #%d", id)
 		if ph.GPS == nil || !valid(*ph.GPS) {
 			j.add(CodePhotoNoGPS, Flag, 0, 1, media, "%s没有 EXIF 位置", label)
-		} else if _, d := j.locate(*ph.GPS, label+"的 EXIF 位置", "", media); d > cfg.PhotoFarM {
+		} else if _, d := j.locate(*ph.GPS, label+"的 EXIF 位置", "", cfg.PhotoFarM, media); d > cfg.PhotoFarM {
 			j.add(CodePhotoFar, Flag, d, cfg.PhotoFarM, media, "%s拍摄位置距场所 %s 米（阈值 %s 米）", label, meters(d), meters(cfg.PhotoFarM))
 		}
 		if ph.TakenAt == nil {
