@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sieve-city/sieve/internal/evidence"
 )
 
 // Config is the whole configuration of one Sieve process.
@@ -23,6 +25,8 @@ type Config struct {
 	Auth   Auth
 	Log    Log
 	Worker Worker
+	// Evidence is the evidence check's thresholds (SIEVE_EVIDENCE_*, internal/config/evidence.go).
+	Evidence evidence.Config
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -104,9 +108,10 @@ func Default() Config {
 			BucketMedia:   "sieve-media",
 			BucketDerived: "sieve-derived",
 		},
-		Auth:   Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
-		Log:    Log{Level: "info", Format: "text"},
-		Worker: Worker{InProcess: true, Concurrency: 4},
+		Auth:     Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
+		Log:      Log{Level: "info", Format: "text"},
+		Worker:   Worker{InProcess: true, Concurrency: 4},
+		Evidence: evidence.DefaultConfig(),
 	}
 }
 
@@ -144,6 +149,8 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
+
+	r.evidence(&c.Evidence)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
@@ -192,6 +199,7 @@ func (c Config) validate() []error {
 	default:
 		bad("SIEVE_LOG_FORMAT", "text or json; got %q", c.Log.Format)
 	}
+	validateEvidence(c.Evidence, bad)
 	return errs
 }
 
@@ -205,7 +213,8 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s s3.public_url=%s ", c.S3.BucketMedia, c.S3.BucketDerived, c.S3.PublicURL)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
 	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
-	fmt.Fprintf(&b, "log.level=%s log.format=%s", c.Log.Level, c.Log.Format)
+	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
+	b.WriteString(evidenceString(c.Evidence))
 	return b.String()
 }
 

@@ -68,10 +68,19 @@ type Visit struct {
 	PremiseID int64
 	VisitedAt time.Time
 	Fix       *Point
+	// Premise is the register point of that visit's premise, used for pace when Fix is nil
+	// (optional: with neither, that visit is not timed for speed).
+	Premise *Point
 }
 
 // Input is everything the rules look at for one inspection.
 type Input struct {
+	// ID is this inspection's id (optional but recommended): the visit itself is skipped when it
+	// turns up among Neighbours or Matches, and it breaks ties of equal visit times for reuse.
+	ID string
+	// PremiseID is the premise visited: the pace gap rule spares visits to the same premise
+	// (with 0, only neighbours with PremiseID 0 count as the same premise).
+	PremiseID int64
 	Outcome   string // clear, suspected, closed, refused, not_found
 	VisitedAt time.Time
 	Premise   Point // the register's point of the premise visited
