@@ -76,15 +76,14 @@ func TestDecodeCost(t *testing.T) {
 	if c := th.decodeCost(src); c < 10950*10950*12 {
 		t.Fatalf("cost of a 10,950² 16-bit RGBA PNG %d MB, want at least %d MB", c>>20, (10950*10950*12)>>20)
 	}
-	if sw, sh := jpegScaled(8000, 6000, 1280, 960); sw != 1000 || sh != 750 {
-		t.Fatalf("jpegScaled 8000×6000 → %d×%d, want 1000×750 (1/8)", sw, sh)
+	if sw, sh := jpegScaled(8000, 6000, 1280, 960); sw != 2000 || sh != 1500 {
+		t.Fatalf("jpegScaled 8000×6000 → %d×%d, want 2000×1500 (2/8: 1/8 is smaller than the target)", sw, sh)
 	}
-	src, err = th.open(bytes.NewReader(fixture(t, "dji_attr.jpg")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c, whole := th.decodeCost(src), int64(src.info.Width*src.info.Height*4); c >= whole {
-		t.Fatalf("a JPEG costs %d bytes, no less than its full decode %d", c, whole)
+	// An 8000×6000 drone JPEG is decoded at 2/8: a sixteenth of its full 192 MB, plus the
+	// resize and the thumbnails.
+	jsrc := &source{info: Info{Format: JPEG, Width: 8000, Height: 6000}, checker: &jpegChecker{components: 3}}
+	if c, whole := th.decodeCost(jsrc), int64(8000*6000*4); c >= whole/4 {
+		t.Fatalf("an 8000×6000 JPEG costs %d MB, not well under its full decode %d MB", c>>20, whole>>20)
 	}
 }
 
