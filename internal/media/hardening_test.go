@@ -390,4 +390,3 @@ func TestSurveyProgressStuck(t *testing.T) {
 		t.Fatalf("after the crash: stuck %d, want 1 (%+v)", p.Stuck, p)
 	}
 }
-
