@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,8 +39,21 @@ func TestMediaOriginalAltered(t *testing.T) {
 		t.Fatalf("upload: %d %s", up.status, up.body)
 	}
 	path := fmt.Sprintf("%s/media/%d/original", v1, up.medium.ID)
-	if status, body := h.as(tok, http.MethodGet, path, ""); status != http.StatusOK || body != string(data) {
-		t.Fatalf("original: %d (%d bytes)", status, len(body))
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := noFollow.Do(req)
+	if err != nil || res.StatusCode != http.StatusFound {
+		t.Fatalf("original: %v %v, want 302", res, err)
+	}
+	res.Body.Close()
+	if res, err = http.Get(res.Header.Get("Location")); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("presigned original: %v %v", res, err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("original: %d bytes, not the upload", len(got))
 	}
 	ctx := context.Background()
 	var key string
