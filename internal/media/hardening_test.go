@@ -148,6 +148,20 @@ func TestSealedOriginal(t *testing.T) {
 	if _, err := e.svc.OriginalURL(ctx, m); err != nil {
 		t.Fatalf("original after a PUT through the old URL: %v", err)
 	}
+	// Once the URLs are dead, the cleanup removes what that PUT left, once.
+	if !e.objectExists(staging) {
+		t.Fatal("the second PUT left no staging object (was it refused?)")
+	}
+	e.clock.advance(e.svc.Config().SessionTTL + time.Minute)
+	if res, err := e.svc.Cleanup(ctx); err != nil || res.Staging != 1 {
+		t.Fatalf("cleanup: %+v %v, want one staging object cleared", res, err)
+	}
+	if e.objectExists(staging) {
+		t.Fatal("the cleanup left the staging object")
+	}
+	if res, err := e.svc.Cleanup(ctx); err != nil || res.Staging != 0 {
+		t.Fatalf("second cleanup: %+v %v, want nothing to clear", res, err)
+	}
 	got, err := e.svc.hashObject(ctx, m.objectKey)
 	if err != nil || got != hex.EncodeToString(sha(data)) {
 		t.Fatalf("stored original %s %v, want the first file's SHA-256", got, err)

@@ -277,6 +277,33 @@ func (Store) expireSession(ctx context.Context, q db.Querier, id int64) error {
 	return err
 }
 
+// unclearedStaging returns the staging keys (with their session ids) of at most 1000 finished
+// sessions whose time ended before now and whose staging object was not cleared yet.
+func (Store) unclearedStaging(ctx context.Context, q db.Querier, now time.Time) (ids []int64, keys []string, err error) {
+	rows, err := q.Query(ctx, `SELECT id, object_key FROM upload_sessions
+		WHERE status IN ('completed', 'rejected') AND staging_cleared_at IS NULL AND expires_at < $1
+		ORDER BY expires_at LIMIT 1000`, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key string
+		if err := rows.Scan(&id, &key); err != nil {
+			return nil, nil, err
+		}
+		ids, keys = append(ids, id), append(keys, key)
+	}
+	return ids, keys, rows.Err()
+}
+
+// stagingCleared notes that the staging objects of sessions ids are removed.
+func (Store) stagingCleared(ctx context.Context, q db.Querier, ids []int64) error {
+	_, err := q.Exec(ctx, `UPDATE upload_sessions SET staging_cleared_at = now() WHERE id = ANY ($1)`, ids)
+	return err
+}
+
 // heldUploads returns those of the multipart upload ids that a pending session holds.
 func (Store) heldUploads(ctx context.Context, q db.Querier, s3IDs []string) ([]string, error) {
 	rows, err := q.Query(ctx, `SELECT s3_upload_id FROM upload_sessions WHERE s3_upload_id = ANY ($1) AND status = 'pending'`, s3IDs)
