@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"net/http"
 	"testing"
 	"time"
@@ -402,5 +405,49 @@ func TestSurveyProgressStuck(t *testing.T) {
 	}
 	if p := progress(); p.Stuck != 1 {
 		t.Fatalf("after the crash: stuck %d, want 1 (%+v)", p.Stuck, p)
+	}
+}
+
+// TestSealedMultipart: a resumable (multipart) upload is sealed too: its parts' URLs die with
+// the multipart upload, its bytes are copied to a key no URL named, and the copy carries a
+// whole-object SHA-256, so serving the original needs no read of it.
+func TestSealedMultipart(t *testing.T) {
+	e := newEnv(t, Hooks{})
+	ctx := context.Background()
+	img := image.NewRGBA(image.Rect(0, 0, 2600, 1800))
+	_, _ = rand.Read(img.Pix)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	if len(data) <= 5<<20 {
+		t.Fatalf("noise JPEG of %d bytes is one part", len(data))
+	}
+	sl := e.slot("big.jpg", int64(len(data)), sha(data))
+	if len(sl.Parts) < 2 {
+		t.Fatalf("slot %+v", sl)
+	}
+	for i, p := range sl.Parts {
+		end := min((i+1)*(5<<20), len(data))
+		e.put(p.URL, data[i*(5<<20):end])
+	}
+	m, err := e.svc.Complete(ctx, e.actor, nil, sl.UploadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.svc.Blob()
+	st, err := b.Client.StatObject(ctx, b.BucketMedia, m.objectKey, minio.StatObjectOptions{Checksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := base64.StdEncoding.EncodeToString(sha(data)); st.ChecksumSHA256 != want {
+		t.Fatalf("sealed copy's stored SHA-256 %q, want %q", st.ChecksumSHA256, want)
+	}
+	if st := putStatus(t, sl.Parts[0].URL, data[:5<<20]); st == http.StatusOK {
+		t.Fatal("a part URL still takes bytes after completion")
+	}
+	if _, err := e.svc.OriginalURL(ctx, m); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -19,7 +19,11 @@
 // Files: store.go holds every SQL statement (Store, methods taking the transaction); the
 // Service does the I/O (MinIO, jobs) and opens short transactions through it: ingest.go
 // (POST /media), slots.go (presigned upload sessions), complete.go (finishing them),
-// cleanup.go (expiry and orphans), jobs.go (the workers), surveys.go. An upload session is
+// cleanup.go (expiry and orphans), jobs.go (the workers), surveys.go; integrity.go (sealed
+// originals: a completed upload is copied to a key no URL named, and an original is served
+// only while its stored SHA-256 is the recorded one; presigned PUTs bound to their size),
+// quota.go (pending sessions, declared bytes and open uploads per user), idempotency.go (a
+// reused Idempotency-Key with another file). An upload session is
 // pending until Complete makes it completed (its medium) or rejected (why), or Cleanup, after
 // expires_at by the service's clock, makes it expired; a new session for the same content
 // with another size supersedes (expires) a pending one.
