@@ -154,6 +154,13 @@ func TestAccessMatrix(t *testing.T) {
 	sort.Strings(keys)
 	roles := map[accounts.Role]string{accounts.CityAdmin: "admin", accounts.TownshipCoordinator: "coord",
 		accounts.GridWorker: "worker", accounts.DroneOperator: "drone", accounts.Inspector: "inspector", accounts.Viewer: "viewer"}
+	// ownerOnly are the routes that act only on the caller's own object, by the user who owns
+	// the "in" fixture: an upload session is completed by its uploader alone, so anyone else,
+	// even in its area (or the city office), is answered 404.
+	ownerOnly := map[string]string{
+		"POST " + v1 + "/uploads/:id/complete":                   "drone",
+		"POST " + v1 + "/surveys/:id/uploads/:uploadId/complete": "drone",
+	}
 
 	for _, key := range keys {
 		perm := h.srv.rules[key]
@@ -197,6 +204,10 @@ func TestAccessMatrix(t *testing.T) {
 					case which == "out" && role != accounts.CityAdmin:
 						if status != http.StatusNotFound {
 							t.Fatalf("got %d %s, want 404 for another township's object", status, b)
+						}
+					case ownerOnly[key] != "" && (which == "out" || name != ownerOnly[key]):
+						if status != http.StatusNotFound {
+							t.Fatalf("got %d %s, want 404 for another user's object", status, b)
 						}
 					default:
 						if status == 401 || status == 403 || status == 404 || status >= 500 {

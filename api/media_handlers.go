@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
@@ -17,8 +18,10 @@ import (
 
 // uploadMedia takes one photo as multipart/form-data: an optional field "size" (the file's
 // length, which lets it stream to MinIO in one PUT) and the part "file". The file streams
-// through; a retry with the same Idempotency-Key, or the same content again, answers 200 with
-// the first record instead of 201.
+// through; a retry with the same Idempotency-Key (and the same file: another file under a used
+// key is 422 idempotency_key_reused), or the same content again, answers 200 with the first
+// record instead of 201. One user sends at most Quota.MaxOpenUploads bodies at once (429
+// too_many_open_uploads past it), and a body that stalls for BodyIdleTimeout is cut off.
 func (s *Server) uploadMedia(c echo.Context) error {
 	key, err := idempotencyKey(c)
 	if err != nil {
@@ -26,17 +29,25 @@ func (s *Server) uploadMedia(c echo.Context) error {
 	}
 	a := s.actor(c)
 	ctx := c.Request().Context()
+	release, err := s.Media.AdmitUpload(a.UserID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var first *media.Medium // the medium already recorded under key
 	if key != "" {
 		m, err := s.Media.ByIdempotencyKey(ctx, a, key)
-		if err == nil {
-			return c.JSON(http.StatusOK, m)
-		}
-		if !errors.Is(err, apperr.ErrNotFound) {
+		switch {
+		case err == nil:
+			first = &m
+		case !errors.Is(err, apperr.ErrNotFound):
 			return err
 		}
 	}
-	mr, release, err := multipartReader(c.Request())
-	defer release()
+	mc := s.Media.Config()
+	idleBody(c, mc.BodyIdleTimeout, mc.BodyTotalTimeout)
+	mr, releaseBuf, err := multipartReader(c.Request())
+	defer releaseBuf()
 	if err != nil {
 		return media.ErrNotMultipart.Wrap(err)
 	}
@@ -65,6 +76,13 @@ func (s *Server) uploadMedia(c echo.Context) error {
 			}
 			size = n
 		case "file":
+			if first != nil { // a retry: it must be the same file
+				if err := s.Media.SameUpload(*first, size, part); err != nil {
+					return err
+				}
+				c.Response().Header().Set(echo.HeaderLocation, v1+"/media/"+itoa(first.ID))
+				return c.JSON(http.StatusOK, first)
+			}
 			m, created, err := s.Media.Ingest(ctx, a, media.Upload{Body: part, Size: size, Name: part.FileName(), IdempotencyKey: key})
 			if err != nil {
 				return err
@@ -80,6 +98,39 @@ func (s *Server) uploadMedia(c echo.Context) error {
 			}
 		}
 	}
+}
+
+// idleBody makes the request's body cut off when no byte arrives for idle (the read deadline
+// of the connection moves on with each read, never past total from now): a stalled client
+// costs its connection for idle, not for the whole read timeout. Zero idle leaves the body as
+// it is.
+func idleBody(c echo.Context, idle, total time.Duration) {
+	if idle <= 0 {
+		return
+	}
+	r := c.Request()
+	ib := &idleReader{ReadCloser: r.Body, rc: http.NewResponseController(c.Response().Writer), idle: idle}
+	if total > 0 {
+		ib.end = time.Now().Add(total)
+	}
+	r.Body = ib
+}
+
+// idleReader moves the connection's read deadline idle past each read.
+type idleReader struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	end  time.Time
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	d := time.Now().Add(ir.idle)
+	if !ir.end.IsZero() && d.After(ir.end) {
+		d = ir.end
+	}
+	_ = ir.rc.SetReadDeadline(d) // not every writer supports it (tests' recorders): then no idle limit
+	return ir.ReadCloser.Read(p)
 }
 
 // medium loads the medium named by the path in the caller's scope.

@@ -409,11 +409,11 @@ func TestMediaSameFileTwice(t *testing.T) {
 			t.Fatalf("got %d %s, want 200 with id %d", r.status, r.body, first.medium.ID)
 		}
 	}
-	// The key answers even before the body is read: a retry of another file under the same key
-	// is the first upload.
+	// Another file under the same key is refused (issue 16: it used to answer the first
+	// upload, telling the phone that its new photo was stored), and stores nothing.
 	other := h.upload(tok, "c.jpg", fixtureBytes(t, "Kodak_CX7530.jpg"), "Idempotency-Key", "phone-42")
-	if other.status != http.StatusOK || other.medium.ID != first.medium.ID {
-		t.Fatalf("got %d %s", other.status, other.body)
+	if other.status != http.StatusUnprocessableEntity || !strings.Contains(other.body, `"idempotency_key_reused"`) {
+		t.Fatalf("another file under the key: got %d %s, want 422 idempotency_key_reused", other.status, other.body)
 	}
 	if rows, intents, objects := h.stored(); rows != 1 || intents != 0 || objects != 1 {
 		t.Fatalf("stored %d rows, %d intents, %d objects; want 1, 0, 1", rows, intents, objects)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/disintegration/imaging"
 	"github.com/pixiv/go-libjpeg/jpeg"
+	"golang.org/x/sync/semaphore"
 )
 
 // ThumbSize is one thumbnail size: its name (stored with the thumbnail and
@@ -40,6 +41,10 @@ type ThumbConfig struct {
 	MaxConcurrent int
 	// Limits are checked on the header before anything is decoded.
 	Limits Limits
+	// DecodeMemory bounds the memory that the decodes sharing the Thumbnailer hold at once,
+	// in bytes, as estimated from each header (decodebudget.go); an image that alone needs
+	// more is not decoded (ErrDecodeBudget). Zero means no bound.
+	DecodeMemory int64
 }
 
 // DefaultThumbConfig returns the sizes Sieve serves — "list" (320 px) and
@@ -51,6 +56,7 @@ func DefaultThumbConfig() ThumbConfig {
 		Quality:       82,
 		MaxConcurrent: runtime.GOMAXPROCS(0),
 		Limits:        Limits{MaxPixels: 120_000_000, MaxBytes: 100 << 20},
+		DecodeMemory:  256 << 20,
 	}
 }
 
@@ -62,6 +68,8 @@ type Thumbnailer struct {
 	quality int
 	limits  Limits
 	sem     chan struct{}
+	budget  int64               // DecodeMemory
+	mem     *semaphore.Weighted // nil: no budget
 }
 
 // NewThumbnailer checks cfg and returns a Thumbnailer built with it.
@@ -82,6 +90,9 @@ func NewThumbnailer(cfg ThumbConfig) (*Thumbnailer, error) {
 	if cfg.MaxConcurrent < 0 {
 		return nil, fmt.Errorf("imagery: thumbnailer: MaxConcurrent %d is negative", cfg.MaxConcurrent)
 	}
+	if cfg.DecodeMemory < 0 {
+		return nil, fmt.Errorf("imagery: thumbnailer: DecodeMemory %d is negative", cfg.DecodeMemory)
+	}
 	if cfg.MaxConcurrent == 0 {
 		cfg.MaxConcurrent = runtime.GOMAXPROCS(0)
 	}
@@ -91,12 +102,17 @@ func NewThumbnailer(cfg ThumbConfig) (*Thumbnailer, error) {
 			sizes[j], sizes[j-1] = sizes[j-1], sizes[j]
 		}
 	}
-	return &Thumbnailer{
+	t := &Thumbnailer{
 		sizes:   sizes,
 		quality: cfg.Quality,
 		limits:  cfg.Limits,
 		sem:     make(chan struct{}, cfg.MaxConcurrent),
-	}, nil
+		budget:  cfg.DecodeMemory,
+	}
+	if t.budget > 0 {
+		t.mem = semaphore.NewWeighted(t.budget)
+	}
+	return t, nil
 }
 
 // Thumbnail is one encoded thumbnail.
@@ -125,9 +141,13 @@ type Thumbnails struct {
 // scale that still covers the largest size, while a checker validates the
 // stream; PNGs go through the standard decoder.
 //
+// Before decoding it also waits for the memory the decode needs under the
+// decode budget (ThumbConfig.DecodeMemory).
+//
 // Errors: ErrEmpty, ErrUnsupportedFormat, ErrTooLarge, ErrTooManyPixels,
 // ErrCorruptImage (truncated or damaged data), ErrCannotThumbnail (a valid
-// HEIC, WebP or TIFF, which the caller stores flagged).
+// HEIC, WebP or TIFF, which the caller stores flagged, or an image whose
+// decode alone needs more than the budget: ErrDecodeBudget too).
 func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (Thumbnails, error) {
 	select {
 	case t.sem <- struct{}{}:
@@ -139,6 +159,19 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 	src, err := t.open(r)
 	if err != nil {
 		return Thumbnails{}, err
+	}
+	if t.mem != nil {
+		// The decode waits until the memory it needs is free (decodebudget.go).
+		cost := t.decodeCost(src)
+		if cost > t.budget {
+			return Thumbnails{}, budgetError(cost, t.budget)
+		}
+		if cost > 0 {
+			if err := t.mem.Acquire(ctx, cost); err != nil {
+				return Thumbnails{}, fmt.Errorf("imagery: thumbnail: %w", err)
+			}
+			defer t.mem.Release(cost)
+		}
 	}
 	info := src.info
 	var img image.Image
@@ -193,6 +226,8 @@ type source struct {
 	head    []byte
 	rest    *countingReader
 	checker *jpegChecker // JPEG only: has seen head; sees rest as it is read
+	// pngModel is a PNG's colour model, which says what its decode allocates per pixel.
+	pngModel color.Model
 }
 
 // countingReader enforces Limits.MaxBytes on a stream and keeps the first
@@ -298,6 +333,7 @@ func (t *Thumbnailer) open(r io.Reader) (*source, error) {
 			return nil, fmt.Errorf("%w: png header: %v", ErrCorruptImage, err)
 		}
 		src.info.Width, src.info.Height = cfg.Width, cfg.Height
+		src.pngModel = cfg.ColorModel
 	default:
 		return src, nil // not decoded here: no need to look further
 	}

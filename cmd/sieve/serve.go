@@ -23,6 +23,7 @@ import (
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
+	"github.com/sieve-city/sieve/internal/regions"
 )
 
 // app is what every subcommand that talks to the services shares.
@@ -156,11 +157,13 @@ func (a *app) server(svc *media.Service) *api.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.NewPoolCollector(a.pool))
+	rs := newRegions(premises.NewStore())
+	rs.Shapefile = regions.ShapefileLimits{MaxBytes: a.cfg.Limits.ShapefileMaxBytes, MaxVertices: int64(a.cfg.Limits.ShapefileMaxVertices)}
 	return api.New(api.Deps{
 		Pool:     a.pool,
 		Accounts: a.accounts(),
 		Media:    svc,
-		Regions:  newRegions(premises.NewStore()),
+		Regions:  rs,
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

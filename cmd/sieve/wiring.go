@@ -22,7 +22,9 @@ type domains struct {
 // domains on it, and builds the queue with their workers and periodic jobs. Start the queue
 // to run jobs.
 func (a *app) wire(workers int) (*domains, error) {
-	q := jobs.New(a.pool, jobs.DefaultOptions(workers), a.log)
+	opts := jobs.DefaultOptions(workers)
+	opts.JobTimeout, opts.RescueAfter = a.cfg.Limits.JobTimeout, a.cfg.Limits.JobRescueAfter
+	q := jobs.New(a.pool, opts, a.log)
 	svc, err := a.mediaService(q, media.Hooks{})
 	if err != nil {
 		return nil, err
@@ -34,15 +36,20 @@ func (a *app) wire(workers int) (*domains, error) {
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker
-// concurrency), the upload limits, the real clock.
+// concurrency and the decode memory), the upload limits and quotas, the real clock.
 func (a *app) mediaService(q jobs.Enqueuer, hooks media.Hooks) (*media.Service, error) {
 	tc := imagery.DefaultThumbConfig()
 	tc.MaxConcurrent = int(a.cfg.Worker.Concurrency)
+	tc.DecodeMemory = a.cfg.Limits.DecodeMemory
 	th, err := imagery.NewThumbnailer(tc)
 	if err != nil {
 		return nil, err
 	}
 	mc := media.DefaultConfig()
 	mc.Limits.MaxBytes = a.cfg.HTTP.UploadLimit
+	l := a.cfg.Limits
+	mc.Quota = media.Quota{MaxPendingSessions: int(l.UploadMaxPending), MaxPendingBytes: l.UploadMaxPendingBytes,
+		MaxOpenUploads: int(l.UploadMaxOpen)}
+	mc.BodyIdleTimeout, mc.BodyTotalTimeout, mc.SpoolDir = l.UploadIdleTimeout, a.cfg.HTTP.ReadTimeout, l.UploadSpoolDir
 	return media.New(media.Deps{Pool: a.pool, Blob: a.blob, Thumbs: th, Jobs: q, Hooks: hooks, Now: time.Now, Log: a.log}, mc)
 }

@@ -27,6 +27,41 @@ type Config struct {
 	Worker Worker
 	// Evidence is the evidence check's thresholds (SIEVE_EVIDENCE_*, internal/config/evidence.go).
 	Evidence evidence.Config
+	Limits   Limits
+}
+
+// Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
+// memory and storage stay bounded by design whatever arrives, and a crashed worker's jobs run
+// again within minutes.
+type Limits struct {
+	// UploadMaxPending bounds one user's pending presigned upload sessions
+	// (SIEVE_UPLOAD_MAX_PENDING; 429 upload_quota_exceeded past it).
+	UploadMaxPending int32
+	// UploadMaxPendingBytes bounds the declared bytes of one user's pending sessions
+	// (SIEVE_UPLOAD_MAX_PENDING_BYTES).
+	UploadMaxPendingBytes int64
+	// UploadMaxOpen bounds the POST /media bodies one user sends at once to one process
+	// (SIEVE_UPLOAD_MAX_OPEN; 429 too_many_open_uploads past it).
+	UploadMaxOpen int32
+	// UploadIdleTimeout cuts off a POST /media body that stalls that long
+	// (SIEVE_UPLOAD_IDLE_TIMEOUT).
+	UploadIdleTimeout time.Duration
+	// UploadSpoolDir holds POST /media files sent without a size while they arrive
+	// (SIEVE_UPLOAD_SPOOL_DIR; empty: the system's temporary directory).
+	UploadSpoolDir string
+	// DecodeMemory bounds the memory the image decodes of one process hold at once
+	// (SIEVE_WORKER_DECODE_MEMORY).
+	DecodeMemory int64
+	// JobTimeout is the timeout of a background job (SIEVE_JOBS_TIMEOUT); JobRescueAfter is
+	// how long a job may run before it is taken for the job of a dead process and run again
+	// (SIEVE_JOBS_RESCUE_AFTER, at least SIEVE_JOBS_TIMEOUT).
+	JobTimeout     time.Duration
+	JobRescueAfter time.Duration
+	// ShapefileMaxBytes bounds the expanded size of an imported shapefile
+	// (SIEVE_IMPORT_SHP_MAX_BYTES); ShapefileMaxVertices its vertices
+	// (SIEVE_IMPORT_SHP_MAX_VERTICES). Past either: 413 shapefile_too_large.
+	ShapefileMaxBytes    int64
+	ShapefileMaxVertices int32
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -112,6 +147,17 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Worker:   Worker{InProcess: true, Concurrency: 4},
 		Evidence: evidence.DefaultConfig(),
+		Limits: Limits{
+			UploadMaxPending:      3000,     // one survey of 3,000 images
+			UploadMaxPendingBytes: 64 << 30, // 3,000 images of ~20 MB
+			UploadMaxOpen:         4,
+			UploadIdleTimeout:     time.Minute,
+			DecodeMemory:          256 << 20, // half of a 512 MB worker
+			JobTimeout:            time.Minute,
+			JobRescueAfter:        2 * time.Minute,
+			ShapefileMaxBytes:     64 << 20,
+			ShapefileMaxVertices:  1_000_000,
+		},
 	}
 }
 
@@ -146,6 +192,17 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.bool("SIEVE_WORKER_INPROCESS", &c.Worker.InProcess)
 	r.int32("SIEVE_WORKER_CONCURRENCY", &c.Worker.Concurrency)
+
+	r.int32("SIEVE_UPLOAD_MAX_PENDING", &c.Limits.UploadMaxPending)
+	r.bytes("SIEVE_UPLOAD_MAX_PENDING_BYTES", &c.Limits.UploadMaxPendingBytes)
+	r.int32("SIEVE_UPLOAD_MAX_OPEN", &c.Limits.UploadMaxOpen)
+	r.dur("SIEVE_UPLOAD_IDLE_TIMEOUT", &c.Limits.UploadIdleTimeout)
+	r.str("SIEVE_UPLOAD_SPOOL_DIR", &c.Limits.UploadSpoolDir)
+	r.bytes("SIEVE_WORKER_DECODE_MEMORY", &c.Limits.DecodeMemory)
+	r.dur("SIEVE_JOBS_TIMEOUT", &c.Limits.JobTimeout)
+	r.dur("SIEVE_JOBS_RESCUE_AFTER", &c.Limits.JobRescueAfter)
+	r.bytes("SIEVE_IMPORT_SHP_MAX_BYTES", &c.Limits.ShapefileMaxBytes)
+	r.int32("SIEVE_IMPORT_SHP_MAX_VERTICES", &c.Limits.ShapefileMaxVertices)
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
@@ -189,6 +246,36 @@ func (c Config) validate() []error {
 	if c.Worker.Concurrency < 1 || c.Worker.Concurrency > 256 {
 		bad("SIEVE_WORKER_CONCURRENCY", "between 1 and 256, got %d", c.Worker.Concurrency)
 	}
+	l := c.Limits
+	if l.UploadMaxPending < 1 {
+		bad("SIEVE_UPLOAD_MAX_PENDING", "at least 1, got %d", l.UploadMaxPending)
+	}
+	if l.UploadMaxPendingBytes < c.HTTP.UploadLimit {
+		bad("SIEVE_UPLOAD_MAX_PENDING_BYTES", "at least SIEVE_HTTP_UPLOAD_LIMIT (%d bytes)", c.HTTP.UploadLimit)
+	}
+	if l.UploadMaxOpen < 1 || l.UploadMaxOpen > 1000 {
+		bad("SIEVE_UPLOAD_MAX_OPEN", "between 1 and 1000, got %d", l.UploadMaxOpen)
+	}
+	if l.UploadIdleTimeout < time.Second { // past SIEVE_HTTP_READ_TIMEOUT, that one ends the read first
+		bad("SIEVE_UPLOAD_IDLE_TIMEOUT", "at least 1s, got %s", l.UploadIdleTimeout)
+	}
+	if l.UploadSpoolDir != "" {
+		if fi, err := os.Stat(l.UploadSpoolDir); err != nil || !fi.IsDir() {
+			bad("SIEVE_UPLOAD_SPOOL_DIR", "not a directory: %q", l.UploadSpoolDir)
+		}
+	}
+	if l.DecodeMemory < 16<<20 {
+		bad("SIEVE_WORKER_DECODE_MEMORY", "at least 16MB")
+	}
+	if l.JobRescueAfter < l.JobTimeout {
+		bad("SIEVE_JOBS_RESCUE_AFTER", "at least SIEVE_JOBS_TIMEOUT (%s), got %s", l.JobTimeout, l.JobRescueAfter)
+	}
+	if l.ShapefileMaxBytes < 1<<20 {
+		bad("SIEVE_IMPORT_SHP_MAX_BYTES", "at least 1MB")
+	}
+	if l.ShapefileMaxVertices < 1000 {
+		bad("SIEVE_IMPORT_SHP_MAX_VERTICES", "at least 1000, got %d", l.ShapefileMaxVertices)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -213,6 +300,11 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s s3.public_url=%s ", c.S3.BucketMedia, c.S3.BucketDerived, c.S3.PublicURL)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
 	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
+	l := c.Limits
+	fmt.Fprintf(&b, "upload.max_pending=%d upload.max_pending_bytes=%d upload.max_open=%d upload.idle_timeout=%s upload.spool_dir=%q ",
+		l.UploadMaxPending, l.UploadMaxPendingBytes, l.UploadMaxOpen, l.UploadIdleTimeout, l.UploadSpoolDir)
+	fmt.Fprintf(&b, "worker.decode_memory=%d jobs.timeout=%s jobs.rescue_after=%s import.shp_max_bytes=%d import.shp_max_vertices=%d ",
+		l.DecodeMemory, l.JobTimeout, l.JobRescueAfter, l.ShapefileMaxBytes, l.ShapefileMaxVertices)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
 	return b.String()

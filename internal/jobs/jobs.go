@@ -3,7 +3,8 @@
 // jobs through Domain, and enqueue through Enqueuer in their own transactions, so that a job
 // exists if and only if the change that asked for it was committed. Nobody else builds a River
 // client: the retry policy, attempts, job timeout, worker concurrency and the enqueue-only mode
-// of an API process whose jobs run in `sieve worker` processes live here.
+// of an API process whose jobs run in `sieve worker` processes, the timeouts per kind and the
+// rescue of the jobs a dead process held live here.
 //
 // Construction runs in three steps, because River needs every worker when its client is made
 // while the domains need an enqueuer when they are made:
@@ -65,14 +66,65 @@ type Options struct {
 	RetryBase time.Duration
 	// MaxRetry bounds a retry delay.
 	MaxRetry time.Duration
-	// JobTimeout cancels the context of a job that runs longer.
+	// JobTimeout cancels the context of a job that runs longer, for every kind without its
+	// own timeout in Timeouts.
 	JobTimeout time.Duration
+	// Timeouts are the timeouts of single job kinds (by Kind()), which their workers report to
+	// River through TimeoutOf; each must be at most RescueAfter.
+	Timeouts map[string]time.Duration
+	// RescueAfter is how long a job may stay running before River's rescuer (run by the
+	// leader among the processes with workers, every 30 s) takes it for the job of a dead
+	// process and schedules it again, once it has also run past its kind's timeout. It must be
+	// at least JobTimeout and every timeout of Timeouts: a job is never rescued while a live
+	// process still works it. River's default is an hour; after a SIGKILL, the jobs the dead
+	// process held then run again within RescueAfter + 30 s + the first retry delay.
+	RescueAfter time.Duration
 }
 
-// DefaultOptions are the production settings, with workers jobs per queue at once.
+// DefaultOptions are the production settings, with workers jobs per queue at once. Sieve's
+// jobs take seconds (a 100 MP thumbnail about two), so a minute is a generous timeout and
+// two minutes a safe rescue delay.
 func DefaultOptions(workers int) Options {
 	return Options{Workers: workers, MaxAttempts: 5, RetryBase: 10 * time.Second, MaxRetry: 10 * time.Minute,
-		JobTimeout: 5 * time.Minute}
+		JobTimeout: time.Minute, RescueAfter: 2 * time.Minute}
+}
+
+// Timeouts tells the timeout of a job kind; a *Queue does (from Options).
+type Timeouts interface {
+	TimeoutOf(kind string) time.Duration
+}
+
+// TimeoutOf returns the timeout of kind: its own (Options.Timeouts), else Options.JobTimeout.
+// A worker returns it from its Timeout method (river.Worker) so that River applies it, both
+// when working the job and when deciding to rescue it.
+func (q *Queue) TimeoutOf(kind string) time.Duration {
+	if d, ok := q.opts.Timeouts[kind]; ok && d > 0 {
+		return d
+	}
+	return positiveOr(q.opts.JobTimeout, time.Minute)
+}
+
+// TimeoutOf returns the timeout of kind as e tells it (e a Timeouts, as a *Queue is), or 0
+// (River's client-wide timeout) when e does not.
+func TimeoutOf(e Enqueuer, kind string) time.Duration {
+	if t, ok := e.(Timeouts); ok {
+		return t.TimeoutOf(kind)
+	}
+	return 0
+}
+
+// rescueAfter is RescueAfter checked against the timeouts.
+func (o Options) rescueAfter() (time.Duration, error) {
+	r := positiveOr(o.RescueAfter, 2*time.Minute)
+	if t := positiveOr(o.JobTimeout, time.Minute); r < t {
+		return 0, fmt.Errorf("jobs: RescueAfter %s is shorter than JobTimeout %s", r, t)
+	}
+	for kind, t := range o.Timeouts {
+		if r < t {
+			return 0, fmt.Errorf("jobs: RescueAfter %s is shorter than the timeout %s of %s", r, t, kind)
+		}
+	}
+	return r, nil
 }
 
 // retryPolicy waits base·n² after the n-th failed attempt, at most ceiling. It reads the real
@@ -126,12 +178,17 @@ func (q *Queue) Build(domains ...Domain) error {
 			}
 		}
 	}
+	rescue, err := q.opts.rescueAfter()
+	if err != nil {
+		return err
+	}
 	cfg := &river.Config{
-		Workers:     workers,
-		Logger:      q.log,
-		MaxAttempts: max(q.opts.MaxAttempts, 1),
-		RetryPolicy: retryPolicy{base: max(q.opts.RetryBase, time.Millisecond), ceiling: positiveOr(q.opts.MaxRetry, 10*time.Minute)},
-		JobTimeout:  positiveOr(q.opts.JobTimeout, 5*time.Minute),
+		Workers:              workers,
+		Logger:               q.log,
+		MaxAttempts:          max(q.opts.MaxAttempts, 1),
+		RetryPolicy:          retryPolicy{base: max(q.opts.RetryBase, time.Millisecond), ceiling: positiveOr(q.opts.MaxRetry, 10*time.Minute)},
+		JobTimeout:           positiveOr(q.opts.JobTimeout, time.Minute),
+		RescueStuckJobsAfter: rescue,
 	}
 	if q.opts.Workers > 0 {
 		cfg.Queues = map[string]river.QueueConfig{}

@@ -249,3 +249,60 @@ func TestEnqueueOnly(t *testing.T) {
 		t.Fatalf("worker ran it %d times", worker.attempts(1))
 	}
 }
+
+// TestRescueAfterCrash: a job left running by a process that was killed (SIGKILL: nothing
+// marked it) runs again once it has been running for RescueAfter, minutes rather than River's
+// default hour; a job still within its timeout is left alone.
+func TestRescueAfterCrash(t *testing.T) {
+	pool := testenv.DB(t)
+	ctx := context.Background()
+	d := newTestDomain()
+	api := New(pool, DefaultOptions(0), testenv.Logger())
+	if err := api.Build(d); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, pool, api, true, pingArgs{N: 7}, pingArgs{N: 8})
+	// The dead process took both: 7 three minutes ago (past the default rescue delay of two
+	// minutes), 8 ten seconds ago (within the timeout: maybe still being worked).
+	if _, err := pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_by = '{dead-host}',
+		attempted_at = now() - CASE WHEN (args->>'n')::int = 7 THEN interval '3 minutes' ELSE interval '10 seconds' END
+		WHERE kind = 'jobs_test_ping'`); err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions(1)
+	opts.RetryBase = 10 * time.Millisecond
+	started(t, pool, opts, d)
+	deadline := time.Now().Add(90 * time.Second)
+	for d.attempts(7) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the crashed job was not rescued within 90 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if n := d.attempts(8); n != 0 {
+		t.Fatalf("a job within its timeout was run again (%d times)", n)
+	}
+}
+
+// TestRescueAfterValidated: a rescue delay shorter than a timeout is refused at Build, and a
+// kind's own timeout is what TimeoutOf reports.
+func TestRescueAfterValidated(t *testing.T) {
+	pool := testenv.DB(t)
+	opts := DefaultOptions(1)
+	opts.Timeouts = map[string]time.Duration{"jobs_test_ping": 5 * time.Minute}
+	if err := New(pool, opts, testenv.Logger()).Build(newTestDomain()); err == nil {
+		t.Fatal("a kind timeout longer than RescueAfter was accepted")
+	}
+	opts.RescueAfter = 6 * time.Minute
+	q := New(pool, opts, testenv.Logger())
+	if err := q.Build(newTestDomain()); err != nil {
+		t.Fatal(err)
+	}
+	if got := q.TimeoutOf("jobs_test_ping"); got != 5*time.Minute {
+		t.Fatalf("TimeoutOf(ping) = %s", got)
+	}
+	if got := TimeoutOf(q, "other"); got != opts.JobTimeout {
+		t.Fatalf("TimeoutOf(other) = %s, want %s", got, opts.JobTimeout)
+	}
+}

@@ -17,6 +17,7 @@ type CleanupResult struct {
 	Sessions  int // expired upload sessions
 	Intents   int // objects left by crashed direct uploads
 	Multipart int // multipart uploads that no session holds
+	Staging   int // staging objects of finished sessions whose URLs are dead
 }
 
 // cleanupActor names the cleanup in the audit log.
@@ -78,14 +79,41 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 		}
 		res.Intents++
 	}
+	// A PUT through a finished session's URL after completion left a staging object that no
+	// medium refers to (integrity.go); once the URLs are dead, remove it one last time.
+	var staged struct {
+		ids  []int64
+		keys []string
+	}
+	err = db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+		var err error
+		staged.ids, staged.keys, err = s.store.unclearedStaging(ctx, tx, now)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	for _, k := range staged.keys {
+		if err := s.blob.Client.RemoveObject(ctx, s.blob.BucketMedia, k, minio.RemoveObjectOptions{}); err != nil {
+			return res, fmt.Errorf("media: remove staging object %s: %w", k, err)
+		}
+	}
+	if len(staged.ids) > 0 {
+		if err := db.AsSystem(ctx, s.pool, cleanupActor, func(tx pgx.Tx) error {
+			return s.store.stagingCleared(ctx, tx, staged.ids)
+		}); err != nil {
+			return res, err
+		}
+		res.Staging = len(staged.ids)
+	}
 	n, err := s.AbortOrphanUploads(ctx, s.cfg.IntentTTL)
 	res.Multipart = n
 	if err != nil {
 		return res, err
 	}
-	if res.Sessions+res.Intents+res.Multipart > 0 {
+	if res.Sessions+res.Intents+res.Multipart+res.Staging > 0 {
 		s.log.Info("media: cleanup", "expired_sessions", res.Sessions, "orphans_removed", res.Intents,
-			"multipart_aborted", res.Multipart)
+			"multipart_aborted", res.Multipart, "staging_cleared", res.Staging)
 	}
 	return res, nil
 }

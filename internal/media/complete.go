@@ -16,10 +16,14 @@ import (
 )
 
 // Complete finishes an upload session once its bytes are in MinIO: it assembles the parts,
-// checks the length, the header (format, limits), the structure and the declared SHA-256, and
-// records the medium. A refused file is removed from MinIO and its session marked rejected
-// with why (completing it again answers upload_rejected); an expired session answers
-// upload_expired. Completing again returns the same medium.
+// checks the length, moves the bytes out of reach of the session's URLs (sealStaged), checks
+// the header (format, limits), the structure and the declared SHA-256 of what was moved, and
+// records the medium. Only the session's own uploader may complete it: anyone else (even of
+// the same township, who sees the session) gets apperr.ErrNotFound, so nobody else becomes
+// its uploader and the real uploader's completion stores it once. A refused file is removed
+// from MinIO and its session marked rejected with why (completing it again answers
+// upload_rejected); an expired session answers upload_expired. Completing again returns the
+// same medium.
 func (s *Service) Complete(ctx context.Context, a db.Actor, surveyID *int64, uploadID int64) (Medium, error) {
 	var x session
 	err := db.ReadInScope(ctx, s.pool, a, func(tx pgx.Tx) error {
@@ -33,6 +37,9 @@ func (s *Service) Complete(ctx context.Context, a db.Actor, surveyID *int64, upl
 			return err
 		}
 		if (surveyID == nil) != (x.surveyID == nil) || (surveyID != nil && *surveyID != *x.surveyID) {
+			return apperr.ErrNotFound
+		}
+		if x.userID != a.UserID { // somebody else's upload: not theirs to finish
 			return apperr.ErrNotFound
 		}
 		return nil
@@ -65,27 +72,35 @@ func (s *Service) Complete(ctx context.Context, a db.Actor, surveyID *int64, upl
 		return Medium{}, storageError(err)
 	}
 	if st.Size != x.size {
-		return Medium{}, s.reject(ctx, a, x, ErrSizeMismatch.Wrap(fmt.Errorf("declared %d, stored %d", x.size, st.Size)))
+		return Medium{}, s.reject(ctx, a, x, "", ErrSizeMismatch.Wrap(fmt.Errorf("declared %d, stored %d", x.size, st.Size)))
 	}
-	info, err := s.verifyStored(ctx, x)
+	final, err := s.sealStaged(ctx, x, st.ETag)
+	if err != nil {
+		return Medium{}, err
+	}
+	info, err := s.verifyStored(ctx, x, final)
 	if err != nil {
 		if ae, ok := apperr.As(err); ok && ae.Status < 500 {
-			return Medium{}, s.reject(ctx, a, x, err)
+			return Medium{}, s.reject(ctx, a, x, final, err)
 		}
+		s.removeObject(ctx, final)
 		return Medium{}, storageError(err)
 	}
 	kind := "photo"
 	if x.surveyID != nil {
 		kind = "drone"
 	}
-	rec := record{kind: kind, surveyID: x.surveyID, key: x.key, sha: x.sha, size: x.size, info: info, name: x.name}
+	rec := record{kind: kind, surveyID: x.surveyID, key: final, sha: x.sha, size: x.size, info: info, name: x.name}
 	m, created, err := s.record(ctx, a, rec, nil)
 	if err != nil {
+		s.removeObject(ctx, final)
 		return Medium{}, err
 	}
-	if !created && m.objectKey != x.key { // the same content was stored meanwhile: keep the first
-		_ = s.blob.Client.RemoveObject(context.WithoutCancel(ctx), s.blob.BucketMedia, x.key, minio.RemoveObjectOptions{})
+	if !created && m.objectKey != final { // the same content was stored meanwhile: keep the first
+		s.removeObject(ctx, final)
 	}
+	// The staging object is no longer needed: the medium's bytes are under the final key.
+	s.removeObject(ctx, x.key)
 	err = db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error { return s.store.completeSession(ctx, tx, x.id, m.ID) })
 	return m, db.MapError(err)
 }
@@ -131,8 +146,8 @@ func (s *Service) assemble(ctx context.Context, x session) error {
 // one declared, so that a file damaged on the way is refused when the client completes it, while
 // it can still send it again, not later by a job. Reading the object back costs about what
 // receiving it did, once per file.
-func (s *Service) verifyStored(ctx context.Context, x session) (imagery.Info, error) {
-	obj, err := s.blob.Client.GetObject(ctx, s.blob.BucketMedia, x.key, minio.GetObjectOptions{})
+func (s *Service) verifyStored(ctx context.Context, x session, key string) (imagery.Info, error) {
+	obj, err := s.blob.Client.GetObject(ctx, s.blob.BucketMedia, key, minio.GetObjectOptions{})
 	if err != nil {
 		return imagery.Info{}, err
 	}
@@ -165,11 +180,13 @@ func (s *Service) verifyStored(ctx context.Context, x session) (imagery.Info, er
 	return info, nil
 }
 
-// reject removes a refused upload's object, records why on its session, and returns err.
-func (s *Service) reject(ctx context.Context, a db.Actor, x session, err error) error {
+// reject removes a refused upload's objects (the staging key and, once sealed, the final
+// one), records why on its session, and returns err.
+func (s *Service) reject(ctx context.Context, a db.Actor, x session, final string, err error) error {
 	cctx := context.WithoutCancel(ctx)
-	if rerr := s.blob.Client.RemoveObject(cctx, s.blob.BucketMedia, x.key, minio.RemoveObjectOptions{}); rerr != nil {
-		s.log.Warn("media: remove rejected upload", "key", x.key, "err", rerr)
+	s.removeObject(cctx, x.key)
+	if final != "" {
+		s.removeObject(cctx, final)
 	}
 	code, reason := "rejected", err.Error()
 	if ae, ok := apperr.As(err); ok {

@@ -9,10 +9,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -154,33 +155,34 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		s.dropIntent(cctx, a, key)
 	}()
 
-	check := imagery.NewStreamChecker(info.Format)
-	var sum hash.Hash // computed here only when the store cannot (multipart)
-	var tee io.Writer = check
-	opts := minio.PutObjectOptions{ContentType: info.Format.MIMEType()}
 	size := int64(-1)
+	var rest io.Reader = body
 	switch {
 	case whole:
 		size = int64(n)
 	case up.Size > 0:
 		size = up.Size
+	default:
+		// No size given: spool the rest to a temporary file (bounded by the upload limit), so
+		// that the request holds its head and a copy buffer in memory, never a 5 MB multipart
+		// part buffer, and goes to MinIO as one streamed PUT with its SHA-256 stored.
+		f, k, serr := s.spool(body, s.cfg.Limits.MaxBytes-int64(n))
+		if f != nil {
+			defer func() { f.Close(); os.Remove(f.Name()) }()
+		}
+		if serr != nil {
+			return m, false, serr
+		}
+		size, rest = int64(n)+k, f
 	}
-	if size >= 0 {
-		// One streamed PUT however large (no part buffers in memory), whose SHA-256 the client
-		// library computes as it sends and MinIO verifies (a trailing x-amz-checksum-sha256):
-		// one pass over the bytes instead of a hash here and another for the request signature.
-		opts.PartSize = uint64(max(size, 5<<20))
-		opts.Checksum = minio.ChecksumSHA256
-		opts.DisableContentSha256 = true
-	} else {
-		opts.PartSize = 5 << 20 // unknown length: multipart with the smallest parts S3 allows
-		sum = sha256.New()
-		tee = io.MultiWriter(sum, check)
-	}
-	src := io.TeeReader(io.MultiReader(bytes.NewReader(head), body), tee)
-	if size >= 0 {
-		src = io.LimitReader(src, size)
-	}
+	check := imagery.NewStreamChecker(info.Format)
+	// One streamed PUT however large (no part buffers in memory), whose SHA-256 the client
+	// library computes as it sends and MinIO verifies and stores (a trailing
+	// x-amz-checksum-sha256): one pass over the bytes instead of a hash here and another for
+	// the request signature; the stored checksum is what GET /media/{id}/original checks.
+	opts := minio.PutObjectOptions{ContentType: info.Format.MIMEType(), PartSize: uint64(max(size, 5<<20)),
+		Checksum: minio.ChecksumSHA256, DisableContentSha256: true}
+	src := io.LimitReader(io.TeeReader(io.MultiReader(bytes.NewReader(head), rest), check), size)
 	put, perr := s.blob.Client.PutObject(ctx, s.blob.BucketMedia, key, src, size, opts)
 	if perr != nil {
 		// A PUT that never reached the store stored nothing; any other failure may have landed
@@ -198,24 +200,20 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		return m, false, storageError(perr)
 	}
 	stored = true
-	if size >= 0 {
-		// The declared length must be the real one.
-		var one [1]byte
-		if k, _ := io.ReadFull(body, one[:]); k > 0 {
-			return m, false, ErrSizeMismatch
-		}
-		if body.err != nil {
-			return m, false, bodyError(body.err)
-		}
+	// The declared length must be the real one.
+	var one [1]byte
+	if k, _ := io.ReadFull(body, one[:]); k > 0 {
+		return m, false, ErrSizeMismatch
+	}
+	if body.err != nil {
+		return m, false, bodyError(body.err)
 	}
 	if err := check.Finish(); err != nil {
 		return m, false, classify(err)
 	}
 	total := body.n // every byte, head included, came through body
-	var digest []byte
-	if sum != nil {
-		digest = sum.Sum(nil)
-	} else if digest, err = base64.StdEncoding.DecodeString(put.ChecksumSHA256); err != nil || len(digest) != sha256.Size {
+	digest, err := base64.StdEncoding.DecodeString(put.ChecksumSHA256)
+	if err != nil || len(digest) != sha256.Size {
 		return m, false, fmt.Errorf("media: the store returned no SHA-256 for %s (%q)", key, put.ChecksumSHA256)
 	}
 
@@ -238,6 +236,31 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		s.dropIntent(cctx, a, key)
 	}
 	return m, created, nil
+}
+
+// spool copies the rest of an upload of unknown length to a temporary file, at most limit
+// bytes (ErrFileTooLarge past it), and returns the file positioned at its start.
+func (s *Service) spool(body *bodyReader, limit int64) (*os.File, int64, error) {
+	f, err := os.CreateTemp(s.cfg.SpoolDir, "sieve-upload-")
+	if err != nil {
+		return nil, 0, fmt.Errorf("media: spool: %w", err)
+	}
+	if s.cfg.Limits.MaxBytes <= 0 {
+		limit = math.MaxInt64 - 1
+	}
+	k, err := io.Copy(f, io.LimitReader(body, max(limit, 0)+1))
+	switch {
+	case body.err != nil:
+		return f, k, bodyError(body.err)
+	case err != nil:
+		return f, k, fmt.Errorf("media: spool: %w", err)
+	case k > limit:
+		return f, k, ErrFileTooLarge
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return f, k, fmt.Errorf("media: spool: %w", err)
+	}
+	return f, k, nil
 }
 
 // dropIntent forgets an upload intent whose object is gone or recorded.
@@ -323,6 +346,13 @@ func (s *Service) record(ctx context.Context, a db.Actor, r record, extra func(t
 			return err
 		}
 		if !ok { // already there: by content, or by this Idempotency-Key
+			reused, err := s.keyReused(ctx, tx, a.UserID, r.idem, r.sha)
+			if err != nil {
+				return err
+			}
+			if reused { // the key names another file: this one is not it
+				return ErrIdempotencyKeyReused
+			}
 			m, err = s.store.firstMedium(ctx, tx, a.UserID, r.sha, r.idem)
 			return err
 		}

@@ -116,6 +116,11 @@ type metadataWorker struct {
 	s *Service
 }
 
+// Timeout is the media_metadata timeout of the queue's options (jobs.TimeoutOf).
+func (w *metadataWorker) Timeout(*river.Job[MetadataArgs]) time.Duration {
+	return jobs.TimeoutOf(w.s.jobs, MetadataArgs{}.Kind())
+}
+
 func (w *metadataWorker) Work(ctx context.Context, job *river.Job[MetadataArgs]) error {
 	return w.s.jobResult(ctx, job.JobRow, job.Args.MediaID, w.s.placeMedium(ctx, job.Args.MediaID))
 }
@@ -125,6 +130,11 @@ type thumbnailWorker struct {
 	s *Service
 }
 
+// Timeout is the media_thumbnail timeout of the queue's options (jobs.TimeoutOf).
+func (w *thumbnailWorker) Timeout(*river.Job[ThumbnailArgs]) time.Duration {
+	return jobs.TimeoutOf(w.s.jobs, ThumbnailArgs{}.Kind())
+}
+
 func (w *thumbnailWorker) Work(ctx context.Context, job *river.Job[ThumbnailArgs]) error {
 	return w.s.jobResult(ctx, job.JobRow, job.Args.MediaID, w.s.makeThumbnails(ctx, job.Args.MediaID))
 }
@@ -132,6 +142,11 @@ func (w *thumbnailWorker) Work(ctx context.Context, job *river.Job[ThumbnailArgs
 type cleanupWorker struct {
 	river.WorkerDefaults[CleanupArgs]
 	s *Service
+}
+
+// Timeout is the upload_cleanup timeout of the queue's options (jobs.TimeoutOf).
+func (w *cleanupWorker) Timeout(*river.Job[CleanupArgs]) time.Duration {
+	return jobs.TimeoutOf(w.s.jobs, CleanupArgs{}.Kind())
 }
 
 func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) error {

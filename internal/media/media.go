@@ -19,7 +19,11 @@
 // Files: store.go holds every SQL statement (Store, methods taking the transaction); the
 // Service does the I/O (MinIO, jobs) and opens short transactions through it: ingest.go
 // (POST /media), slots.go (presigned upload sessions), complete.go (finishing them),
-// cleanup.go (expiry and orphans), jobs.go (the workers), surveys.go. An upload session is
+// cleanup.go (expiry and orphans), jobs.go (the workers), surveys.go; integrity.go (sealed
+// originals: a completed upload is copied to a key no URL named, and an original is served
+// only while its stored SHA-256 is the recorded one; presigned PUTs bound to their size),
+// quota.go (pending sessions, declared bytes and open uploads per user), idempotency.go (a
+// reused Idempotency-Key with another file). An upload session is
 // pending until Complete makes it completed (its medium) or rejected (why), or Cleanup, after
 // expires_at by the service's clock, makes it expired; a new session for the same content
 // with another size supersedes (expires) a pending one.
@@ -71,6 +75,14 @@ type Config struct {
 	NearSiteMetres float64
 	// CleanupEvery is the period of the upload_cleanup job.
 	CleanupEvery time.Duration
+	// SpoolDir holds the temporary files of POST /media uploads sent without a size ("": the
+	// system's temporary directory).
+	SpoolDir string
+	// Quota bounds what one user may have open at once (quota.go).
+	Quota Quota
+	// BodyIdleTimeout cuts off a POST /media body when no byte arrived for that long (0: no
+	// idle limit); BodyTotalTimeout bounds its whole read (the server's read timeout).
+	BodyIdleTimeout, BodyTotalTimeout time.Duration
 }
 
 // DefaultConfig returns the limits and lifetimes Sieve runs with.
@@ -83,6 +95,10 @@ func DefaultConfig() Config {
 		URLTTL:         15 * time.Minute,
 		NearSiteMetres: 50,
 		CleanupEvery:   10 * time.Minute,
+		Quota:          DefaultQuota(),
+		// A phone on weak 4G may pause for seconds, not for a minute.
+		BodyIdleTimeout:  time.Minute,
+		BodyTotalTimeout: 10 * time.Minute,
 	}
 }
 
@@ -125,6 +141,7 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	store  Store
+	open   openUploads // POST /media bodies being received, per user (quota.go)
 }
 
 // New builds the service. Register it with the queue it enqueues through (d.Jobs) before
@@ -223,8 +240,13 @@ func asSystem[T any](ctx context.Context, pool *pgxpool.Pool, what string, fn fu
 	return v, err
 }
 
-// OriginalURL returns a short-lived presigned GET URL of a medium's original.
+// OriginalURL returns a short-lived presigned GET URL of a medium's original, once its stored
+// bytes are checked to still have the recorded SHA-256 (checkOriginal; ErrOriginalAltered
+// when not).
 func (s *Service) OriginalURL(ctx context.Context, m Medium) (string, error) {
+	if err := s.checkOriginal(ctx, m); err != nil {
+		return "", err
+	}
 	params := map[string][]string{
 		"response-content-type":        {m.ContentType},
 		"response-content-disposition": {fmt.Sprintf(`inline; filename="media-%d.%s"`, m.ID, m.Format)},

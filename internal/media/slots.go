@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -71,6 +72,12 @@ func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files 
 				return err
 			}
 		}
+		// The quota (quota.go): what the user has pending, counted under the user's lock.
+		pending, pendingBytes, err := s.store.pendingLoad(ctx, tx, a.UserID)
+		if err != nil {
+			return err
+		}
+		q := s.cfg.Quota
 		for i, f := range files {
 			sl := &out[i]
 			sl.Name, sl.SHA256 = cleanName(f.Name), strings.ToLower(f.SHA256)
@@ -108,9 +115,16 @@ func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files 
 				if err := s.store.supersedeSession(ctx, tx, x.id); err != nil {
 					return err
 				}
+				pending, pendingBytes = pending-1, pendingBytes-x.size
 			case !errors.Is(err, pgx.ErrNoRows):
 				return err
 			}
+			if (q.MaxPendingSessions > 0 && pending+1 > q.MaxPendingSessions) ||
+				(q.MaxPendingBytes > 0 && pendingBytes+f.Size > q.MaxPendingBytes) {
+				return ErrUploadQuota.WithDetails(map[string]any{"pending": pending, "pendingBytes": pendingBytes,
+					"maxPending": q.MaxPendingSessions, "maxPendingBytes": q.MaxPendingBytes, "file": sl.Name})
+			}
+			pending, pendingBytes = pending+1, pendingBytes+f.Size
 			id, err := s.newSession(ctx, tx, a, surveyID, sl.Name, f.Size, sum)
 			if err != nil {
 				return err
@@ -162,7 +176,8 @@ func (s *Service) presign(ctx context.Context, a db.Actor, sl *Slot) error {
 	ttl := x.expires.Sub(s.now())
 	sl.Status, sl.Method, sl.ExpiresAt = "upload", "PUT", &x.expires
 	if x.kind == "single" {
-		u, err := s.blob.Presigner.PresignedPutObject(ctx, s.blob.BucketMedia, x.key, ttl)
+		// The signed Content-Length binds the URL to the declared size (integrity.go).
+		u, err := s.blob.Presigner.PresignHeader(ctx, http.MethodPut, s.blob.BucketMedia, x.key, ttl, nil, lengthHeader(x.size))
 		if err != nil {
 			return err
 		}
@@ -180,8 +195,12 @@ func (s *Service) presign(ctx context.Context, a db.Actor, sl *Slot) error {
 			sl.PartsDone = append(sl.PartsDone, p)
 			continue
 		}
-		u, err := s.blob.Presigner.Presign(ctx, "PUT", s.blob.BucketMedia, x.key, ttl,
-			url.Values{"partNumber": {strconv.Itoa(p)}, "uploadId": {*x.s3ID}})
+		want := x.partSize
+		if p == n {
+			want = x.size - int64(n-1)*x.partSize
+		}
+		u, err := s.blob.Presigner.PresignHeader(ctx, http.MethodPut, s.blob.BucketMedia, x.key, ttl,
+			url.Values{"partNumber": {strconv.Itoa(p)}, "uploadId": {*x.s3ID}}, lengthHeader(want))
 		if err != nil {
 			return err
 		}

@@ -201,6 +201,18 @@ func (Store) pendingSession(ctx context.Context, q db.Querier, userID int64, sum
 		WHERE user_id = $1 AND sha256 = $2 AND status = 'pending'`, userID, sum))
 }
 
+// pendingLoad locks user's upload quota for the rest of the transaction (an advisory lock,
+// so that concurrent batches of one user count one after the other) and returns the number
+// and declared bytes of the user's pending sessions.
+func (Store) pendingLoad(ctx context.Context, q db.Querier, userID int64) (n int, bytes int64, err error) {
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sieve-upload-quota', $1))`, userID); err != nil {
+		return 0, 0, err
+	}
+	const sql = `SELECT count(*), coalesce(sum(size), 0) FROM upload_sessions WHERE user_id = $1 AND status = 'pending'`
+	err = q.QueryRow(ctx, sql, userID).Scan(&n, &bytes)
+	return n, bytes, err
+}
+
 // insertSession records a pending session in the survey's area (or, for photos, the user's).
 // Only the fields a new session has are read: kind, surveyID, userID, name, size, sha, key,
 // s3ID, partSize and expires.
@@ -262,6 +274,33 @@ func (Store) expiredSessions(ctx context.Context, q db.Querier, now time.Time) (
 func (Store) expireSession(ctx context.Context, q db.Querier, id int64) error {
 	_, err := q.Exec(ctx, `UPDATE upload_sessions SET status = 'expired', reason_code = 'upload_expired',
 		reason = '上传会话已过期，文件未传完', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
+	return err
+}
+
+// unclearedStaging returns the staging keys (with their session ids) of at most 1000 finished
+// sessions whose time ended before now and whose staging object was not cleared yet.
+func (Store) unclearedStaging(ctx context.Context, q db.Querier, now time.Time) (ids []int64, keys []string, err error) {
+	rows, err := q.Query(ctx, `SELECT id, object_key FROM upload_sessions
+		WHERE status IN ('completed', 'rejected') AND staging_cleared_at IS NULL AND expires_at < $1
+		ORDER BY expires_at LIMIT 1000`, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key string
+		if err := rows.Scan(&id, &key); err != nil {
+			return nil, nil, err
+		}
+		ids, keys = append(ids, id), append(keys, key)
+	}
+	return ids, keys, rows.Err()
+}
+
+// stagingCleared notes that the staging objects of sessions ids are removed.
+func (Store) stagingCleared(ctx context.Context, q db.Querier, ids []int64) error {
+	_, err := q.Exec(ctx, `UPDATE upload_sessions SET staging_cleared_at = now() WHERE id = ANY ($1)`, ids)
 	return err
 }
 
@@ -357,11 +396,15 @@ func (Store) regionInScope(ctx context.Context, q db.Querier, id int64) (bool, e
 	return ok, err
 }
 
-// userExists reports whether user id exists (and is visible in q's scope).
-func (Store) userExists(ctx context.Context, q db.Querier, id int64) (bool, error) {
-	var ok bool
-	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, id).Scan(&ok)
-	return ok, err
+// userRole returns the role of user id, "" when it does not exist (or is not visible in q's
+// scope).
+func (Store) userRole(ctx context.Context, q db.Querier, id int64) (string, error) {
+	var role string
+	err := q.QueryRow(ctx, `SELECT role FROM users WHERE id = $1`, id).Scan(&role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return role, err
 }
 
 const surveyCols = `id, region_id, operator_id, name, flight_date::text, drone, camera, created_at`
@@ -407,6 +450,20 @@ func (Store) GetSurvey(ctx context.Context, q db.Querier, id int64) (Survey, err
 	const sql = `SELECT ` + surveyCols + ` FROM surveys WHERE id = $1`
 	v, err := scanSurvey(q.QueryRow(ctx, sql, id))
 	return v, db.MapError(err)
+}
+
+// stuckJobs counts the received images of survey id whose media job has been running for
+// longer than timeout (stuck), or waits for another attempt (retrying). River's table has no
+// row-level security; the images are those of the survey visible in q's scope.
+func (Store) stuckJobs(ctx context.Context, q db.Querier, id int64, timeout time.Duration) (stuck, retrying int, err error) {
+	const sql = `SELECT
+		count(DISTINCT m.id) FILTER (WHERE j.state = 'running' AND j.attempted_at < now() - $2::interval),
+		count(DISTINCT m.id) FILTER (WHERE j.state = 'retryable')
+		FROM river_job j JOIN media m ON m.id = (j.args->>'media_id')::bigint
+		WHERE j.state IN ('running', 'retryable') AND j.kind IN ('media_metadata', 'media_thumbnail')
+		  AND m.survey_id = $1 AND m.status = 'received'`
+	err = q.QueryRow(ctx, sql, id, timeout).Scan(&stuck, &retrying)
+	return stuck, retrying, err
 }
 
 // SurveyProgress counts what was declared, received, processed and failed of survey id, with

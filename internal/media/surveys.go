@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/jobs"
 )
 
 // Survey is a drone survey (无人机航测): one flight, or one SD card, over a region.
@@ -39,6 +40,12 @@ type Progress struct {
 	// Bytes declared and received.
 	BytesDeclared int64 `json:"bytesDeclared"`
 	BytesReceived int64 `json:"bytesReceived"`
+	// Stuck counts the received images whose processing job has been running past its
+	// timeout: held by a process that died, until River's rescuer (jobs.Options.RescueAfter)
+	// schedules it again. Retrying counts those whose job failed an attempt and waits for the
+	// next one.
+	Stuck    int `json:"stuck"`
+	Retrying int `json:"retrying"`
 	// Failures says why, one entry per failed file (the first 200).
 	Failures []Failure `json:"failures"`
 }
@@ -86,11 +93,18 @@ func (s *Service) CreateSurvey(ctx context.Context, tx pgx.Tx, caller int64, in 
 	if !ok {
 		return Survey{}, apperr.ErrNotFound.Wrap(fmt.Errorf("region %d not in scope", in.RegionID))
 	}
-	if ok, err = s.store.userExists(ctx, tx, operator); err != nil {
+	role, err := s.store.userRole(ctx, tx, operator)
+	if err != nil {
 		return Survey{}, err
 	}
-	if !ok {
+	if role == "" {
 		return Survey{}, apperr.Invalidf("invalid_operator", "飞手不存在", "operator %d not found", operator)
+	}
+	// A survey named as flown by someone else names a drone operator (无人机飞手); the caller
+	// may record a flight as their own (a coordinator or the city office with its own drone).
+	if in.OperatorID != nil && operator != caller && role != "drone_operator" {
+		return Survey{}, apperr.Invalidf("operator_not_drone_operator", "指定的飞手不是无人机飞手账号",
+			"operator %d is a %s, not a drone operator", operator, role)
 	}
 	return s.store.InsertSurvey(ctx, tx, caller, operator, in)
 }
@@ -114,7 +128,22 @@ func (s *Service) GetSurvey(ctx context.Context, tx pgx.Tx, id int64) (Survey, e
 	return s.store.GetSurvey(ctx, tx, id)
 }
 
-// SurveyProgress counts what was declared, received, processed and failed, with reasons.
+// SurveyProgress counts what was declared, received, processed and failed, with reasons, and
+// the images whose jobs are stuck or retrying.
 func (s *Service) SurveyProgress(ctx context.Context, tx pgx.Tx, id int64) (Progress, error) {
-	return s.store.SurveyProgress(ctx, tx, id)
+	p, err := s.store.SurveyProgress(ctx, tx, id)
+	if err != nil {
+		return p, err
+	}
+	timeout := min(positive(jobs.TimeoutOf(s.jobs, MetadataArgs{}.Kind())), positive(jobs.TimeoutOf(s.jobs, ThumbnailArgs{}.Kind())))
+	p.Stuck, p.Retrying, err = s.store.stuckJobs(ctx, tx, id, timeout)
+	return p, err
+}
+
+// positive returns d, or a minute when d is not positive.
+func positive(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Minute
+	}
+	return d
 }

@@ -76,6 +76,8 @@ type Region struct {
 // shapefiles ("ogr2ogr" on the PATH when empty).
 type Store struct {
 	OGR2OGR string
+	// Shapefile bounds shapefile imports (shapefile.go; zero: the defaults).
+	Shapefile ShapefileLimits
 	// Placers re-place what lives in grid cells whenever cells change (see Placer).
 	Placers []Placer
 }
