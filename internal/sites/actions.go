@@ -67,9 +67,9 @@ var (
 // Option is an action a site's classes call for.
 type Option struct {
 	Action Action  `json:"action"`
-	Name   string  `json:"name"`    // Chinese name
-	For    []Class `json:"for"`     // the site's classes that call for it (empty: every case)
-	Amount bool    `json:"amount"`  // needs an amount (fines)
+	Name   string  `json:"name"`   // Chinese name
+	For    []Class `json:"for"`    // the site's classes that call for it (empty: every case)
+	Amount bool    `json:"amount"` // needs an amount (fines)
 }
 
 // Options returns the actions the classes call for, class actions first, then the

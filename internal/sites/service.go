@@ -459,7 +459,7 @@ func checkParticipants(in []string) ([]string, error) {
 // checkOutline accepts a GeoJSON Polygon in WGS-84 whose coordinates are sane and in China.
 func checkOutline(raw json.RawMessage) error {
 	var p struct {
-		Type        string          `json:"type"`
+		Type        string         `json:"type"`
 		Coordinates [][][2]float64 `json:"coordinates"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil || p.Type != "Polygon" || len(p.Coordinates) == 0 ||

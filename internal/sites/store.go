@@ -101,13 +101,13 @@ func (Store) inScope(ctx context.Context, q db.Querier, lon, lat float64) (bool,
 
 // row is a site checked and converted, ready to store.
 type row struct {
-	lon, lat                                                             float64
-	outline                                                              []byte
-	source                                                               Source
+	lon, lat                                                                  float64
+	outline                                                                   []byte
+	source                                                                    Source
 	sourceRef, firmName, address, industry, legalRep, controller, phone, note string
-	classes                                                              []Class
-	premiseID                                                            *int64
-	participants                                                         []string
+	classes                                                                   []Class
+	premiseID                                                                 *int64
+	participants                                                              []string
 }
 
 // insert stores a checked site in status suspected and returns its id.
