@@ -161,6 +161,7 @@ func (a *app) server(svc *media.Service) *api.Server {
 		Accounts: a.accounts(),
 		Media:    svc,
 		Regions:  newRegions(premises.NewStore()),
+		Sites:    a.sitesService(),
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

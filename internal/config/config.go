@@ -23,6 +23,15 @@ type Config struct {
 	Auth   Auth
 	Log    Log
 	Worker Worker
+	Sites  Sites
+}
+
+// Sites configures the suspected sites' cases.
+type Sites struct {
+	// ReinspectionDays are the days after a site's closure at which it is inspected again
+	// (回头看), one task each for the cell's grid worker (SIEVE_SITES_REINSPECTION_DAYS, a comma
+	// separated list, default 30,90).
+	ReinspectionDays []int
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -107,6 +116,7 @@ func Default() Config {
 		Auth:   Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
 		Log:    Log{Level: "info", Format: "text"},
 		Worker: Worker{InProcess: true, Concurrency: 4},
+		Sites:  Sites{ReinspectionDays: []int{30, 90}},
 	}
 }
 
@@ -141,6 +151,8 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.bool("SIEVE_WORKER_INPROCESS", &c.Worker.InProcess)
 	r.int32("SIEVE_WORKER_CONCURRENCY", &c.Worker.Concurrency)
+
+	r.days("SIEVE_SITES_REINSPECTION_DAYS", &c.Sites.ReinspectionDays)
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
@@ -182,6 +194,11 @@ func (c Config) validate() []error {
 	if c.Worker.Concurrency < 1 || c.Worker.Concurrency > 256 {
 		bad("SIEVE_WORKER_CONCURRENCY", "between 1 and 256, got %d", c.Worker.Concurrency)
 	}
+	for _, d := range c.Sites.ReinspectionDays {
+		if d < 1 || d > 3650 {
+			bad("SIEVE_SITES_REINSPECTION_DAYS", "days between 1 and 3650, got %d", d)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -205,6 +222,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s s3.public_url=%s ", c.S3.BucketMedia, c.S3.BucketDerived, c.S3.PublicURL)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
 	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
+	fmt.Fprintf(&b, "sites.reinspection_days=%v ", c.Sites.ReinspectionDays)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s", c.Log.Level, c.Log.Format)
 	return b.String()
 }
@@ -325,6 +343,28 @@ func (r *reader) bytes(name string, dst *int64) {
 		return
 	}
 	*dst = n
+}
+
+// days reads a comma-separated list of whole days (an empty list is allowed: no re-inspections).
+func (r *reader) days(name string, dst *[]int) {
+	raw := r.getenv(name)
+	if raw == "" {
+		return
+	}
+	out := []int{}
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			r.fail(name, raw, "a comma-separated list of days, e.g. 30,90")
+			return
+		}
+		out = append(out, n)
+	}
+	*dst = out
 }
 
 func (r *reader) check(f func() []error) {
