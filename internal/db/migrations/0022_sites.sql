@@ -72,6 +72,8 @@ CREATE TRIGGER sites_place BEFORE INSERT OR UPDATE OF point ON sites
 
 SELECT sieve_secure_table('sites', 'region_path', 'scope');
 SELECT sieve_audit_table('sites');
+-- A case is a record: nobody but the system deletes a site (a mistaken one is cleared).
+CREATE POLICY sites_keep ON sites AS RESTRICTIVE FOR DELETE USING (sieve_system());
 
 -- place_sites_in_region places again the sites of a region whose cells changed (the sites
 -- placer, internal/sites): those whose point lies in the region or whose path lies under it.
