@@ -245,7 +245,8 @@ func (Store) linkByPlace(ctx context.Context, q db.Querier, ids []int64, nearMet
 }
 
 // linkMedia links media ids to site id for a reason (manual, inspection), as the system once the
-// caller has seen both (visibleMedia). A link that exists keeps its reason.
+// caller has seen both (visibleMedia). A link by place (footprint, near) takes the given reason,
+// which then stays when the site moves; a link by hand or from an inspection keeps its own.
 func (Store) linkMedia(ctx context.Context, q db.Querier, id int64, mediaIDs []int64, how string) (int64, error) {
 	var n int64
 	sum := audit.Summary{Entity: "media_site_links", Action: "link_" + how}
@@ -253,7 +254,8 @@ func (Store) linkMedia(ctx context.Context, q db.Querier, id int64, mediaIDs []i
 		const sql = `INSERT INTO media_site_links (media_id, site_id, how, distance_m, region_path, site_path)
 			SELECT m.id, s.id, $3, ST_Distance(m.point::geography, s.point::geography), m.region_path, s.region_path
 			FROM media m, sites s WHERE m.id = ANY ($2) AND s.id = $1
-			ON CONFLICT DO NOTHING`
+			ON CONFLICT (media_id, site_id) DO UPDATE SET how = EXCLUDED.how
+			WHERE media_site_links.how IN ('footprint', 'near')`
 		tag, err := q.Exec(ctx, sql, id, mediaIDs, how)
 		if err != nil {
 			return fmt.Errorf("sites: link media to %d: %w", id, db.MapError(err))
@@ -446,7 +448,7 @@ func (Store) Actions(ctx context.Context, q db.Querier, id int64) ([]ActionRecor
 }
 
 // Overdue lists the overdue actions (deadline passed, not done) of the sites in region
-// township (any region; 0: the caller's whole area) that the caller may see, by deadline.
+// township (any region; 0: the caller's whole area) that the caller may see, by id (the cursor).
 func (Store) Overdue(ctx context.Context, q db.Querier, township int64, after int64, limit int) ([]ActionRecord, error) {
 	if limit <= 0 {
 		limit = 50
