@@ -31,8 +31,10 @@ type SuspectedVisit struct {
 // exited_producing. A visit that found nothing opens nothing: it returns 0, false.
 //
 // It runs in the inspection's transaction (tx), whose actor must be allowed to write at the
-// place (the inspector, or the system); the open site is looked for as the system, so one in a
-// neighbouring cell the inspector does not hold is found too.
+// place (the inspector, or the system). The open site is looked for, and an inspection joined
+// to it, as the system (one bulk change with its summary audit entry), so a site in a
+// neighbouring cell the inspector does not hold is found and joined too. The inspector is
+// named among the site's participants (工作参与人员).
 func (s *Service) FromInspection(ctx context.Context, tx pgx.Tx, v SuspectedVisit) (siteID int64, created bool, err error) {
 	classes := make([]Class, 0, len(v.Findings)+1)
 	for _, f := range v.Findings {
@@ -57,8 +59,12 @@ func (s *Service) FromInspection(ctx context.Context, tx pgx.Tx, v SuspectedVisi
 		return 0, false, err
 	}
 	if id == 0 {
+		who, err := s.Store.userName(ctx, tx, v.InspectorID)
+		if err != nil {
+			return 0, false, err
+		}
 		r := row{lon: v.Lon, lat: v.Lat, source: FromInspectionSource, sourceRef: v.InspectionID, classes: classes,
-			participants: []string{}}
+			participants: who}
 		if v.PremiseID != 0 {
 			p := v.PremiseID
 			r.premiseID = &p
@@ -71,10 +77,10 @@ func (s *Service) FromInspection(ctx context.Context, tx pgx.Tx, v SuspectedVisi
 			return 0, false, fmt.Errorf("sites: from inspection %s: %w", v.InspectionID, err)
 		}
 		id, created = site.ID, true
-	} else if err := s.Store.addClasses(ctx, tx, id, classes); err != nil {
-		return 0, false, err
-	}
-	if err := s.Store.linkInspection(ctx, tx, id, v.InspectionID); err != nil {
+		if err := s.Store.linkInspection(ctx, tx, id, v.InspectionID); err != nil {
+			return 0, false, err
+		}
+	} else if err := s.Store.joinInspection(ctx, tx, id, v.InspectionID, classes, v.InspectorID); err != nil {
 		return 0, false, err
 	}
 	if ids := uniq(v.MediaIDs); len(ids) > 0 {

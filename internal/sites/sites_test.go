@@ -497,6 +497,31 @@ func TestFromInspection(t *testing.T) {
 		t.Errorf("site media %v: want the inspection's photo and the drone image over it", reasons)
 	}
 
+	// The east cell's worker inspects a place 37 m from a site in the west cell, which they do
+	// not hold: the inspection joins that site, and names them among its participants.
+	border := p.site(t, 113.0098)
+	ib := p.inspection(t, p.premise, []string{"other"}, nil)
+	p.as(t, db.Actor{UserID: p.eastWorker, Username: "east", Role: "grid_worker", Scope: []string{p.eastPath}},
+		func(ctx context.Context, tx pgx.Tx) error {
+			got, created, err := p.svc.FromInspection(ctx, tx, sites.SuspectedVisit{InspectionID: ib, Lon: 113.0102, Lat: 34.005,
+				InspectorID: p.eastWorker, Findings: []string{"other"}})
+			if err != nil || got != border.ID || created {
+				t.Errorf("east worker near a west site: site %d created %v (%v), want site %d joined", got, created, err, border.ID)
+			}
+			return nil
+		})
+	p.as(t, p.coordinator(), func(ctx context.Context, tx pgx.Tx) error {
+		got, err := p.svc.Store.Get(ctx, tx, border.ID)
+		if err != nil {
+			return err
+		}
+		if len(got.InspectionIDs) != 1 || got.InspectionIDs[0] != ib || fmt.Sprint(got.Participants) != "[east]" ||
+			fmt.Sprint(got.Classes) != "[other]" {
+			t.Errorf("joined site %+v", got)
+		}
+		return nil
+	})
+
 	// The exited firm: equipment not removed, no finding.
 	no := false
 	ie := p.inspection(t, p.exited, nil, &no)

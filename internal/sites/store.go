@@ -166,16 +166,6 @@ func (Store) update(ctx context.Context, q db.Querier, id int64, p Patch, lon, l
 	return nil
 }
 
-// addClasses adds classes to a site's (a second inspection of the same place may find more).
-func (Store) addClasses(ctx context.Context, q db.Querier, id int64, classes []Class) error {
-	const sql = `UPDATE sites SET classes = ARRAY(SELECT DISTINCT c FROM unnest(classes || $2::text[]) c ORDER BY c),
-		updated_at = now() WHERE id = $1 AND NOT (classes @> $2::text[])`
-	if _, err := q.Exec(ctx, sql, id, classStrings(classes)); err != nil {
-		return fmt.Errorf("sites: classes of %d: %w", id, db.MapError(err))
-	}
-	return nil
-}
-
 // setStatus moves site id from status from to status to (the caller checked the move against
 // the table) and records the event. It fails with ErrInvalidTransition when the site is no
 // longer in status from (a concurrent move).
@@ -552,4 +542,41 @@ func (Store) premiseParticulars(ctx context.Context, q db.Querier, id int64, r *
 	}
 	r.firmName, r.address, r.legalRep, r.phone = name, address, contact, phone
 	return nil
+}
+
+// joinInspection joins an inspection to the existing site id as the system (the inspector may
+// not hold the site's cell): the inspection is linked, the classes it found and the inspector's
+// name are added, in one bulk change.
+func (Store) joinInspection(ctx context.Context, q db.Querier, id int64, inspectionID string, classes []Class, inspector int64) error {
+	sum := audit.Summary{Entity: "sites", Action: "join_inspection"}
+	return db.SystemBulk(ctx, q, sum, func(sum *audit.Summary) error {
+		if err := (Store{}).linkInspection(ctx, q, id, inspectionID); err != nil {
+			return err
+		}
+		const sql = `UPDATE sites SET
+			classes = ARRAY(SELECT DISTINCT c FROM unnest(classes || $2::text[]) c ORDER BY c),
+			participants = CASE WHEN u.name IS NULL OR u.name = ANY (participants) OR cardinality(participants) >= 50
+				THEN participants ELSE participants || u.name END,
+			updated_at = now()
+			FROM (SELECT (SELECT coalesce(nullif(display_name, ''), username) FROM users WHERE id = $3) AS name) u
+			WHERE sites.id = $1`
+		if _, err := q.Exec(ctx, sql, id, classStrings(classes), inspector); err != nil {
+			return fmt.Errorf("sites: join inspection %s to %d: %w", inspectionID, id, db.MapError(err))
+		}
+		sum.Counts = map[string]int64{"joined": 1}
+		return nil
+	})
+}
+
+// userName is user id's display name (or username) as a one-name list, empty when unknown.
+func (Store) userName(ctx context.Context, q db.Querier, id int64) ([]string, error) {
+	var name string
+	err := q.QueryRow(ctx, `SELECT coalesce(nullif(display_name, ''), username) FROM users WHERE id = $1`, id).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sites: user %d: %w", id, err)
+	}
+	return []string{name}, nil
 }
