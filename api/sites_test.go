@@ -109,6 +109,13 @@ func TestSiteCaseAPI(t *testing.T) {
 		t.Errorf("another township's coordinator opens a site in t1: %d %s", status, body)
 	}
 	sitePath := fmt.Sprintf("%s/sites/%d", v1, site.ID)
+	if status, body := h.as(coord, http.MethodPatch, sitePath, fmt.Sprintf(`{"premiseId": %d}`, w.premise2)); status != http.StatusNotFound {
+		t.Errorf("linking another township's premise: %d %s, want 404", status, body)
+	}
+	if status, body := h.as(coord, http.MethodPatch, sitePath, fmt.Sprintf(`{"premiseId": %d, "outline": %s}`, w.premise1,
+		box(113.429, 34.199, 113.431, 34.201))); status != http.StatusOK || !strings.Contains(body, `"outline":{"type":"Polygon"`) {
+		t.Errorf("premise and outline: %d %s", status, body)
+	}
 	move := func(to string, want int) {
 		t.Helper()
 		if status, body := h.as(coord, http.MethodPost, sitePath+"/transitions", `{"to": "`+to+`", "reason": "现场核查"}`); status != want {

@@ -94,7 +94,25 @@ func (s *Service) Create(ctx context.Context, q db.Querier, n NewSite, by int64)
 	if err != nil {
 		return Site{}, err
 	}
+	if err := s.premiseVisible(ctx, q, r.premiseID); err != nil {
+		return Site{}, err
+	}
 	return s.open(ctx, q, r, by, "")
+}
+
+// premiseVisible refuses a premise the caller cannot see (a foreign key would accept any).
+func (s *Service) premiseVisible(ctx context.Context, q db.Querier, id *int64) error {
+	if id == nil {
+		return nil
+	}
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM premises WHERE id = $1)`, *id).Scan(&ok); err != nil {
+		return fmt.Errorf("sites: premise %d: %w", *id, err)
+	}
+	if !ok {
+		return fmt.Errorf("sites: premise %d: %w", *id, apperr.ErrNotFound)
+	}
+	return nil
 }
 
 // open stores a checked site, its opening event and its image links.
@@ -175,6 +193,9 @@ func (s *Service) Update(ctx context.Context, q db.Querier, id int64, p Patch) (
 			return Site{}, err
 		}
 		p.Participants = &parts
+	}
+	if err := s.premiseVisible(ctx, q, p.PremiseID); err != nil {
+		return Site{}, err
 	}
 	if err := s.Store.update(ctx, q, id, p, lon, lat, outline, clear); err != nil {
 		return Site{}, err
