@@ -29,7 +29,8 @@ func scopeFixtures(w *world) map[string][2]int64 {
 		// rounds, inspections, re-checks (issue 10):
 
 		// suspected sites (issue 11):
-
+		"sites":        w.sites["sites"],
+		"site-actions": w.sites["site-actions"],
 	}
 }
 
@@ -74,6 +75,11 @@ func areaFixtures(w *world) map[string]map[string]areaCase {
 		},
 		"GET " + v1 + "/surveys": {"region": byID(v1+"/surveys", "region", w.t1, w.t2, w.media["surveys"][1])},
 		"GET " + v1 + "/users":   {"region": byID(v1+"/users", "region", w.t1, w.t2, w.users["worker2"].ID)},
+		"GET " + v1 + "/sites": {
+			"region": byID(v1+"/sites", "region", w.t1, w.t2, w.sites["sites"][1]),
+			"cell":   byID(v1+"/sites", "cell", w.k1, w.k2, w.sites["sites"][1]),
+		},
+		"GET " + v1 + "/overdue-actions": {"township": byID(v1+"/overdue-actions", "township", w.t1, w.t2, w.sites["site-actions"][1])},
 		"GET " + v1 + "/regions": {
 			"parent": byID(v1+"/regions", "parent", w.t1, w.t2, w.v2),
 			"within": byID(v1+"/regions", "within", w.t1, w.t2, w.k2),

@@ -87,6 +87,7 @@ type world struct {
 	city, t1, t2, v1, v2, k1, k1b, k2 int64
 	users                             map[string]accounts.User
 	media                             map[string][2]int64 // scope fixtures of media_test.go
+	sites                             map[string][2]int64 // scope fixtures of sites_test.go
 	premise1, premise2                int64               // one premise in k1, one in k2
 }
 
@@ -144,6 +145,7 @@ func (h *harness) world() *world {
 		h.t.Fatal(err)
 	}
 	w.media = h.mediaWorld(w)
+	w.sites = h.sitesWorld(w)
 	return w
 }
 

@@ -1102,10 +1102,9 @@ func TestJobDeadLetter(t *testing.T) {
 	}
 }
 
-// TestLinkMediaToSites runs the image↔site linking against a sites table of the shape it
-// expects (the sites issue will bring the real one): a photo links to a site within 50 m, a
-// drone image to a site its footprint covers, and re-running for a new site links the images
-// already stored.
+// TestLinkMediaToSites runs the image↔site linking against the sites table (migration 0022): a
+// photo links to a site within 30 m, a drone image to a site its footprint covers, and
+// re-running for a new site links the images already stored.
 func TestLinkMediaToSites(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
@@ -1132,21 +1131,17 @@ func TestLinkMediaToSites(t *testing.T) {
 	ctx := context.Background()
 	links := map[[2]int64]string{}
 	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS sites (id bigint PRIMARY KEY,
-			geom geometry(Geometry, 4326), region_path ltree)`); err != nil {
-			return err
-		}
 		// 1: ~2 m from the photo, under the (small: a downscaled fixture) drone footprint; 2: 2 km away.
-		if _, err := tx.Exec(ctx, `INSERT INTO sites (id, geom) VALUES
-			(1, ST_SetSRID(ST_MakePoint(113.47212, 34.15121), 4326)),
-			(2, ST_SetSRID(ST_MakePoint(113.4921, 34.1512), 4326))`); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO sites (id, point, source) OVERRIDING SYSTEM VALUE VALUES
+			(1, ST_SetSRID(ST_MakePoint(113.47212, 34.15121), 4326), 'manual'),
+			(2, ST_SetSRID(ST_MakePoint(113.4921, 34.1512), 4326), 'manual')`); err != nil {
 			return err
 		}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT link_media_to_sites(NULL, ARRAY[1, 2]::bigint[])`).Scan(&n); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT media_id, site_id, how FROM media_site_links`)
+		rows, err := tx.Query(ctx, `SELECT media_id, site_id, how FROM media_site_links WHERE site_id IN (1, 2)`)
 		if err != nil {
 			return err
 		}

@@ -70,5 +70,24 @@ func (s *Server) routes() {
 
 	// Phone sync (sync_handlers.go).
 
-	// Suspected sites and their cases (sites_handlers.go).
+	// Suspected sites and their cases (sites_handlers.go): the workflow's moves, images by place
+	// and by hand, disposal actions by class, responsible persons, the exited-enterprise register.
+	s.route(http.MethodGet, v1+"/sites", accounts.PermRead, s.listSites)
+	s.route(http.MethodPost, v1+"/sites", accounts.PermManageSites, s.createSite)
+	s.route(http.MethodGet, v1+"/sites/:id", accounts.PermRead, s.getSite)
+	s.route(http.MethodPatch, v1+"/sites/:id", accounts.PermManageSites, s.updateSite)
+	s.route(http.MethodGet, v1+"/sites/:id/transitions", accounts.PermRead, s.listSiteEvents)
+	s.route(http.MethodPost, v1+"/sites/:id/transitions", accounts.PermManageSites, s.moveSite)
+	s.route(http.MethodGet, v1+"/sites/:id/media", accounts.PermRead, s.listSiteMedia)
+	s.route(http.MethodPost, v1+"/sites/:id/media/link", accounts.PermManageSites, s.linkSiteMedia)
+	s.route(http.MethodPost, v1+"/sites/:id/media/unlink", accounts.PermManageSites, s.unlinkSiteMedia)
+	s.route(http.MethodGet, v1+"/sites/:id/actions/options", accounts.PermRead, s.siteActionOptions)
+	s.route(http.MethodGet, v1+"/sites/:id/actions", accounts.PermRead, s.listSiteActions)
+	s.route(http.MethodPost, v1+"/sites/:id/actions", accounts.PermActOnSites, s.addSiteAction)
+	s.route(http.MethodGet, v1+"/sites/:id/persons", accounts.PermRead, s.listSitePersons)
+	s.route(http.MethodPost, v1+"/sites/:id/persons", accounts.PermManageSites, s.addSitePerson)
+	s.route(http.MethodPatch, v1+"/site-actions/:id", accounts.PermActOnSites, s.updateSiteAction)
+	s.route(http.MethodGet, v1+"/overdue-actions", accounts.PermRead, s.listOverdueActions)
+	s.route(http.MethodGet, v1+"/exited-enterprises", accounts.PermRead, s.listExited)
+	s.route(http.MethodPost, v1+"/exited-enterprises/import", accounts.PermManagePremises, s.importExited, takesFiles)
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -17,6 +18,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
@@ -35,7 +37,9 @@ type Deps struct {
 	Regions  *regions.Store
 	Premises *premises.Store
 	// Media stores photos and drone survey images and enqueues their jobs.
-	Media     *media.Service
+	Media *media.Service
+	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
+	Sites     *sites.Service
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check
@@ -63,7 +67,10 @@ func New(d Deps) *Server {
 		d.Premises = premises.NewStore()
 	}
 	if d.Regions == nil {
-		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), tasks.Placer{})
+		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{})
+	}
+	if d.Sites == nil {
+		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
 	}
 	e := echo.New()
 	e.HideBanner = true

@@ -18,6 +18,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
@@ -139,5 +140,5 @@ func printRejection(w io.Writer, err error) error {
 // newRegions is the binary's region store, given the placers of everything that lives in grid
 // cells: the one list of them for serve, import and demo (api.New's default is the same).
 func newRegions(ps *premises.Store) *regions.Store {
-	return regions.NewStore(ps, media.NewPlacer(), tasks.Placer{})
+	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{})
 }

@@ -164,6 +164,7 @@ func (a *app) server(svc *media.Service) *api.Server {
 		Accounts: a.accounts(),
 		Media:    svc,
 		Regions:  rs,
+		Sites:    a.sitesService(),
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

@@ -6,6 +6,7 @@ import (
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/media"
+	"github.com/sieve-city/sieve/internal/sites"
 )
 
 // domains are the services built over one job queue: what `sieve serve` and `sieve worker`
@@ -52,4 +53,15 @@ func (a *app) mediaService(q jobs.Enqueuer, hooks media.Hooks) (*media.Service, 
 		MaxOpenUploads: int(l.UploadMaxOpen)}
 	mc.BodyIdleTimeout, mc.BodyTotalTimeout, mc.SpoolDir = l.UploadIdleTimeout, a.cfg.HTTP.ReadTimeout, l.UploadSpoolDir
 	return media.New(media.Deps{Pool: a.pool, Blob: a.blob, Thumbs: th, Jobs: q, Hooks: hooks, Now: time.Now, Log: a.log}, mc)
+}
+
+// sitesService builds the sites domain with the configured re-inspection days and the real
+// clock. The inspections domain's hook calls its FromInspection for a suspected inspection.
+func (a *app) sitesService() *sites.Service {
+	cfg := sites.DefaultConfig()
+	cfg.Reinspections = nil
+	for _, d := range a.cfg.Sites.ReinspectionDays {
+		cfg.Reinspections = append(cfg.Reinspections, time.Duration(d)*24*time.Hour)
+	}
+	return sites.New(cfg, time.Now)
 }

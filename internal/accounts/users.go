@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,18 +18,21 @@ import (
 
 // User is a person who logs in to Sieve.
 type User struct {
-	ID          int64      `json:"id"`
-	Username    string     `json:"username"`
-	DisplayName string     `json:"displayName"`
-	Phone       string     `json:"phone"`
-	Role        Role       `json:"role"`
-	RegionID    *int64     `json:"regionId"`
-	RegionPath  string     `json:"-"`
-	CellIDs     []int64    `json:"cellIds"`
-	Disabled    bool       `json:"disabled"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
-	DisabledAt  *time.Time `json:"disabledAt,omitempty"`
+	ID          int64   `json:"id"`
+	Username    string  `json:"username"`
+	DisplayName string  `json:"displayName"`
+	Phone       string  `json:"phone"`
+	Role        Role    `json:"role"`
+	RegionID    *int64  `json:"regionId"`
+	RegionPath  string  `json:"-"`
+	CellIDs     []int64 `json:"cellIds"`
+	// Department is the department an inspector acts for (联合执法部门), "" for none: public_security,
+	// market_regulation, emergency_management, ecology_environment, transport, township.
+	Department string     `json:"department"`
+	Disabled   bool       `json:"disabled"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
+	DisabledAt *time.Time `json:"disabledAt,omitempty"`
 }
 
 var (
@@ -42,7 +46,20 @@ var (
 	errNotCell = apperr.Invalidf("not_a_cell", "只能分配网格级区域", "assignments must be grid cells inside the user's region")
 	errGrant   = apperr.New(http.StatusForbidden, "cannot_grant_role", "your role cannot grant that role", "您无权授予该角色")
 	errTooLong = apperr.Invalidf("field_too_long", "字段过长", "display name at most 100 and phone at most 30 characters")
+	errDept    = apperr.Invalidf("invalid_department", "部门无效",
+		"department must be public_security, market_regulation, emergency_management, ecology_environment, transport or township")
 )
+
+// Departments are the departments a user may act for (users.department, migration 0022).
+var Departments = []string{"public_security", "market_regulation", "emergency_management", "ecology_environment",
+	"transport", "township"}
+
+func checkDepartment(d string) error {
+	if d == "" || slices.Contains(Departments, d) {
+		return nil
+	}
+	return errDept
+}
 
 var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,39}$`)
 
@@ -55,6 +72,7 @@ type NewUser struct {
 	Role        Role    `json:"role"`
 	RegionID    *int64  `json:"regionId"`
 	CellIDs     []int64 `json:"cellIds"`
+	Department  string  `json:"department"`
 }
 
 // UserPatch is a partial change to a user; nil fields stay as they are.
@@ -66,6 +84,7 @@ type UserPatch struct {
 	CellIDs     *[]int64 `json:"cellIds"`
 	Disabled    *bool    `json:"disabled"`
 	Password    *string  `json:"password"`
+	Department  *string  `json:"department"` // "" clears it
 }
 
 // Store reads and writes users and sessions. Its methods take the transaction of the caller
@@ -90,12 +109,13 @@ func NewStore(h *Hasher, tokenTTL, cacheTTL time.Duration, now func() time.Time)
 
 const userCols = `u.id, u.username, u.display_name, u.phone, u.role, u.region_id, coalesce(u.region_path::text, ''),
 	u.disabled_at, u.created_at, u.updated_at,
-	coalesce((SELECT array_agg(ca.cell_id ORDER BY ca.cell_id) FROM cell_assignments ca WHERE ca.user_id = u.id), '{}')`
+	coalesce((SELECT array_agg(ca.cell_id ORDER BY ca.cell_id) FROM cell_assignments ca WHERE ca.user_id = u.id), '{}'),
+	coalesce(u.department, '')`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
 	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Phone, &u.Role, &u.RegionID, &u.RegionPath,
-		&u.DisabledAt, &u.CreatedAt, &u.UpdatedAt, &u.CellIDs)
+		&u.DisabledAt, &u.CreatedAt, &u.UpdatedAt, &u.CellIDs, &u.Department)
 	u.Disabled = u.DisabledAt != nil
 	return u, err
 }
@@ -172,6 +192,9 @@ func (s *Store) Create(ctx context.Context, q db.Querier, by Role, n NewUser) (U
 	if err := validateProfile(n.DisplayName, n.Phone); err != nil {
 		return User{}, err
 	}
+	if err := checkDepartment(n.Department); err != nil {
+		return User{}, err
+	}
 	if n.Role != CityAdmin && n.RegionID == nil {
 		return User{}, errScopeRequired
 	}
@@ -190,10 +213,10 @@ func (s *Store) Create(ctx context.Context, q db.Querier, by Role, n NewUser) (U
 	if err != nil {
 		return User{}, err
 	}
-	const sql = `INSERT INTO users (username, display_name, phone, password_hash, role, region_id)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`
+	const sql = `INSERT INTO users (username, display_name, phone, password_hash, role, region_id, department)
+		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, '')) RETURNING id`
 	var id int64
-	if err := q.QueryRow(ctx, sql, n.Username, n.DisplayName, n.Phone, hash, n.Role, n.RegionID).Scan(&id); err != nil {
+	if err := q.QueryRow(ctx, sql, n.Username, n.DisplayName, n.Phone, hash, n.Role, n.RegionID, n.Department).Scan(&id); err != nil {
 		if e, ok := apperr.As(db.MapError(err)); ok && e.Code == apperr.ErrConflict.Code {
 			return User{}, apperr.New(http.StatusConflict, "username_taken", "username already taken", "用户名已存在")
 		}
@@ -285,6 +308,11 @@ func (s *Store) Update(ctx context.Context, q db.Querier, by Role, id int64, p U
 			return User{}, err
 		}
 	}
+	if p.Department != nil {
+		if err := checkDepartment(*p.Department); err != nil {
+			return User{}, err
+		}
+	}
 	if newRole != CityAdmin && p.RegionID == nil && cur.RegionID == nil {
 		return User{}, errScopeRequired
 	}
@@ -310,9 +338,10 @@ func (s *Store) Update(ctx context.Context, q db.Querier, by Role, id int64, p U
 		password_hash = coalesce($6, password_hash),
 		disabled_at = CASE WHEN $7::boolean IS NULL THEN disabled_at
 		                   WHEN $7 THEN coalesce(disabled_at, now()) ELSE NULL END,
+		department = CASE WHEN $8::text IS NULL THEN department ELSE nullif($8, '') END,
 		updated_at = now()
 		WHERE id = $1`
-	if _, err := q.Exec(ctx, sql, id, p.DisplayName, p.Phone, newRole, p.RegionID, hash, p.Disabled); err != nil {
+	if _, err := q.Exec(ctx, sql, id, p.DisplayName, p.Phone, newRole, p.RegionID, hash, p.Disabled, p.Department); err != nil {
 		return User{}, fmt.Errorf("accounts: update user %d: %w", id, db.MapError(err))
 	}
 	// Any change may narrow what the user's tokens allow: forget the cached principals.

@@ -28,6 +28,7 @@ type Config struct {
 	// Evidence is the evidence check's thresholds (SIEVE_EVIDENCE_*, internal/config/evidence.go).
 	Evidence evidence.Config
 	Limits   Limits
+	Sites    Sites
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -62,6 +63,14 @@ type Limits struct {
 	// (SIEVE_IMPORT_SHP_MAX_VERTICES). Past either: 413 shapefile_too_large.
 	ShapefileMaxBytes    int64
 	ShapefileMaxVertices int32
+}
+
+// Sites configures the suspected sites' cases.
+type Sites struct {
+	// ReinspectionDays are the days after a site's closure at which it is inspected again
+	// (回头看), one task each for the cell's grid worker (SIEVE_SITES_REINSPECTION_DAYS, a comma
+	// separated list, default 30,90).
+	ReinspectionDays []int
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -147,6 +156,7 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Worker:   Worker{InProcess: true, Concurrency: 4},
 		Evidence: evidence.DefaultConfig(),
+		Sites:    Sites{ReinspectionDays: []int{30, 90}},
 		Limits: Limits{
 			UploadMaxPending:      3000,     // one survey of 3,000 images
 			UploadMaxPendingBytes: 64 << 30, // 3,000 images of ~20 MB
@@ -203,6 +213,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.dur("SIEVE_JOBS_RESCUE_AFTER", &c.Limits.JobRescueAfter)
 	r.bytes("SIEVE_IMPORT_SHP_MAX_BYTES", &c.Limits.ShapefileMaxBytes)
 	r.int32("SIEVE_IMPORT_SHP_MAX_VERTICES", &c.Limits.ShapefileMaxVertices)
+	r.days("SIEVE_SITES_REINSPECTION_DAYS", &c.Sites.ReinspectionDays)
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
@@ -276,6 +287,11 @@ func (c Config) validate() []error {
 	if l.ShapefileMaxVertices < 1000 {
 		bad("SIEVE_IMPORT_SHP_MAX_VERTICES", "at least 1000, got %d", l.ShapefileMaxVertices)
 	}
+	for _, d := range c.Sites.ReinspectionDays {
+		if d < 1 || d > 3650 {
+			bad("SIEVE_SITES_REINSPECTION_DAYS", "days between 1 and 3650, got %d", d)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -300,6 +316,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s s3.public_url=%s ", c.S3.BucketMedia, c.S3.BucketDerived, c.S3.PublicURL)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
 	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
+	fmt.Fprintf(&b, "sites.reinspection_days=%v ", c.Sites.ReinspectionDays)
 	l := c.Limits
 	fmt.Fprintf(&b, "upload.max_pending=%d upload.max_pending_bytes=%d upload.max_open=%d upload.idle_timeout=%s upload.spool_dir=%q ",
 		l.UploadMaxPending, l.UploadMaxPendingBytes, l.UploadMaxOpen, l.UploadIdleTimeout, l.UploadSpoolDir)
@@ -426,6 +443,28 @@ func (r *reader) bytes(name string, dst *int64) {
 		return
 	}
 	*dst = n
+}
+
+// days reads a comma-separated list of whole days (an empty list is allowed: no re-inspections).
+func (r *reader) days(name string, dst *[]int) {
+	raw := r.getenv(name)
+	if raw == "" {
+		return
+	}
+	out := []int{}
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			r.fail(name, raw, "a comma-separated list of days, e.g. 30,90")
+			return
+		}
+		out = append(out, n)
+	}
+	*dst = out
 }
 
 func (r *reader) check(f func() []error) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +97,22 @@ func TestSecretBothSetIsAnError(t *testing.T) {
 	_, err := Load(env(map[string]string{"SIEVE_S3_SECRET_KEY": "a", "SIEVE_S3_SECRET_KEY_FILE": "/x"}))
 	if err == nil || !strings.Contains(err.Error(), "SIEVE_S3_SECRET_KEY_FILE") {
 		t.Fatalf("want conflict error, got %v", err)
+	}
+}
+
+func TestSitesReinspectionDays(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || fmt.Sprint(c.Sites.ReinspectionDays) != "[30 90]" {
+		t.Fatalf("default %v (%v), want [30 90]", c.Sites.ReinspectionDays, err)
+	}
+	c, err = Load(env(map[string]string{"SIEVE_SITES_REINSPECTION_DAYS": " 14, 60 ,180"}))
+	if err != nil || fmt.Sprint(c.Sites.ReinspectionDays) != "[14 60 180]" {
+		t.Fatalf("14,60,180: %v (%v)", c.Sites.ReinspectionDays, err)
+	}
+	for _, bad := range []string{"30,x", "0", "5000"} {
+		if _, err := Load(env(map[string]string{"SIEVE_SITES_REINSPECTION_DAYS": bad})); err == nil ||
+			!strings.Contains(err.Error(), "SIEVE_SITES_REINSPECTION_DAYS") {
+			t.Errorf("%q: %v, want an error naming the variable", bad, err)
+		}
 	}
 }

@@ -93,7 +93,7 @@ func DefaultConfig() Config {
 		SessionTTL:     24 * time.Hour,
 		IntentTTL:      time.Hour,
 		URLTTL:         15 * time.Minute,
-		NearSiteMetres: 50,
+		NearSiteMetres: 30, // issue 11: photos within 30 m of a site (link_media_to_sites, migration 0022)
 		CleanupEvery:   10 * time.Minute,
 		Quota:          DefaultQuota(),
 		// A phone on weak 4G may pause for seconds, not for a minute.
