@@ -228,3 +228,98 @@ func TestFootprintFromMetadata(t *testing.T) {
 		t.Error("camera from no metadata")
 	}
 }
+
+// TestFootprintClippedObliqueSeries is issue 15's series: pitch −90° to −10°
+// in 5° steps at 100 m. The clipped footprint exists at every step, its area
+// grows monotonically and never exceeds the clip disc (π·R²).
+func TestFootprintClippedObliqueSeries(t *testing.T) {
+	cam := CameraFromDiagonalFOV(84, 4000, 3000)
+	clip := FootprintClip{DepthHeights: 5, MaxRangeMetres: 1000}
+	const h = 100.0
+	bound := math.Pi * clip.MaxRangeMetres * clip.MaxRangeMetres
+	prev := 0.0
+	sawClipped := false
+	for pitch := -90.0; pitch <= -10; pitch += 5 {
+		fp, reason := FootprintClipped(cam, Pose{Lon: 113.47, Lat: 34.15, Height: h, Pitch: pitch, Yaw: 30}, clip)
+		if reason != "" {
+			t.Fatalf("pitch %g: no footprint (%s)", pitch, reason)
+		}
+		if fp.AreaM2 <= prev {
+			t.Errorf("pitch %g: area %.0f m² not above %.0f m² at the previous step", pitch, fp.AreaM2, prev)
+		}
+		if fp.AreaM2 > bound {
+			t.Errorf("pitch %g: area %.0f m² above the bound %.0f m²", pitch, fp.AreaM2, bound)
+		}
+		// The ring, measured back in metres, has the reported area.
+		enu := make([][2]float64, len(fp.Ring))
+		for i, c := range fp.Ring {
+			enu[i][0], enu[i][1] = metresBetween([2]float64{113.47, 34.15}, c)
+			if d := math.Hypot(enu[i][0], enu[i][1]); d > clip.MaxRangeMetres*1.0001 || (fp.Clipped && d > fp.RangeMetres*1.0001) {
+				t.Errorf("pitch %g: vertex %d is %.1f m away, beyond the range", pitch, i, d)
+			}
+		}
+		if a := polygonArea(enu); !near(a, fp.AreaM2, fp.AreaM2*1e-3) {
+			t.Errorf("pitch %g: ring area %.0f, reported %.0f", pitch, a, fp.AreaM2)
+		}
+		sawClipped = sawClipped || fp.Clipped
+		if pitch == -90 && fp.Clipped {
+			t.Error("the nadir view is marked clipped")
+		}
+		prev = fp.AreaM2
+	}
+	if !sawClipped {
+		t.Error("no step of the series was clipped")
+	}
+}
+
+// TestFootprintClippedContinuous checks there is no jump where the upper
+// edge of the view crosses the horizon: one tenth of a degree changes the
+// area by little.
+func TestFootprintClippedContinuous(t *testing.T) {
+	cam := Camera{HFOV: 60, VFOV: 60}
+	clip := FootprintClip{DepthHeights: 5, MaxRangeMetres: 1000}
+	pose := Pose{Lon: 113.47, Lat: 34.15, Height: 100}
+	prev := -1.0
+	for pitch := -40.0; pitch <= -20; pitch += 0.1 {
+		pose.Pitch = pitch
+		fp, reason := FootprintClipped(cam, pose, clip)
+		if reason != "" {
+			t.Fatalf("pitch %.1f: %s", pitch, reason)
+		}
+		if prev > 0 && math.Abs(fp.AreaM2-prev) > 0.02*prev {
+			t.Errorf("pitch %.1f: area jumps from %.0f to %.0f m²", pitch, prev, fp.AreaM2)
+		}
+		prev = fp.AreaM2
+	}
+}
+
+func TestFootprintClippedReasons(t *testing.T) {
+	cam := Camera{HFOV: 60, VFOV: 45}
+	clip := FootprintClip{DepthHeights: 5, MaxRangeMetres: 1000}
+	tests := []struct {
+		name string
+		cam  Camera
+		pose Pose
+		want string
+	}{
+		{"level camera", cam, Pose{Height: 100, Pitch: 0}, NoFootprintHorizon},
+		{"looking up", cam, Pose{Height: 100, Pitch: 10}, NoFootprintHorizon},
+		{"no height", cam, Pose{Height: 0, Pitch: -90}, NoFootprintAltitude},
+		{"no field of view", Camera{}, Pose{Height: 100, Pitch: -90}, NoFootprintFieldOfView},
+		{"bad latitude", cam, Pose{Height: 100, Pitch: -90, Lat: 250}, NoFootprintPosition},
+		{"nadir", cam, Pose{Height: 100, Pitch: -90}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, reason := FootprintClipped(tt.cam, tt.pose, clip); reason != tt.want {
+				t.Errorf("reason %q, want %q", reason, tt.want)
+			}
+		})
+	}
+	// The nadir footprint equals the unclipped one.
+	fp, _ := FootprintClipped(cam, Pose{Lon: 113.47, Lat: 34.15, Height: 100, Pitch: -90}, clip)
+	q, _ := Footprint(cam, Pose{Lon: 113.47, Lat: 34.15, Height: 100, Pitch: -90})
+	if fp.Clipped || len(fp.Ring) != 4 || fp.Ring[0] != q[0] {
+		t.Errorf("nadir clipped footprint %+v differs from %v", fp, q)
+	}
+}
