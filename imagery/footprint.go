@@ -20,19 +20,49 @@ func CameraFromFocal(focalMM, sensorWidthMM, sensorHeightMM float64) Camera {
 // CameraFrom35mm derives the field of view from the 35 mm-equivalent focal
 // length (defined on the 43.27 mm diagonal of a 36×24 mm frame) and the
 // image's pixel size, whose aspect gives the split between width and height.
+//
+// A frame in a video ratio (16:9 and wider) is taken to be cut from a 4:3
+// sensor, keeping its width (DJI's 16:9 photo modes): the 35 mm
+// equivalent, like a published diagonal field of view, belongs to the whole
+// sensor, and the frame sees only its middle band (FrameOnSensor).
 func CameraFrom35mm(focal35mm float64, width, height int) Camera {
-	d := math.Hypot(float64(width), float64(height))
-	return CameraFromFocal(focal35mm, diag35mm*float64(width)/d, diag35mm*float64(height)/d)
+	fw, fh := FrameOnSensor(width, height)
+	return CameraFromFocal(focal35mm, diag35mm*fw, diag35mm*fh)
+}
+
+// videoRatio is the aspect from which on a frame is taken to be a crop of
+// a 4:3 sensor (16:9 is 1.78; 3:2 frames, 1.5, are full 3:2 sensors).
+const videoRatio = 1.7
+
+// FrameOnSensor returns the width and the height of a width×height frame as
+// fractions of the diagonal of the sensor it was taken on. A frame of 4:3
+// or 3:2 (or any aspect below videoRatio) is the whole sensor; a wider one
+// (16:9) is the full width of a 4:3 sensor with the top and bottom cut off.
+// Portrait frames are the same turned.
+func FrameOnSensor(width, height int) (fw, fh float64) {
+	w, h := float64(width), float64(height)
+	if w < h {
+		fh, fw = FrameOnSensor(height, width)
+		return fw, fh
+	}
+	if h <= 0 || w/h < videoRatio {
+		d := math.Hypot(w, h)
+		return w / d, h / d
+	}
+	fw = 4.0 / 5.0 // the width of a 4:3 sensor over its diagonal
+	return fw, fw * h / w
 }
 
 // CameraFromDiagonalFOV derives the field of view from the diagonal one
-// that drone makers publish (84° for many DJI cameras) and the image size.
+// that drone makers publish (84° for many DJI cameras) and the image size;
+// the diagonal is the sensor's, so a 16:9 frame sees less of it
+// (FrameOnSensor).
 func CameraFromDiagonalFOV(diagonalDeg float64, width, height int) Camera {
 	t := math.Tan(rad(diagonalDeg) / 2)
-	d := math.Hypot(float64(width), float64(height))
+	fw, fh := FrameOnSensor(width, height)
 	return Camera{
-		HFOV: 2 * deg(math.Atan(t*float64(width)/d)),
-		VFOV: 2 * deg(math.Atan(t*float64(height)/d)),
+		HFOV: 2 * deg(math.Atan(t*fw)),
+		VFOV: 2 * deg(math.Atan(t*fh)),
 	}
 }
 

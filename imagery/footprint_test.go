@@ -323,3 +323,51 @@ func TestFootprintClippedReasons(t *testing.T) {
 		t.Errorf("nadir clipped footprint %+v differs from %v", fp, q)
 	}
 }
+
+// TestCameraVideoRatioCrop: a 16:9 frame from a 4:3 sensor keeps the
+// sensor's width and loses its top and bottom; the field of view computed
+// from the frame's own diagonal was about 9 % too wide per side.
+func TestCameraVideoRatioCrop(t *testing.T) {
+	full := CameraFrom35mm(24, 5472, 4104) // 4:3
+	crop := CameraFrom35mm(24, 5472, 3078) // 16:9
+	if !near(crop.HFOV, full.HFOV, 1e-9) {
+		t.Errorf("16:9 HFOV %.3f°, want the 4:3 frame's %.3f°", crop.HFOV, full.HFOV)
+	}
+	wantV := 2 * deg(math.Atan(math.Tan(rad(full.HFOV)/2)*3078/5472))
+	if !near(crop.VFOV, wantV, 1e-9) {
+		t.Errorf("16:9 VFOV %.3f°, want %.3f°", crop.VFOV, wantV)
+	}
+	// The old split by the frame's own diagonal: 16/√337 of it instead of 4/5.
+	naive := 2 * deg(math.Atan(diag35mm*16/math.Sqrt(337)/(2*24)))
+	ground := func(fov float64) float64 { return math.Tan(rad(fov) / 2) }
+	if r := ground(naive) / ground(crop.HFOV); r < 1.08 || r > 1.10 {
+		t.Errorf("the naive width was %.3f× the cropped one, want about 1.09", r)
+	}
+	// 4:3 and 3:2 frames are unchanged, portrait frames turned.
+	for _, wh := range [][2]int{{4000, 3000}, {5472, 3648}} {
+		d := math.Hypot(float64(wh[0]), float64(wh[1]))
+		fw, fh := FrameOnSensor(wh[0], wh[1])
+		if !near(fw, float64(wh[0])/d, 1e-12) || !near(fh, float64(wh[1])/d, 1e-12) {
+			t.Errorf("%v: frame on sensor %v %v", wh, fw, fh)
+		}
+	}
+	pw, ph := FrameOnSensor(3078, 5472)
+	if fw, fh := FrameOnSensor(5472, 3078); pw != fh || ph != fw {
+		t.Errorf("portrait 9:16 = %v %v", pw, ph)
+	}
+	// The diagonal path crops the same way.
+	d43 := CameraFromDiagonalFOV(84, 4000, 3000)
+	d169 := CameraFromDiagonalFOV(84, 4000, 2250)
+	if !near(d43.HFOV, d169.HFOV, 1e-9) || d169.VFOV >= d43.VFOV {
+		t.Errorf("diagonal 16:9 %+v vs 4:3 %+v", d169, d43)
+	}
+	// And the sensor size derived from the crop factor: a 4/3" sensor
+	// (17.3 × 13 mm, 12.29 mm behind a 24 mm equivalent) in a 16:9 frame
+	// keeps its width.
+	md := Metadata{FocalLengthMM: ptr(12.29), FocalLength35mm: ptr(24), PixelWidth: 5280, PixelHeight: 2970}
+	md.deriveSensor()
+	w := 0.8 * diag35mm * 12.29 / 24
+	if !near(*md.SensorWidthMM, w, 1e-9) || !near(*md.SensorHeightMM, w*2970/5280, 1e-9) || !near(w, 17.7, 0.1) {
+		t.Errorf("16:9 sensor %.3f × %.3f mm, want %.3f wide", *md.SensorWidthMM, *md.SensorHeightMM, w)
+	}
+}

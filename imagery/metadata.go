@@ -66,8 +66,12 @@ type Metadata struct {
 // true north, clockwise. Roll is positive to the right.
 type DroneInfo struct {
 	// Source names the XMP schema read: "dji" (also used by newer Autel
-	// firmware), "parrot", or "pix4d" (the Camera: schema of older Autel,
-	// senseFly and others, whose pitch 0 = nadir is converted).
+	// firmware), "parrot", "skydio" (drone-skydio:CameraOrientationNED),
+	// "flir" (FLIR and Teal: the Camera: gimbal angles with the FLIR:MAV*
+	// flight attitude and height), or "pix4d" (the Camera: schema of older
+	// Autel firmware, senseFly, Parrot Sequoia and others, with its
+	// AboveGroundAltitude). The Camera: schema's pitch, 0 = nadir, is
+	// converted.
 	Source           string   `json:"source"`
 	GimbalPitch      *float64 `json:"gimbalPitch,omitempty"`
 	GimbalYaw        *float64 `json:"gimbalYaw,omitempty"`
@@ -476,15 +480,16 @@ func (md *Metadata) focalPlaneSensor(t exifTags) {
 const diag35mm = 43.26661530556787
 
 // deriveSensor fills the sensor size from the crop factor when the
-// focal-plane resolution did not give it.
+// focal-plane resolution did not give it: the part of the sensor the frame
+// covers (FrameOnSensor), so a 16:9 frame of a 4:3 sensor keeps its width.
 func (md *Metadata) deriveSensor() {
 	if md.SensorWidthMM != nil || md.FocalLengthMM == nil || md.FocalLength35mm == nil ||
 		md.PixelWidth == 0 || md.PixelHeight == 0 {
 		return
 	}
 	diag := diag35mm * *md.FocalLengthMM / *md.FocalLength35mm
-	a := math.Atan2(float64(md.PixelHeight), float64(md.PixelWidth))
-	md.SensorWidthMM, md.SensorHeightMM = ptr(diag*math.Cos(a)), ptr(diag*math.Sin(a))
+	fw, fh := FrameOnSensor(md.PixelWidth, md.PixelHeight)
+	md.SensorWidthMM, md.SensorHeightMM = ptr(diag*fw), ptr(diag*fh)
 }
 
 // xmpFloat parses a numeric XMP value such as "+100.20", "-90.0" or "35/1".
@@ -560,6 +565,26 @@ func (md *Metadata) fromXMP(p xmpProps) {
 		d.FlightRoll = md.droneField(p, nsParrot, "FlightRollDegree", &found)
 	}
 	if !found {
+		if ns := findNS(p, "drone-skydio"); ns != "" {
+			d.Source = "skydio"
+			d.GimbalPitch = md.droneField(p, ns, "CameraOrientationNED/Pitch", &found)
+			d.GimbalYaw = md.droneField(p, ns, "CameraOrientationNED/Yaw", &found)
+			d.GimbalRoll = md.droneField(p, ns, "CameraOrientationNED/Roll", &found)
+			d.FlightPitch = md.droneField(p, ns, "FlightOrientationNED/Pitch", &found)
+			d.FlightYaw = md.droneField(p, ns, "FlightOrientationNED/Yaw", &found)
+			d.FlightRoll = md.droneField(p, ns, "FlightOrientationNED/Roll", &found)
+			d.RelativeAltitude = md.droneField(p, ns, "RelativeAltitude", &found)
+			d.AbsoluteAltitude = md.droneField(p, ns, "AbsoluteAltitude", &found)
+			if md.GPS == nil {
+				lat := md.droneField(p, ns, "Latitude", &found)
+				lon := md.droneField(p, ns, "Longitude", &found)
+				if lat != nil && lon != nil && md.validGPS(*lat, *lon, "xmp") {
+					md.GPS = &GPS{Lat: *lat, Lon: *lon}
+				}
+			}
+		}
+	}
+	if !found {
 		for _, ns := range []string{nsPix4D, nsSenseFly} {
 			if _, ok := p.get(ns, "Pitch"); !ok {
 				continue
@@ -571,7 +596,29 @@ func (md *Metadata) fromXMP(p xmpProps) {
 			}
 			d.GimbalYaw = md.droneField(p, ns, "Yaw", &found)
 			d.GimbalRoll = md.droneField(p, ns, "Roll", &found)
+			d.RelativeAltitude = md.droneField(p, ns, "AboveGroundAltitude", &found)
 			break
+		}
+		if hasAny(p, nsFLIR) {
+			// FLIR and Teal: the gimbal in the Camera: schema (read above), the
+			// vehicle (MAVLink) attitude and height in FLIR:.
+			if d.Source == "" || d.Source == "pix4d" {
+				d.Source = "flir"
+			}
+			d.FlightPitch = md.droneField(p, nsFLIR, "MAVPitch", &found)
+			d.FlightYaw = md.droneField(p, nsFLIR, "MAVYaw", &found)
+			d.FlightRoll = md.droneField(p, nsFLIR, "MAVRoll", &found)
+			if d.RelativeAltitude == nil {
+				d.RelativeAltitude = md.droneField(p, nsFLIR, "MAVRelativeAltitude", &found)
+			}
+		}
+	} else if d.Source == "parrot" && d.RelativeAltitude == nil {
+		// Parrot writes the height in the Camera: schema beside its own.
+		for _, ns := range []string{nsPix4D, nsSenseFly} {
+			if v := md.droneField(p, ns, "AboveGroundAltitude", &found); v != nil {
+				d.RelativeAltitude = v
+				break
+			}
 		}
 	}
 	if found {
