@@ -36,6 +36,9 @@ type Metadata struct {
 	// and the caller decides the zone (the campaign's is Asia/Shanghai).
 	TakenAt        *time.Time `json:"takenAt,omitempty"`
 	TakenAtHasZone bool       `json:"takenAtHasZone"`
+	// TakenAtZoneAssumed names the zone a capture time without one was
+	// read in ("+08:00"), once AssumeZone has read it so; "" otherwise.
+	TakenAtZoneAssumed string `json:"takenAtZoneAssumed,omitempty"`
 	// Orientation is the EXIF orientation, 1 to 8; 1 (upright) when the
 	// file has none or an invalid one.
 	Orientation int `json:"orientation"`
@@ -171,6 +174,47 @@ func ReadMetadata(r io.ReaderAt, size int64) (Metadata, error) {
 	}
 	md.deriveSensor()
 	return md, nil
+}
+
+// AssumeZone reads a capture time that carries no zone (the camera's wall
+// clock, kept as if it were UTC) as wall-clock time in loc, and records the
+// zone assumed in TakenAtZoneAssumed, so that every copy of the time says
+// the same instant and how it was read.
+func (md *Metadata) AssumeZone(loc *time.Location) {
+	if md.TakenAt == nil || md.TakenAtHasZone || md.TakenAtZoneAssumed != "" {
+		return
+	}
+	t := *md.TakenAt
+	t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+	md.TakenAt = &t
+	md.TakenAtZoneAssumed = t.Format("-07:00")
+}
+
+// earliestCapture is the earliest capture time believed: no digital camera
+// with EXIF, let alone a drone, wrote one before 1990; earlier dates are
+// unset clocks (1970, 1980, 0000).
+var earliestCapture = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// futureSlack is how far past now a capture time may be: a clock in UTC+14
+// read as UTC is 14 hours ahead, and cameras drift.
+const futureSlack = 36 * time.Hour
+
+// CheckTakenAt drops a capture time before 1990 or later than now (with a
+// day and a half's slack for zones and drift), with a warning: such a time
+// is an unset or wrong camera clock and would put the image in the wrong
+// round.
+func (md *Metadata) CheckTakenAt(now time.Time) {
+	if md.TakenAt == nil {
+		return
+	}
+	switch t := *md.TakenAt; {
+	case t.Before(earliestCapture):
+		md.warn("capture time %s is before 1990 (camera clock not set); dropped", t.Format(time.RFC3339))
+		md.TakenAt, md.TakenAtHasZone, md.TakenAtZoneAssumed = nil, false, ""
+	case t.After(now.Add(futureSlack)):
+		md.warn("capture time %s is in the future; dropped", t.Format(time.RFC3339))
+		md.TakenAt, md.TakenAtHasZone, md.TakenAtZoneAssumed = nil, false, ""
+	}
 }
 
 func (md *Metadata) warn(format string, args ...any) {

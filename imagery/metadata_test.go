@@ -2,6 +2,7 @@ package imagery
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -404,6 +405,55 @@ func TestReadMetadataMakers(t *testing.T) {
 			pose, ok := PoseFromMetadata(md)
 			if !ok || pose.Height != tt.altRel || pose.Pitch != *tt.want.GimbalPitch {
 				t.Errorf("pose = %+v, %v", pose, ok)
+			}
+		})
+	}
+}
+
+func TestAssumeZoneAndCheckTakenAt(t *testing.T) {
+	cst := time.FixedZone("CST", 8*3600)
+	wall := time.Date(2024, 4, 20, 9, 30, 0, 0, time.UTC)
+	md := Metadata{TakenAt: &wall}
+	md.AssumeZone(cst)
+	if want := time.Date(2024, 4, 20, 1, 30, 0, 0, time.UTC); !md.TakenAt.Equal(want) || md.TakenAtZoneAssumed != "+08:00" {
+		t.Errorf("assumed %v (%q), want %v (+08:00)", md.TakenAt, md.TakenAtZoneAssumed, want)
+	}
+	// The JSON copy says the same wall clock and the zone.
+	b, _ := json.Marshal(md)
+	if !strings.Contains(string(b), `"takenAt":"2024-04-20T09:30:00+08:00"`) || !strings.Contains(string(b), `"takenAtZoneAssumed":"+08:00"`) {
+		t.Errorf("metadata JSON %s", b)
+	}
+	// A time with its own zone is left alone.
+	zoned := time.Date(2024, 4, 20, 9, 30, 0, 0, time.FixedZone("", -3*3600))
+	md = Metadata{TakenAt: &zoned, TakenAtHasZone: true}
+	md.AssumeZone(cst)
+	if !md.TakenAt.Equal(zoned) || md.TakenAtZoneAssumed != "" {
+		t.Errorf("zoned time changed: %v %q", md.TakenAt, md.TakenAtZoneAssumed)
+	}
+
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		at   time.Time
+		keep bool
+	}{
+		{"unset clock 1970", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"1989", time.Date(1989, 12, 31, 23, 0, 0, 0, time.UTC), false},
+		{"1990", time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), true},
+		{"today", now.Add(-time.Hour), true},
+		{"tonight in UTC+14", now.Add(14 * time.Hour), true},
+		{"next year", now.AddDate(1, 0, 0), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := tt.at
+			md := Metadata{TakenAt: &at}
+			md.CheckTakenAt(now)
+			if (md.TakenAt != nil) != tt.keep {
+				t.Fatalf("kept = %v, want %v", md.TakenAt != nil, tt.keep)
+			}
+			if !tt.keep && len(md.Warnings) != 1 {
+				t.Errorf("warnings %v", md.Warnings)
 			}
 		})
 	}
