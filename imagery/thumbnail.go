@@ -115,6 +115,8 @@ type Thumbnails struct {
 	// PHash is the PerceptualHash of the (oriented) image, computed from
 	// the smallest thumbnail so that no second decode is needed.
 	PHash uint64
+	// Stats measure the smallest thumbnail's pixels (brightness, blur).
+	Stats PixelStats
 }
 
 // Make reads one image from r and returns its thumbnails, upright according
@@ -181,6 +183,7 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 		out.Sizes[s.Name] = Thumbnail{Width: b.Dx(), Height: b.Dy(), JPEG: buf.Bytes()}
 	}
 	out.PHash = PerceptualHash(smallest)
+	out.Stats = MeasurePixels(smallest)
 	return out, nil
 }
 
