@@ -44,5 +44,9 @@ func (a *app) mediaService(q jobs.Enqueuer, hooks media.Hooks) (*media.Service, 
 	}
 	mc := media.DefaultConfig()
 	mc.Limits.MaxBytes = a.cfg.HTTP.UploadLimit
+	sv := a.cfg.Survey
+	mc.Footprint = imagery.FootprintClip{DepthHeights: sv.FootprintDepthHeights, MaxRangeMetres: sv.FootprintMaxRangeMetres}
+	mc.Quality = media.QualityConfig{RegionMarginMetres: sv.RegionMarginMetres, FlightDateDays: sv.FlightDateDays,
+		BlurMinLaplacian: sv.BlurMinLaplacian, DarkMeanLuma: sv.DarkMeanLuma, BrightMeanLuma: sv.BrightMeanLuma}
 	return media.New(media.Deps{Pool: a.pool, Blob: a.blob, Thumbs: th, Jobs: q, Hooks: hooks, Now: time.Now, Log: a.log}, mc)
 }
