@@ -167,9 +167,14 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 		// Each size is reduced from the previous, larger one: the first
 		// from the DCT-scaled decode, the others from a small image.
 		var resized *image.NRGBA
-		if b := from.Bounds(); b.Dx() == w && b.Dy() == h {
+		nrgba, opaque := from.(*image.NRGBA)
+		switch b := from.Bounds(); {
+		case b.Dx() == w && b.Dy() == h:
 			resized = imaging.Clone(from)
-		} else {
+		case opaque && info.Format == JPEG:
+			// A JPEG is opaque: the fixed-point triangle resampler (resample.go).
+			resized = resizeOpaque(nrgba, w, h)
+		default:
 			resized = imaging.Resize(from, w, h, filter)
 		}
 		from, filter = resized, imaging.Linear
