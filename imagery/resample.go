@@ -17,8 +17,15 @@ type taps struct {
 // triangleTaps returns, for each of dst output positions, the taps of a triangle (linear)
 // filter over src input positions, widened by the scale when reducing so that every input
 // pixel counts (antialiased), with weights in fixed point.
+//
+// From a reduction of 2 on, the filter is the box (area average): each output pixel is the
+// mean of the input it covers, partly covered pixels weighted by their share. That is as
+// free of aliasing for these reductions and takes about half the taps.
 func triangleTaps(src, dst int) []taps {
 	scale := float64(src) / float64(dst)
+	if scale >= 2 {
+		return boxTaps(src, dst, scale)
+	}
 	support := math.Max(scale, 1)
 	out := make([]taps, dst)
 	for i := range out {
@@ -48,6 +55,32 @@ func triangleTaps(src, dst int) []taps {
 			total += q
 		}
 		// Put the rounding remainder on the largest weight so the sum is exact.
+		big := 0
+		for k, w := range t.weights {
+			if w > t.weights[big] {
+				big = k
+			}
+		}
+		t.weights[big] += 1<<resampleShift - total
+		out[i] = t
+	}
+	return out
+}
+
+// boxTaps returns the area-average taps of a reduction by scale (≥ 2).
+func boxTaps(src, dst int, scale float64) []taps {
+	out := make([]taps, dst)
+	for i := range out {
+		lo, hi := float64(i)*scale, math.Min(float64(i+1)*scale, float64(src))
+		first, last := int(lo), min(int(math.Ceil(hi))-1, src-1)
+		t := taps{start: first, weights: make([]int32, last-first+1)}
+		total := int32(0)
+		for j := first; j <= last; j++ {
+			cover := math.Min(hi, float64(j+1)) - math.Max(lo, float64(j))
+			q := int32(math.Round(cover / (hi - lo) * (1 << resampleShift)))
+			t.weights[j-first] = q
+			total += q
+		}
 		big := 0
 		for k, w := range t.weights {
 			if w > t.weights[big] {
