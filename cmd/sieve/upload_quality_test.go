@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -225,6 +226,16 @@ func TestUploadCardWithFaults(t *testing.T) {
 	}
 	if g.Footprint == nil || g.FootprintClipped || g.TakenAtZoneAssumed != "+08:00" {
 		t.Errorf("good image: footprint %s clipped %v zone %q", g.Footprint, g.FootprintClipped, g.TakenAtZoneAssumed)
+	}
+	// The capture time without a zone: the top-level takenAt and the metadata's say the same
+	// instant, and both the zone assumed.
+	var md struct {
+		TakenAt            time.Time `json:"takenAt"`
+		TakenAtZoneAssumed string    `json:"takenAtZoneAssumed"`
+	}
+	if err := json.Unmarshal(g.Metadata, &md); err != nil || g.TakenAt == nil || !md.TakenAt.Equal(*g.TakenAt) ||
+		md.TakenAtZoneAssumed != "+08:00" || !g.TakenAt.Equal(time.Date(2024, 4, 20, 1, 30, 0, 0, time.UTC)) {
+		t.Errorf("takenAt %v, metadata %+v (%v)", g.TakenAt, md, err)
 	}
 	if h := byName["ABOVE_HORIZON.JPG"]; h.Footprint != nil || h.NoFootprint != "above_horizon" {
 		t.Errorf("above the horizon: footprint %s, why none %q", h.Footprint, h.NoFootprint)

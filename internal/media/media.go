@@ -19,7 +19,10 @@
 // Files: store.go holds every SQL statement (Store, methods taking the transaction); the
 // Service does the I/O (MinIO, jobs) and opens short transactions through it: ingest.go
 // (POST /media), slots.go (presigned upload sessions), complete.go (finishing them),
-// cleanup.go (expiry and orphans), jobs.go (the workers), surveys.go. An upload session is
+// cleanup.go (expiry and orphans), jobs.go (the workers), surveys.go, quality.go (the quality
+// flags of survey images: the metadata job checks position, attitude and capture time against
+// the survey, the thumbnail job the list thumbnail's pixels; each writes its own column, and
+// the survey's progress counts the flagged images by reason). An upload session is
 // pending until Complete makes it completed (its medium) or rejected (why), or Cleanup, after
 // expires_at by the service's clock, makes it expired; a new session for the same content
 // with another size supersedes (expires) a pending one.
