@@ -228,3 +228,146 @@ func TestFootprintFromMetadata(t *testing.T) {
 		t.Error("camera from no metadata")
 	}
 }
+
+// TestFootprintClippedObliqueSeries is issue 15's series: pitch −90° to −10°
+// in 5° steps at 100 m. The clipped footprint exists at every step, its area
+// grows monotonically and never exceeds the clip disc (π·R²).
+func TestFootprintClippedObliqueSeries(t *testing.T) {
+	cam := CameraFromDiagonalFOV(84, 4000, 3000)
+	clip := FootprintClip{DepthHeights: 5, MaxRangeMetres: 1000}
+	const h = 100.0
+	bound := math.Pi * clip.MaxRangeMetres * clip.MaxRangeMetres
+	prev := 0.0
+	sawClipped := false
+	for pitch := -90.0; pitch <= -10; pitch += 5 {
+		fp, reason := FootprintClipped(cam, Pose{Lon: 113.47, Lat: 34.15, Height: h, Pitch: pitch, Yaw: 30}, clip)
+		if reason != "" {
+			t.Fatalf("pitch %g: no footprint (%s)", pitch, reason)
+		}
+		if fp.AreaM2 <= prev {
+			t.Errorf("pitch %g: area %.0f m² not above %.0f m² at the previous step", pitch, fp.AreaM2, prev)
+		}
+		if fp.AreaM2 > bound {
+			t.Errorf("pitch %g: area %.0f m² above the bound %.0f m²", pitch, fp.AreaM2, bound)
+		}
+		// The ring, measured back in metres, has the reported area.
+		enu := make([][2]float64, len(fp.Ring))
+		for i, c := range fp.Ring {
+			enu[i][0], enu[i][1] = metresBetween([2]float64{113.47, 34.15}, c)
+			if d := math.Hypot(enu[i][0], enu[i][1]); d > clip.MaxRangeMetres*1.0001 || (fp.Clipped && d > fp.RangeMetres*1.0001) {
+				t.Errorf("pitch %g: vertex %d is %.1f m away, beyond the range", pitch, i, d)
+			}
+		}
+		if a := polygonArea(enu); !near(a, fp.AreaM2, fp.AreaM2*1e-3) {
+			t.Errorf("pitch %g: ring area %.0f, reported %.0f", pitch, a, fp.AreaM2)
+		}
+		sawClipped = sawClipped || fp.Clipped
+		if pitch == -90 && fp.Clipped {
+			t.Error("the nadir view is marked clipped")
+		}
+		prev = fp.AreaM2
+	}
+	if !sawClipped {
+		t.Error("no step of the series was clipped")
+	}
+}
+
+// TestFootprintClippedContinuous checks there is no jump where the upper
+// edge of the view crosses the horizon: one tenth of a degree changes the
+// area by little.
+func TestFootprintClippedContinuous(t *testing.T) {
+	cam := Camera{HFOV: 60, VFOV: 60}
+	clip := FootprintClip{DepthHeights: 5, MaxRangeMetres: 1000}
+	pose := Pose{Lon: 113.47, Lat: 34.15, Height: 100}
+	prev := -1.0
+	for pitch := -40.0; pitch <= -20; pitch += 0.1 {
+		pose.Pitch = pitch
+		fp, reason := FootprintClipped(cam, pose, clip)
+		if reason != "" {
+			t.Fatalf("pitch %.1f: %s", pitch, reason)
+		}
+		if prev > 0 && math.Abs(fp.AreaM2-prev) > 0.02*prev {
+			t.Errorf("pitch %.1f: area jumps from %.0f to %.0f m²", pitch, prev, fp.AreaM2)
+		}
+		prev = fp.AreaM2
+	}
+}
+
+func TestFootprintClippedReasons(t *testing.T) {
+	cam := Camera{HFOV: 60, VFOV: 45}
+	clip := FootprintClip{DepthHeights: 5, MaxRangeMetres: 1000}
+	tests := []struct {
+		name string
+		cam  Camera
+		pose Pose
+		want string
+	}{
+		{"level camera", cam, Pose{Height: 100, Pitch: 0}, NoFootprintHorizon},
+		{"looking up", cam, Pose{Height: 100, Pitch: 10}, NoFootprintHorizon},
+		{"no height", cam, Pose{Height: 0, Pitch: -90}, NoFootprintAltitude},
+		{"no field of view", Camera{}, Pose{Height: 100, Pitch: -90}, NoFootprintFieldOfView},
+		{"bad latitude", cam, Pose{Height: 100, Pitch: -90, Lat: 250}, NoFootprintPosition},
+		{"nadir", cam, Pose{Height: 100, Pitch: -90}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, reason := FootprintClipped(tt.cam, tt.pose, clip); reason != tt.want {
+				t.Errorf("reason %q, want %q", reason, tt.want)
+			}
+		})
+	}
+	// The nadir footprint equals the unclipped one.
+	fp, _ := FootprintClipped(cam, Pose{Lon: 113.47, Lat: 34.15, Height: 100, Pitch: -90}, clip)
+	q, _ := Footprint(cam, Pose{Lon: 113.47, Lat: 34.15, Height: 100, Pitch: -90})
+	if fp.Clipped || len(fp.Ring) != 4 || fp.Ring[0] != q[0] {
+		t.Errorf("nadir clipped footprint %+v differs from %v", fp, q)
+	}
+}
+
+// TestCameraVideoRatioCrop: a 16:9 frame from a 4:3 sensor keeps the
+// sensor's width and loses its top and bottom; the field of view computed
+// from the frame's own diagonal was about 9 % too wide per side.
+func TestCameraVideoRatioCrop(t *testing.T) {
+	full := CameraFrom35mm(24, 5472, 4104) // 4:3
+	crop := CameraFrom35mm(24, 5472, 3078) // 16:9
+	if !near(crop.HFOV, full.HFOV, 1e-9) {
+		t.Errorf("16:9 HFOV %.3f°, want the 4:3 frame's %.3f°", crop.HFOV, full.HFOV)
+	}
+	wantV := 2 * deg(math.Atan(math.Tan(rad(full.HFOV)/2)*3078/5472))
+	if !near(crop.VFOV, wantV, 1e-9) {
+		t.Errorf("16:9 VFOV %.3f°, want %.3f°", crop.VFOV, wantV)
+	}
+	// The old split by the frame's own diagonal: 16/√337 of it instead of 4/5.
+	naive := 2 * deg(math.Atan(diag35mm*16/math.Sqrt(337)/(2*24)))
+	ground := func(fov float64) float64 { return math.Tan(rad(fov) / 2) }
+	if r := ground(naive) / ground(crop.HFOV); r < 1.08 || r > 1.10 {
+		t.Errorf("the naive width was %.3f× the cropped one, want about 1.09", r)
+	}
+	// 4:3 and 3:2 frames are unchanged, portrait frames turned.
+	for _, wh := range [][2]int{{4000, 3000}, {5472, 3648}} {
+		d := math.Hypot(float64(wh[0]), float64(wh[1]))
+		fw, fh := FrameOnSensor(wh[0], wh[1])
+		if !near(fw, float64(wh[0])/d, 1e-12) || !near(fh, float64(wh[1])/d, 1e-12) {
+			t.Errorf("%v: frame on sensor %v %v", wh, fw, fh)
+		}
+	}
+	pw, ph := FrameOnSensor(3078, 5472)
+	if fw, fh := FrameOnSensor(5472, 3078); pw != fh || ph != fw {
+		t.Errorf("portrait 9:16 = %v %v", pw, ph)
+	}
+	// The diagonal path crops the same way.
+	d43 := CameraFromDiagonalFOV(84, 4000, 3000)
+	d169 := CameraFromDiagonalFOV(84, 4000, 2250)
+	if !near(d43.HFOV, d169.HFOV, 1e-9) || d169.VFOV >= d43.VFOV {
+		t.Errorf("diagonal 16:9 %+v vs 4:3 %+v", d169, d43)
+	}
+	// And the sensor size derived from the crop factor: a 4/3" sensor
+	// (17.3 × 13 mm, 12.29 mm behind a 24 mm equivalent) in a 16:9 frame
+	// keeps its width.
+	md := Metadata{FocalLengthMM: ptr(12.29), FocalLength35mm: ptr(24), PixelWidth: 5280, PixelHeight: 2970}
+	md.deriveSensor()
+	w := 0.8 * diag35mm * 12.29 / 24
+	if !near(*md.SensorWidthMM, w, 1e-9) || !near(*md.SensorHeightMM, w*2970/5280, 1e-9) || !near(w, 17.7, 0.1) {
+		t.Errorf("16:9 sensor %.3f × %.3f mm, want %.3f wide", *md.SensorWidthMM, *md.SensorHeightMM, w)
+	}
+}

@@ -36,6 +36,9 @@ type Metadata struct {
 	// and the caller decides the zone (the campaign's is Asia/Shanghai).
 	TakenAt        *time.Time `json:"takenAt,omitempty"`
 	TakenAtHasZone bool       `json:"takenAtHasZone"`
+	// TakenAtZoneAssumed names the zone a capture time without one was
+	// read in ("+08:00"), once AssumeZone has read it so; "" otherwise.
+	TakenAtZoneAssumed string `json:"takenAtZoneAssumed,omitempty"`
 	// Orientation is the EXIF orientation, 1 to 8; 1 (upright) when the
 	// file has none or an invalid one.
 	Orientation int `json:"orientation"`
@@ -66,8 +69,12 @@ type Metadata struct {
 // true north, clockwise. Roll is positive to the right.
 type DroneInfo struct {
 	// Source names the XMP schema read: "dji" (also used by newer Autel
-	// firmware), "parrot", or "pix4d" (the Camera: schema of older Autel,
-	// senseFly and others, whose pitch 0 = nadir is converted).
+	// firmware), "parrot", "skydio" (drone-skydio:CameraOrientationNED),
+	// "flir" (FLIR and Teal: the Camera: gimbal angles with the FLIR:MAV*
+	// flight attitude and height), or "pix4d" (the Camera: schema of older
+	// Autel firmware, senseFly, Parrot Sequoia and others, with its
+	// AboveGroundAltitude). The Camera: schema's pitch, 0 = nadir, is
+	// converted.
 	Source           string   `json:"source"`
 	GimbalPitch      *float64 `json:"gimbalPitch,omitempty"`
 	GimbalYaw        *float64 `json:"gimbalYaw,omitempty"`
@@ -167,6 +174,47 @@ func ReadMetadata(r io.ReaderAt, size int64) (Metadata, error) {
 	}
 	md.deriveSensor()
 	return md, nil
+}
+
+// AssumeZone reads a capture time that carries no zone (the camera's wall
+// clock, kept as if it were UTC) as wall-clock time in loc, and records the
+// zone assumed in TakenAtZoneAssumed, so that every copy of the time says
+// the same instant and how it was read.
+func (md *Metadata) AssumeZone(loc *time.Location) {
+	if md.TakenAt == nil || md.TakenAtHasZone || md.TakenAtZoneAssumed != "" {
+		return
+	}
+	t := *md.TakenAt
+	t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+	md.TakenAt = &t
+	md.TakenAtZoneAssumed = t.Format("-07:00")
+}
+
+// earliestCapture is the earliest capture time believed: no digital camera
+// with EXIF, let alone a drone, wrote one before 1990; earlier dates are
+// unset clocks (1970, 1980, 0000).
+var earliestCapture = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// futureSlack is how far past now a capture time may be: a clock in UTC+14
+// read as UTC is 14 hours ahead, and cameras drift.
+const futureSlack = 36 * time.Hour
+
+// CheckTakenAt drops a capture time before 1990 or later than now (with a
+// day and a half's slack for zones and drift), with a warning: such a time
+// is an unset or wrong camera clock and would put the image in the wrong
+// round.
+func (md *Metadata) CheckTakenAt(now time.Time) {
+	if md.TakenAt == nil {
+		return
+	}
+	switch t := *md.TakenAt; {
+	case t.Before(earliestCapture):
+		md.warn("capture time %s is before 1990 (camera clock not set); dropped", t.Format(time.RFC3339))
+		md.TakenAt, md.TakenAtHasZone, md.TakenAtZoneAssumed = nil, false, ""
+	case t.After(now.Add(futureSlack)):
+		md.warn("capture time %s is in the future; dropped", t.Format(time.RFC3339))
+		md.TakenAt, md.TakenAtHasZone, md.TakenAtZoneAssumed = nil, false, ""
+	}
 }
 
 func (md *Metadata) warn(format string, args ...any) {
@@ -476,15 +524,16 @@ func (md *Metadata) focalPlaneSensor(t exifTags) {
 const diag35mm = 43.26661530556787
 
 // deriveSensor fills the sensor size from the crop factor when the
-// focal-plane resolution did not give it.
+// focal-plane resolution did not give it: the part of the sensor the frame
+// covers (FrameOnSensor), so a 16:9 frame of a 4:3 sensor keeps its width.
 func (md *Metadata) deriveSensor() {
 	if md.SensorWidthMM != nil || md.FocalLengthMM == nil || md.FocalLength35mm == nil ||
 		md.PixelWidth == 0 || md.PixelHeight == 0 {
 		return
 	}
 	diag := diag35mm * *md.FocalLengthMM / *md.FocalLength35mm
-	a := math.Atan2(float64(md.PixelHeight), float64(md.PixelWidth))
-	md.SensorWidthMM, md.SensorHeightMM = ptr(diag*math.Cos(a)), ptr(diag*math.Sin(a))
+	fw, fh := FrameOnSensor(md.PixelWidth, md.PixelHeight)
+	md.SensorWidthMM, md.SensorHeightMM = ptr(diag*fw), ptr(diag*fh)
 }
 
 // xmpFloat parses a numeric XMP value such as "+100.20", "-90.0" or "35/1".
@@ -560,6 +609,26 @@ func (md *Metadata) fromXMP(p xmpProps) {
 		d.FlightRoll = md.droneField(p, nsParrot, "FlightRollDegree", &found)
 	}
 	if !found {
+		if ns := findNS(p, "drone-skydio"); ns != "" {
+			d.Source = "skydio"
+			d.GimbalPitch = md.droneField(p, ns, "CameraOrientationNED/Pitch", &found)
+			d.GimbalYaw = md.droneField(p, ns, "CameraOrientationNED/Yaw", &found)
+			d.GimbalRoll = md.droneField(p, ns, "CameraOrientationNED/Roll", &found)
+			d.FlightPitch = md.droneField(p, ns, "FlightOrientationNED/Pitch", &found)
+			d.FlightYaw = md.droneField(p, ns, "FlightOrientationNED/Yaw", &found)
+			d.FlightRoll = md.droneField(p, ns, "FlightOrientationNED/Roll", &found)
+			d.RelativeAltitude = md.droneField(p, ns, "RelativeAltitude", &found)
+			d.AbsoluteAltitude = md.droneField(p, ns, "AbsoluteAltitude", &found)
+			if md.GPS == nil {
+				lat := md.droneField(p, ns, "Latitude", &found)
+				lon := md.droneField(p, ns, "Longitude", &found)
+				if lat != nil && lon != nil && md.validGPS(*lat, *lon, "xmp") {
+					md.GPS = &GPS{Lat: *lat, Lon: *lon}
+				}
+			}
+		}
+	}
+	if !found {
 		for _, ns := range []string{nsPix4D, nsSenseFly} {
 			if _, ok := p.get(ns, "Pitch"); !ok {
 				continue
@@ -571,7 +640,29 @@ func (md *Metadata) fromXMP(p xmpProps) {
 			}
 			d.GimbalYaw = md.droneField(p, ns, "Yaw", &found)
 			d.GimbalRoll = md.droneField(p, ns, "Roll", &found)
+			d.RelativeAltitude = md.droneField(p, ns, "AboveGroundAltitude", &found)
 			break
+		}
+		if hasAny(p, nsFLIR) {
+			// FLIR and Teal: the gimbal in the Camera: schema (read above), the
+			// vehicle (MAVLink) attitude and height in FLIR:.
+			if d.Source == "" || d.Source == "pix4d" {
+				d.Source = "flir"
+			}
+			d.FlightPitch = md.droneField(p, nsFLIR, "MAVPitch", &found)
+			d.FlightYaw = md.droneField(p, nsFLIR, "MAVYaw", &found)
+			d.FlightRoll = md.droneField(p, nsFLIR, "MAVRoll", &found)
+			if d.RelativeAltitude == nil {
+				d.RelativeAltitude = md.droneField(p, nsFLIR, "MAVRelativeAltitude", &found)
+			}
+		}
+	} else if d.Source == "parrot" && d.RelativeAltitude == nil {
+		// Parrot writes the height in the Camera: schema beside its own.
+		for _, ns := range []string{nsPix4D, nsSenseFly} {
+			if v := md.droneField(p, ns, "AboveGroundAltitude", &found); v != nil {
+				d.RelativeAltitude = v
+				break
+			}
 		}
 	}
 	if found {

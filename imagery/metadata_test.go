@@ -2,6 +2,7 @@ package imagery
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -361,5 +362,99 @@ func TestParseOffset(t *testing.T) {
 				t.Errorf("parseOffset(%q) offset = %d, want %d", tt.in, off, tt.off)
 			}
 		}
+	}
+}
+
+// TestReadMetadataMakers reads the attitude and heights from the drone
+// makers' own XMP layouts (fixtures of make_maker_fixtures.sh, written with
+// exiftool), and checks each gives a pose.
+func TestReadMetadataMakers(t *testing.T) {
+	tests := []struct {
+		file   string
+		want   *DroneInfo
+		altRel float64
+		lat    float64
+	}{
+		{"skydio.jpg", &DroneInfo{Source: "skydio", GimbalPitch: f64(-60), GimbalYaw: f64(135.2), GimbalRoll: f64(0.1),
+			FlightPitch: f64(-4.5), FlightYaw: f64(134), FlightRoll: f64(1.5), RelativeAltitude: f64(80.5), AbsoluteAltitude: f64(180.25)}, 80.5, 34.152},
+		{"skydio_attr.jpg", &DroneInfo{Source: "skydio", GimbalPitch: f64(-90), GimbalYaw: f64(10), GimbalRoll: f64(0),
+			RelativeAltitude: f64(50), AbsoluteAltitude: f64(150)}, 50, 34.151},
+		{"parrot.jpg", &DroneInfo{Source: "parrot", GimbalPitch: f64(-89.95), GimbalYaw: f64(-30.5), GimbalRoll: f64(0.02),
+			FlightPitch: f64(2.1), FlightYaw: f64(-31), FlightRoll: f64(-0.4), RelativeAltitude: f64(70.25)}, 70.25, 34.153},
+		{"flir_teal.jpg", &DroneInfo{Source: "flir", GimbalPitch: f64(-45), GimbalYaw: f64(200), GimbalRoll: f64(0),
+			FlightPitch: f64(-3), FlightYaw: f64(199.5), FlightRoll: f64(0.5), RelativeAltitude: f64(90)}, 90, 34.154},
+		{"pix4d.jpg", &DroneInfo{Source: "pix4d", GimbalPitch: f64(-80), GimbalYaw: f64(90.5), GimbalRoll: f64(-0.5)}, 0, 34.2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			r, size := fixtureReader(t, tt.file)
+			md, err := ReadMetadata(r, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDrone(t, md.Drone, tt.want)
+			if md.GPS == nil || !near(md.GPS.Lat, tt.lat, 1e-6) {
+				t.Fatalf("GPS = %+v, want latitude %v", md.GPS, tt.lat)
+			}
+			if tt.altRel == 0 {
+				if _, ok := PoseFromMetadata(md); ok {
+					t.Error("a pose without a relative altitude")
+				}
+				return
+			}
+			pose, ok := PoseFromMetadata(md)
+			if !ok || pose.Height != tt.altRel || pose.Pitch != *tt.want.GimbalPitch {
+				t.Errorf("pose = %+v, %v", pose, ok)
+			}
+		})
+	}
+}
+
+func TestAssumeZoneAndCheckTakenAt(t *testing.T) {
+	cst := time.FixedZone("CST", 8*3600)
+	wall := time.Date(2024, 4, 20, 9, 30, 0, 0, time.UTC)
+	md := Metadata{TakenAt: &wall}
+	md.AssumeZone(cst)
+	if want := time.Date(2024, 4, 20, 1, 30, 0, 0, time.UTC); !md.TakenAt.Equal(want) || md.TakenAtZoneAssumed != "+08:00" {
+		t.Errorf("assumed %v (%q), want %v (+08:00)", md.TakenAt, md.TakenAtZoneAssumed, want)
+	}
+	// The JSON copy says the same wall clock and the zone.
+	b, _ := json.Marshal(md)
+	if !strings.Contains(string(b), `"takenAt":"2024-04-20T09:30:00+08:00"`) || !strings.Contains(string(b), `"takenAtZoneAssumed":"+08:00"`) {
+		t.Errorf("metadata JSON %s", b)
+	}
+	// A time with its own zone is left alone.
+	zoned := time.Date(2024, 4, 20, 9, 30, 0, 0, time.FixedZone("", -3*3600))
+	md = Metadata{TakenAt: &zoned, TakenAtHasZone: true}
+	md.AssumeZone(cst)
+	if !md.TakenAt.Equal(zoned) || md.TakenAtZoneAssumed != "" {
+		t.Errorf("zoned time changed: %v %q", md.TakenAt, md.TakenAtZoneAssumed)
+	}
+
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		at   time.Time
+		keep bool
+	}{
+		{"unset clock 1970", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"1989", time.Date(1989, 12, 31, 23, 0, 0, 0, time.UTC), false},
+		{"1990", time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), true},
+		{"today", now.Add(-time.Hour), true},
+		{"tonight in UTC+14", now.Add(14 * time.Hour), true},
+		{"next year", now.AddDate(1, 0, 0), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := tt.at
+			md := Metadata{TakenAt: &at}
+			md.CheckTakenAt(now)
+			if (md.TakenAt != nil) != tt.keep {
+				t.Fatalf("kept = %v, want %v", md.TakenAt != nil, tt.keep)
+			}
+			if !tt.keep && len(md.Warnings) != 1 {
+				t.Errorf("warnings %v", md.Warnings)
+			}
+		})
 	}
 }

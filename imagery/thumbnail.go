@@ -131,6 +131,8 @@ type Thumbnails struct {
 	// PHash is the PerceptualHash of the (oriented) image, computed from
 	// the smallest thumbnail so that no second decode is needed.
 	PHash uint64
+	// Stats measure the smallest thumbnail's pixels (brightness, blur).
+	Stats PixelStats
 }
 
 // Make reads one image from r and returns its thumbnails, upright according
@@ -198,9 +200,14 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 		// Each size is reduced from the previous, larger one: the first
 		// from the DCT-scaled decode, the others from a small image.
 		var resized *image.NRGBA
-		if b := from.Bounds(); b.Dx() == w && b.Dy() == h {
+		nrgba, opaque := from.(*image.NRGBA)
+		switch b := from.Bounds(); {
+		case b.Dx() == w && b.Dy() == h:
 			resized = imaging.Clone(from)
-		} else {
+		case opaque && info.Format == JPEG:
+			// A JPEG is opaque: the fixed-point triangle resampler (resample.go).
+			resized = resizeOpaque(nrgba, w, h)
+		default:
 			resized = imaging.Resize(from, w, h, filter)
 		}
 		from, filter = resized, imaging.Linear
@@ -214,6 +221,7 @@ func (t *Thumbnailer) Make(ctx context.Context, r io.Reader, orientation int) (T
 		out.Sizes[s.Name] = Thumbnail{Width: b.Dx(), Height: b.Dy(), JPEG: buf.Bytes()}
 	}
 	out.PHash = PerceptualHash(smallest)
+	out.Stats = MeasurePixels(smallest)
 	return out, nil
 }
 

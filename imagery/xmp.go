@@ -15,6 +15,7 @@ const (
 	nsParrot   = "http://www.parrot.com/drone-parrot/1.0/"
 	nsPix4D    = "http://pix4d.com/camera/1.0/"
 	nsSenseFly = "http://ns.sensefly.com/Camera/1.0/"
+	nsFLIR     = "http://ns.flir.com/xmp/1.0/"
 	nsEXIF     = "http://ns.adobe.com/exif/1.0/"
 	nsTIFF     = "http://ns.adobe.com/tiff/1.0/"
 	nsXMP      = "http://ns.adobe.com/xap/1.0/"
@@ -28,6 +29,9 @@ const maxXMPPacket = 2 << 20
 // keyed by namespace URI (without trailing slash) and local name. Both the
 // attribute form (drone-dji:GimbalPitchDegree="-90.00", what DJI writes)
 // and the element form (<drone-dji:GimbalPitchDegree>-90.00</...>) are read.
+// A property inside a struct (Skydio's CameraOrientationNED holding Pitch,
+// Yaw and Roll) is also kept under "Struct/Field", so that fields of the
+// same name in different structs stay apart.
 type xmpProps map[xmpName]string
 
 type xmpName struct{ ns, local string }
@@ -54,6 +58,21 @@ func parseXMP(packet []byte) (xmpProps, error) {
 		children bool
 	}
 	var stack []*open
+	// parent returns the local name of the nearest enclosing element that
+	// is a property (not RDF syntax), or "".
+	parent := func() string {
+		for i := len(stack) - 1; i >= 0; i-- {
+			if n := stack[i].name; n.Space != nsRDF && n.Space != "" && n.Space != "adobe:ns:meta/" {
+				return n.Local
+			}
+		}
+		return ""
+	}
+	put := func(k xmpName, v string) {
+		if _, dup := props[k]; !dup {
+			props[k] = v
+		}
+	}
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -74,9 +93,13 @@ func parseXMP(packet []byte) (xmpProps, error) {
 				if a.Name.Space == "" || a.Name.Space == "xmlns" || a.Name.Space == nsRDF || strings.HasPrefix(a.Name.Space, "http://www.w3.org/XML") {
 					continue
 				}
-				k := xmpName{normNS(a.Name.Space), a.Name.Local}
-				if _, dup := props[k]; !dup {
-					props[k] = strings.TrimSpace(a.Value)
+				v := strings.TrimSpace(a.Value)
+				put(xmpName{normNS(a.Name.Space), a.Name.Local}, v)
+				// An attribute of a struct element: <ns:Struct ns:Field="..."/>.
+				if t.Name.Space != nsRDF && t.Name.Space != "" && t.Name.Space != "adobe:ns:meta/" {
+					put(xmpName{normNS(a.Name.Space), t.Name.Local + "/" + a.Name.Local}, v)
+				} else if p := parent(); p != "" {
+					put(xmpName{normNS(a.Name.Space), p + "/" + a.Name.Local}, v)
 				}
 			}
 			stack = append(stack, &open{name: t.Name})
@@ -93,9 +116,10 @@ func parseXMP(packet []byte) (xmpProps, error) {
 			if top.children || top.name.Space == nsRDF || top.name.Space == "" {
 				continue
 			}
-			k := xmpName{normNS(top.name.Space), top.name.Local}
-			if _, dup := props[k]; !dup {
-				props[k] = strings.TrimSpace(top.text.String())
+			v := strings.TrimSpace(top.text.String())
+			put(xmpName{normNS(top.name.Space), top.name.Local}, v)
+			if p := parent(); p != "" {
+				put(xmpName{normNS(top.name.Space), p + "/" + top.name.Local}, v)
 			}
 		}
 	}
@@ -118,4 +142,17 @@ func findXMPPacket(b []byte) []byte {
 		return b[start:min(len(b), start+maxXMPPacket)]
 	}
 	return b[start : start+end+len(endTag)]
+}
+
+// findNS returns the namespace of the packet whose URI contains part
+// (case-insensitive), for makers whose namespace URI varies between
+// firmware versions ("drone-skydio"), or "".
+func findNS(p xmpProps, part string) string {
+	part = strings.ToLower(part)
+	for k := range p {
+		if strings.Contains(strings.ToLower(k.ns), part) {
+			return k.ns
+		}
+	}
+	return ""
 }

@@ -36,7 +36,15 @@ survey, skips files already on the server and resumes large files from the last 
   --region ID         create a new survey over this region (needed the first time)
   --flight-date DATE  of the new survey, YYYY-MM-DD (default: today)
   --name, --drone, --camera   of the new survey
-  --parallel N        files at once (default 4)`
+  --parallel N        files at once (default 4)
+  --wait DURATION     wait this long for the server to check the images, then list the
+                      flagged ones (default 2m; 0: do not wait)
+  --lang zh|en        language of the summary (default $SIEVE_LANG or $LANG, else zh)
+
+The summary counts every file once: stored now, duplicate (the same bytes as another file of
+the survey: stored once, both names listed), already there, linked (stored by another survey
+and now listed in this one too), rejected, failed; then the images the server flagged (no GPS,
+outside the survey's region, blurred ...), which are kept: check them and re-fly if needed.`
 
 // imageExts are the files sieve upload takes; anything else on the card is ignored.
 var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".heic": true, ".heif": true,
@@ -69,12 +77,14 @@ type uploader struct {
 
 	totalFiles, totalBytes int64
 	doneFiles, doneBytes   atomic.Int64
-	skipped                atomic.Int64
+	skipped                atomic.Int64 // not sent: already there, duplicates, linked
 	start                  time.Time
 
-	mu       sync.Mutex
-	rejected []string
-	failed   []string
+	mu         sync.Mutex
+	rejected   []string
+	failed     []string
+	duplicates []string // "name = stored name"
+	linked     []string // "name (survey N)"
 }
 
 func cmdUpload(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -90,6 +100,8 @@ func cmdUpload(ctx context.Context, args []string, getenv func(string) string, s
 	drone := fs.String("drone", "", "")
 	camera := fs.String("camera", "", "")
 	parallel := fs.Int("parallel", 4, "")
+	wait := fs.Duration("wait", 2*time.Minute, "")
+	lang := fs.String("lang", firstNonEmpty(getenv("SIEVE_LANG"), getenv("LC_ALL"), getenv("LANG")), "")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *parallel < 1 {
 		return usageError(uploadUsage)
 	}
@@ -163,6 +175,9 @@ func cmdUpload(ctx context.Context, args []string, getenv func(string) string, s
 	close(done)
 	u.line(true)
 	u.summary(stdout)
+	if err == nil {
+		u.checked(ctx, stdout, st.SurveyID, *wait, english(*lang))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("interrupted: run the same command again to continue")
@@ -222,7 +237,15 @@ func (u *uploader) run(ctx context.Context, surveyID int64, files []localFile, p
 // one uploads one file to its slot and completes it.
 func (u *uploader) one(ctx context.Context, surveyID int64, f localFile, s client.Slot) {
 	switch s.Status {
-	case "exists":
+	case "exists", "duplicate":
+		u.mu.Lock()
+		switch {
+		case s.DuplicateOf != "":
+			u.duplicates = append(u.duplicates, f.rel+" = "+s.DuplicateOf)
+		case s.LinkedFrom != nil:
+			u.linked = append(u.linked, fmt.Sprintf("%s (%d)", f.rel, *s.LinkedFrom))
+		}
+		u.mu.Unlock()
 		u.skipped.Add(1)
 		u.doneFiles.Add(1)
 		u.doneBytes.Add(f.size)
@@ -377,6 +400,107 @@ func (u *uploader) summary(w io.Writer) {
 			fmt.Fprintln(w, "  "+r)
 		}
 	}
+}
+
+// firstNonEmpty returns the first of vs that is not "".
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// english reports whether a language setting (--lang, $LANG: "en", "en_US.UTF-8") asks for
+// English; anything else, or nothing, is Chinese (zh-CN), the campaign's language.
+func english(lang string) bool { return strings.HasPrefix(strings.ToLower(lang), "en") }
+
+// checked prints what every file of this run became, adding up to the files found, then waits
+// up to wait for the server's checks and lists the flagged images with their reasons.
+func (u *uploader) checked(ctx context.Context, w io.Writer, surveyID int64, wait time.Duration, en bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	dup, linked := int64(len(u.duplicates)), int64(len(u.linked))
+	there := u.skipped.Load() - dup - linked
+	stored := u.doneFiles.Load() - u.skipped.Load() - int64(len(u.rejected)) - int64(len(u.failed))
+	if en {
+		fmt.Fprintf(w, "%d files: stored %d, duplicate %d, already there %d, linked %d, rejected %d, failed %d\n",
+			u.totalFiles, stored, dup, there, linked, len(u.rejected), len(u.failed))
+	} else {
+		fmt.Fprintf(w, "共 %d 个文件：新存储 %d，重复 %d，已在服务器 %d，关联到本航测 %d，拒收 %d，失败 %d\n",
+			u.totalFiles, stored, dup, there, linked, len(u.rejected), len(u.failed))
+	}
+	sort.Strings(u.duplicates)
+	sort.Strings(u.linked)
+	if len(u.duplicates) > 0 {
+		fmt.Fprintln(w, inLang(en, "duplicates (same bytes, stored once):", "重复（内容相同，只存一份）："))
+		for _, d := range u.duplicates {
+			fmt.Fprintln(w, "  "+d)
+		}
+	}
+	if len(u.linked) > 0 {
+		fmt.Fprintln(w, inLang(en, "linked into this survey (stored by the survey in brackets):", "已关联到本航测（由括号内的航测存储）："))
+		for _, l := range u.linked {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+	// Wait for the server's checks while they move on: until no image is left unchecked, the
+	// wait is over, or nothing moved for stallAfter (no worker running, or a long queue).
+	const stallAfter = 10 * time.Second
+	deadline, lastMove, lastDone := time.Now().Add(wait), time.Now(), -1
+	var p *client.Progress
+	pendingImages := 0
+	for {
+		sv, err := u.api.GetSurvey(ctx, surveyID)
+		if err != nil || sv.Progress == nil {
+			return
+		}
+		p = sv.Progress
+		open, err := u.api.SurveyImages(ctx, surveyID, client.PageRequest{Limit: 500}, "received")
+		if err != nil {
+			return
+		}
+		pendingImages = len(open.Items)
+		if done := p.Processed + p.Failed; done != lastDone {
+			lastDone, lastMove = done, time.Now()
+		}
+		if pendingImages == 0 || !time.Now().Before(deadline) || time.Since(lastMove) > stallAfter {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	if pendingImages > 0 {
+		fmt.Fprintf(w, inLang(en, "%d images still being checked: see GET /api/v1/surveys/%d later\n",
+			"仍有 %d 张影像在检查中：稍后查看 GET /api/v1/surveys/%d\n"), pendingImages, surveyID)
+	}
+	if p.Flagged == 0 {
+		if p.Received > 0 && pendingImages == 0 {
+			fmt.Fprintln(w, inLang(en, "no image flagged", "没有发现问题影像"))
+		}
+		return
+	}
+	fmt.Fprintf(w, inLang(en, "flagged %d images of the survey (kept; check them, re-fly if needed):\n",
+		"本航测有问题的影像 %d 张（已保存，请检查，必要时重飞）：\n"), p.Flagged)
+	for _, f := range p.Flags {
+		reason := f.Reason
+		if en {
+			reason = f.ReasonEn
+		}
+		fmt.Fprintf(w, inLang(en, "  %s (%d): %s\n", "  %s（%d 张）：%s\n"), reason, f.Count, strings.Join(f.Names, inLang(en, ", ", "，")))
+	}
+}
+
+// inLang returns enText or zh.
+func inLang(en bool, enText, zh string) string {
+	if en {
+		return enText
+	}
+	return zh
 }
 
 func human(n int64) string {

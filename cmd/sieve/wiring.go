@@ -52,6 +52,10 @@ func (a *app) mediaService(q jobs.Enqueuer, hooks media.Hooks) (*media.Service, 
 	mc.Quota = media.Quota{MaxPendingSessions: int(l.UploadMaxPending), MaxPendingBytes: l.UploadMaxPendingBytes,
 		MaxOpenUploads: int(l.UploadMaxOpen)}
 	mc.BodyIdleTimeout, mc.BodyTotalTimeout, mc.SpoolDir = l.UploadIdleTimeout, a.cfg.HTTP.ReadTimeout, l.UploadSpoolDir
+	sv := a.cfg.Survey
+	mc.Footprint = imagery.FootprintClip{DepthHeights: sv.FootprintDepthHeights, MaxRangeMetres: sv.FootprintMaxRangeMetres}
+	mc.Quality = media.QualityConfig{RegionMarginMetres: sv.RegionMarginMetres, FlightDateDays: sv.FlightDateDays,
+		BlurMinLaplacian: sv.BlurMinLaplacian, DarkMeanLuma: sv.DarkMeanLuma, BrightMeanLuma: sv.BrightMeanLuma}
 	return media.New(media.Deps{Pool: a.pool, Blob: a.blob, Thumbs: th, Jobs: q, Hooks: hooks, Now: time.Now, Log: a.log}, mc)
 }
 

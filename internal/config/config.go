@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -29,6 +30,7 @@ type Config struct {
 	Evidence evidence.Config
 	Limits   Limits
 	Sites    Sites
+	Survey   Survey
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -71,6 +73,32 @@ type Sites struct {
 	// (回头看), one task each for the cell's grid worker (SIEVE_SITES_REINSPECTION_DAYS, a comma
 	// separated list, default 30,90).
 	ReinspectionDays []int
+}
+
+// Survey configures how drone survey images are judged (issue 15): where footprints are cut
+// and the thresholds of the quality flags.
+type Survey struct {
+	// FootprintDepthHeights cuts an oblique footprint this many flight heights beyond the
+	// nearest ground in view (SIEVE_FOOTPRINT_DEPTH_HEIGHTS, default 5: 500 m of ground beyond
+	// the near edge at 100 m, where a 4000-pixel frame still resolves ~15 cm).
+	FootprintDepthHeights float64
+	// FootprintMaxRangeMetres never lets a footprint reach farther from the point below the
+	// drone (SIEVE_FOOTPRINT_MAX_RANGE_M, default 1000: cells farther away are not "seen").
+	FootprintMaxRangeMetres float64
+	// RegionMarginMetres: an image taken farther than this outside the survey's region is
+	// flagged (SIEVE_SURVEY_REGION_MARGIN_M, default 200: drones turn outside the area).
+	RegionMarginMetres float64
+	// FlightDateDays: a capture date farther than this from the flight date is flagged
+	// (SIEVE_SURVEY_DATE_TOLERANCE_DAYS, default 1: a flight around midnight, or a card
+	// emptied the next day).
+	FlightDateDays float64
+	// BlurMinLaplacian: a list thumbnail whose Laplacian variance is below this is blurred
+	// (SIEVE_SURVEY_BLUR_MIN, default 20: sharp photos measure 100-4000 at 320 px, a blur of
+	// 2 px at that size 3-15).
+	BlurMinLaplacian float64
+	// DarkMeanLuma and BrightMeanLuma bound a usable image's mean luma, 0-255
+	// (SIEVE_SURVEY_DARK_LUMA default 25, SIEVE_SURVEY_BRIGHT_LUMA default 235).
+	DarkMeanLuma, BrightMeanLuma float64
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -168,6 +196,8 @@ func Default() Config {
 			ShapefileMaxBytes:     64 << 20,
 			ShapefileMaxVertices:  1_000_000,
 		},
+		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
+			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
 	}
 }
 
@@ -214,6 +244,13 @@ func Load(getenv func(string) string) (Config, error) {
 	r.bytes("SIEVE_IMPORT_SHP_MAX_BYTES", &c.Limits.ShapefileMaxBytes)
 	r.int32("SIEVE_IMPORT_SHP_MAX_VERTICES", &c.Limits.ShapefileMaxVertices)
 	r.days("SIEVE_SITES_REINSPECTION_DAYS", &c.Sites.ReinspectionDays)
+	r.float("SIEVE_FOOTPRINT_DEPTH_HEIGHTS", &c.Survey.FootprintDepthHeights)
+	r.float("SIEVE_FOOTPRINT_MAX_RANGE_M", &c.Survey.FootprintMaxRangeMetres)
+	r.float("SIEVE_SURVEY_REGION_MARGIN_M", &c.Survey.RegionMarginMetres)
+	r.float("SIEVE_SURVEY_DATE_TOLERANCE_DAYS", &c.Survey.FlightDateDays)
+	r.float("SIEVE_SURVEY_BLUR_MIN", &c.Survey.BlurMinLaplacian)
+	r.float("SIEVE_SURVEY_DARK_LUMA", &c.Survey.DarkMeanLuma)
+	r.float("SIEVE_SURVEY_BRIGHT_LUMA", &c.Survey.BrightMeanLuma)
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
@@ -292,6 +329,24 @@ func (c Config) validate() []error {
 			bad("SIEVE_SITES_REINSPECTION_DAYS", "days between 1 and 3650, got %d", d)
 		}
 	}
+	if v := c.Survey.FootprintDepthHeights; v <= 0 || v > 100 {
+		bad("SIEVE_FOOTPRINT_DEPTH_HEIGHTS", "above 0 and at most 100, got %g", v)
+	}
+	if v := c.Survey.FootprintMaxRangeMetres; v < 10 || v > 20000 {
+		bad("SIEVE_FOOTPRINT_MAX_RANGE_M", "between 10 and 20000 m, got %g", v)
+	}
+	if v := c.Survey.RegionMarginMetres; v < 0 || v > 50000 {
+		bad("SIEVE_SURVEY_REGION_MARGIN_M", "between 0 and 50000 m, got %g", v)
+	}
+	if v := c.Survey.FlightDateDays; v < 0 || v > 366 {
+		bad("SIEVE_SURVEY_DATE_TOLERANCE_DAYS", "between 0 and 366, got %g", v)
+	}
+	if v := c.Survey.BlurMinLaplacian; v < 0 {
+		bad("SIEVE_SURVEY_BLUR_MIN", "at least 0, got %g", v)
+	}
+	if d, b := c.Survey.DarkMeanLuma, c.Survey.BrightMeanLuma; d < 0 || b > 255 || d >= b {
+		bad("SIEVE_SURVEY_DARK_LUMA", "dark and bright luma within 0-255, dark below bright; got %g and %g", d, b)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -316,6 +371,10 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s s3.public_url=%s ", c.S3.BucketMedia, c.S3.BucketDerived, c.S3.PublicURL)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
 	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
+	fmt.Fprintf(&b, "survey.footprint_depth_heights=%g survey.footprint_max_range_m=%g survey.region_margin_m=%g ",
+		c.Survey.FootprintDepthHeights, c.Survey.FootprintMaxRangeMetres, c.Survey.RegionMarginMetres)
+	fmt.Fprintf(&b, "survey.date_tolerance_days=%g survey.blur_min=%g survey.luma=%g-%g ",
+		c.Survey.FlightDateDays, c.Survey.BlurMinLaplacian, c.Survey.DarkMeanLuma, c.Survey.BrightMeanLuma)
 	fmt.Fprintf(&b, "sites.reinspection_days=%v ", c.Sites.ReinspectionDays)
 	l := c.Limits
 	fmt.Fprintf(&b, "upload.max_pending=%d upload.max_pending_bytes=%d upload.max_open=%d upload.idle_timeout=%s upload.spool_dir=%q ",
@@ -416,6 +475,20 @@ func (r *reader) int32(name string, dst *int32) {
 		return
 	}
 	*dst = int32(n)
+}
+
+// float reads a finite decimal number.
+func (r *reader) float(name string, dst *float64) {
+	v := r.getenv(name)
+	if v == "" {
+		return
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		r.fail(name, v, "a number")
+		return
+	}
+	*dst = f
 }
 
 func (r *reader) bool(name string, dst *bool) {

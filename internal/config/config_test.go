@@ -116,3 +116,22 @@ func TestSitesReinspectionDays(t *testing.T) {
 		}
 	}
 }
+
+// TestSurveyBlock reads the survey quality variables and refuses values out of range.
+func TestSurveyBlock(t *testing.T) {
+	c, err := Load(env(map[string]string{"SIEVE_FOOTPRINT_DEPTH_HEIGHTS": "3", "SIEVE_FOOTPRINT_MAX_RANGE_M": "600",
+		"SIEVE_SURVEY_REGION_MARGIN_M": "50", "SIEVE_SURVEY_DATE_TOLERANCE_DAYS": "2", "SIEVE_SURVEY_BLUR_MIN": "35.5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Survey; s.FootprintDepthHeights != 3 || s.FootprintMaxRangeMetres != 600 || s.RegionMarginMetres != 50 ||
+		s.FlightDateDays != 2 || s.BlurMinLaplacian != 35.5 || s.DarkMeanLuma != 25 || s.BrightMeanLuma != 235 {
+		t.Fatalf("survey block %+v", s)
+	}
+	for k, v := range map[string]string{"SIEVE_FOOTPRINT_DEPTH_HEIGHTS": "0", "SIEVE_FOOTPRINT_MAX_RANGE_M": "far",
+		"SIEVE_SURVEY_BLUR_MIN": "-1", "SIEVE_SURVEY_DARK_LUMA": "240"} {
+		if _, err := Load(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/sieve-city/sieve/internal/evidence"
@@ -59,20 +58,6 @@ func validateEvidence(e evidence.Config, bad func(name, format string, a ...any)
 	between("SIEVE_EVIDENCE_PACE_MAX_PER_HOUR", float64(e.PaceMaxPerHour), 1, 1000)
 	// The GCJ-02 offset over Yuzhou is ~580-610 m: a tolerance near it would pardon far fixes.
 	between("SIEVE_EVIDENCE_CRS_MISMATCH_M", e.CRSMismatchM, 1, 200)
-}
-
-// float reads a finite decimal number.
-func (r *reader) float(name string, dst *float64) {
-	v := r.getenv(name)
-	if v == "" {
-		return
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		r.fail(name, v, "a number")
-		return
-	}
-	*dst = f
 }
 
 // int reads an integer.

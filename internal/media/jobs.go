@@ -313,34 +313,15 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 	if md.GPS != nil {
 		p.lon, p.lat = &md.GPS.Lon, &md.GPS.Lat
 	}
-	if md.TakenAt != nil {
-		t := *md.TakenAt
-		if !md.TakenAtHasZone { // the camera's wall clock, read as UTC: it was China's
-			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), campaignZone)
-		}
-		p.takenAt = &t
-	}
+	// A capture time before 1990 or in the future is a wrong clock; one without a zone is the
+	// camera's wall clock in China, and both copies of it (takenAt, metadata) say so.
+	md.CheckTakenAt(s.now())
+	md.AssumeZone(campaignZone)
+	p.takenAt = md.TakenAt
 	p.altitudeRel = md.AltitudeRel
-	if md.Drone != nil {
-		cam, okCam := imagery.CameraFromMetadata(md, st.width, st.height)
-		if !okCam && st.width > 0 && st.height > 0 {
-			// No focal length at all: take the diagonal field of view most drone cameras have.
-			cam, okCam = imagery.CameraFromDiagonalFOV(defaultDiagonalFOV, st.width, st.height), true
-			md.Warnings = append(md.Warnings, fmt.Sprintf("no focal length: footprint assumes a %g° diagonal field of view", defaultDiagonalFOV))
-		}
-		pose, okPose := imagery.PoseFromMetadata(md)
-		if okCam && okPose {
-			if corners, ok := imagery.Footprint(cam, pose); ok {
-				ring := make([]float64, 0, 10)
-				for _, c := range corners {
-					ring = append(ring, c[0], c[1])
-				}
-				ring = append(ring, corners[0][0], corners[0][1])
-				poly := geom.NewPolygonFlat(geom.XY, ring, []int{len(ring)})
-				if p.footprint, err = gis.EncodeWKB(poly); err != nil {
-					return err
-				}
-			}
+	if md.Drone != nil || st.kind == "drone" {
+		if p.footprint, p.noFootprint, p.clipped, err = s.footprint(md, st, &md.Warnings); err != nil {
+			return err
 		}
 	}
 	if p.metadata, err = json.Marshal(md); err != nil {
@@ -350,6 +331,19 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 		status, err := s.store.savePlacement(ctx, tx, id, p)
 		if err != nil {
 			return fmt.Errorf("media: place %d: %w", id, err)
+		}
+		if st.kind == "drone" {
+			sp, err := s.store.surveyPlace(ctx, tx, id)
+			if err != nil {
+				return fmt.Errorf("media: survey of %d: %w", id, err)
+			}
+			flags, err := json.Marshal(metadataFlags(s.cfg.Quality, md, p.noFootprint, sp, campaignZone))
+			if err != nil {
+				return err
+			}
+			if err := s.store.saveQualityMeta(ctx, tx, id, flags); err != nil {
+				return fmt.Errorf("media: quality of %d: %w", id, err)
+			}
 		}
 		if err := s.store.placeInCells(ctx, tx, []int64{id}); err != nil {
 			return fmt.Errorf("media: cells of %d: %w", id, err)
@@ -361,9 +355,50 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 	})
 }
 
+// footprint returns the WKB ground footprint of a drone image, cut at the configured range
+// (clipped says it was cut), or why it has none (an imagery.NoFootprint* code). An image
+// without a focal length gets the diagonal field of view most drone cameras have, with a
+// warning.
+func (s *Service) footprint(md imagery.Metadata, st stored, warnings *[]string) (wkb []byte, noFootprint string, clipped bool, err error) {
+	d := md.Drone
+	switch {
+	case d == nil || d.GimbalPitch == nil || d.GimbalYaw == nil:
+		return nil, imagery.NoFootprintAttitude, false, nil
+	case md.AltitudeRel == nil:
+		return nil, imagery.NoFootprintAltitude, false, nil
+	case md.GPS == nil:
+		return nil, imagery.NoFootprintPosition, false, nil
+	}
+	cam, okCam := imagery.CameraFromMetadata(md, st.width, st.height)
+	if !okCam && st.width > 0 && st.height > 0 {
+		// No focal length at all: take the diagonal field of view most drone cameras have.
+		cam, okCam = imagery.CameraFromDiagonalFOV(defaultDiagonalFOV, st.width, st.height), true
+		*warnings = append(*warnings, fmt.Sprintf("no focal length: footprint assumes a %g° diagonal field of view", defaultDiagonalFOV))
+	}
+	if !okCam {
+		return nil, imagery.NoFootprintFieldOfView, false, nil
+	}
+	pose, ok := imagery.PoseFromMetadata(md)
+	if !ok {
+		return nil, imagery.NoFootprintAttitude, false, nil
+	}
+	fp, reason := imagery.FootprintClipped(cam, pose, s.cfg.Footprint)
+	if reason != "" {
+		return nil, reason, false, nil
+	}
+	ring := make([]float64, 0, 2*len(fp.Ring)+2)
+	for _, c := range fp.Ring {
+		ring = append(ring, c[0], c[1])
+	}
+	ring = append(ring, fp.Ring[0][0], fp.Ring[0][1])
+	poly := geom.NewPolygonFlat(geom.XY, ring, []int{len(ring)})
+	wkb, err = gis.EncodeWKB(poly)
+	return wkb, "", fp.Clipped, err
+}
+
 // makeThumbnails makes and stores every thumbnail size of a medium and its perceptual hash.
 func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
-	_, obj, md, err := s.openMedium(ctx, id)
+	st, obj, md, err := s.openMedium(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -380,7 +415,13 @@ func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
 	}
 	refs := map[string]ThumbRef{}
 	var phash *int64
+	pixels := []byte("[]")
 	if !noThumb {
+		if st.kind == "drone" {
+			if pixels, err = json.Marshal(pixelFlags(s.cfg.Quality, thumbs.Stats)); err != nil {
+				return err
+			}
+		}
 		for name, t := range thumbs.Sizes {
 			key := fmt.Sprintf("thumbs/%d/%s.jpg", id, name)
 			info, err := s.blob.Client.PutObject(ctx, s.blob.BucketDerived, key, bytes.NewReader(t.JPEG), int64(len(t.JPEG)),
@@ -398,7 +439,7 @@ func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
 		return err
 	}
 	return db.AsSystem(ctx, s.pool, jobsActor, func(tx pgx.Tx) error {
-		status, err := s.store.saveThumbs(ctx, tx, id, refsJSON, phash, noThumb)
+		status, err := s.store.saveThumbs(ctx, tx, id, refsJSON, phash, noThumb, pixels)
 		if err != nil {
 			return err
 		}

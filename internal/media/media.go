@@ -23,7 +23,10 @@
 // originals: a completed upload is copied to a key no URL named, and an original is served
 // only while its stored SHA-256 is the recorded one; presigned PUTs bound to their size),
 // quota.go (pending sessions, declared bytes and open uploads per user), idempotency.go (a
-// reused Idempotency-Key with another file). An upload session is
+// reused Idempotency-Key with another file), quality.go (the quality
+// flags of survey images: the metadata job checks position, attitude and capture time against
+// the survey, the thumbnail job the list thumbnail's pixels; each writes its own column, and
+// the survey's progress counts the flagged images by reason). An upload session is
 // pending until Complete makes it completed (its medium) or rejected (why), or Cleanup, after
 // expires_at by the service's clock, makes it expired; a new session for the same content
 // with another size supersedes (expires) a pending one.
@@ -83,6 +86,10 @@ type Config struct {
 	// BodyIdleTimeout cuts off a POST /media body when no byte arrived for that long (0: no
 	// idle limit); BodyTotalTimeout bounds its whole read (the server's read timeout).
 	BodyIdleTimeout, BodyTotalTimeout time.Duration
+	// Footprint is where drone footprints are cut (imagery.FootprintClipped).
+	Footprint imagery.FootprintClip
+	// Quality holds the thresholds of the survey image checks (quality.go).
+	Quality QualityConfig
 }
 
 // DefaultConfig returns the limits and lifetimes Sieve runs with.
@@ -99,6 +106,8 @@ func DefaultConfig() Config {
 		// A phone on weak 4G may pause for seconds, not for a minute.
 		BodyIdleTimeout:  time.Minute,
 		BodyTotalTimeout: 10 * time.Minute,
+		Footprint:        imagery.FootprintClip{DepthHeights: 5, MaxRangeMetres: 1000},
+		Quality:          DefaultQualityConfig(),
 	}
 }
 
@@ -151,6 +160,12 @@ func New(d Deps, cfg Config) (*Service, error) {
 	case d.Pool == nil, d.Blob == nil, d.Thumbs == nil, d.Jobs == nil, d.Now == nil, d.Log == nil:
 		return nil, errors.New("media: New needs Pool, Blob, Thumbs, Jobs, Now and Log")
 	}
+	if cfg.Footprint == (imagery.FootprintClip{}) {
+		cfg.Footprint = DefaultConfig().Footprint
+	}
+	if cfg.Quality == (QualityConfig{}) {
+		cfg.Quality = DefaultQualityConfig()
+	}
 	return &Service{pool: d.Pool, blob: d.Blob, thumbs: d.Thumbs, jobs: d.Jobs, hooks: d.Hooks, now: d.Now,
 		cfg: cfg, log: d.Log}, nil
 }
@@ -163,30 +178,45 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Medium is one stored original (a photo or a drone image) and what the jobs learnt of it.
 type Medium struct {
-	ID           int64           `json:"id"`
-	Kind         string          `json:"kind"` // photo or drone
-	SurveyID     *int64          `json:"surveyId,omitempty"`
-	UploadedBy   int64           `json:"uploadedBy"`
-	SHA256       string          `json:"sha256"`
-	Size         int64           `json:"size"`
-	Format       string          `json:"format"`
-	ContentType  string          `json:"contentType"`
-	OriginalName string          `json:"originalName"`
-	Width        *int            `json:"width,omitempty"`
-	Height       *int            `json:"height,omitempty"`
-	Status       string          `json:"status"` // received, processed, failed
-	ErrorCode    string          `json:"errorCode,omitempty"`
-	Error        string          `json:"error,omitempty"`
-	NoThumbnail  bool            `json:"noThumbnail"`
-	TakenAt      *time.Time      `json:"takenAt,omitempty"`
-	Point        json.RawMessage `json:"point,omitempty"`     // GeoJSON Point
-	Footprint    json.RawMessage `json:"footprint,omitempty"` // GeoJSON Polygon
-	AltitudeRel  *float64        `json:"altitudeRel,omitempty"`
-	PHash        string          `json:"phash,omitempty"` // 16 hex digits
-	Metadata     json.RawMessage `json:"metadata,omitempty"`
-	Thumbnails   []string        `json:"thumbnails"` // sizes available
-	CellIDs      []int64         `json:"cellIds"`
-	CreatedAt    time.Time       `json:"createdAt"`
+	ID           int64      `json:"id"`
+	Kind         string     `json:"kind"` // photo or drone
+	SurveyID     *int64     `json:"surveyId,omitempty"`
+	UploadedBy   int64      `json:"uploadedBy"`
+	SHA256       string     `json:"sha256"`
+	Size         int64      `json:"size"`
+	Format       string     `json:"format"`
+	ContentType  string     `json:"contentType"`
+	OriginalName string     `json:"originalName"`
+	Width        *int       `json:"width,omitempty"`
+	Height       *int       `json:"height,omitempty"`
+	Status       string     `json:"status"` // received, processed, failed
+	ErrorCode    string     `json:"errorCode,omitempty"`
+	Error        string     `json:"error,omitempty"`
+	NoThumbnail  bool       `json:"noThumbnail"`
+	TakenAt      *time.Time `json:"takenAt,omitempty"`
+	// TakenAtZoneAssumed is the zone a capture time without one was read in ("+08:00"), as in
+	// metadata.takenAtZoneAssumed; "" when the camera gave its zone.
+	TakenAtZoneAssumed string          `json:"takenAtZoneAssumed,omitempty"`
+	Point              json.RawMessage `json:"point,omitempty"`     // GeoJSON Point
+	Footprint          json.RawMessage `json:"footprint,omitempty"` // GeoJSON Polygon
+	// FootprintClipped says the footprint was cut at the configured range; NoFootprint says why
+	// a drone image has none (no_attitude, no_altitude, no_position, no_field_of_view,
+	// above_horizon).
+	FootprintClipped bool   `json:"footprintClipped"`
+	NoFootprint      string `json:"noFootprint,omitempty"`
+	// Flags are what is wrong with a survey image (quality.go); empty when nothing is.
+	Flags []Flag `json:"flags"`
+	// DuplicateNames are the other names the same bytes came under in its surveys.
+	DuplicateNames []string `json:"duplicateNames"`
+	// LinkedSurveyIDs are the surveys besides SurveyID that list the image (the same card
+	// uploaded again into another survey).
+	LinkedSurveyIDs []int64         `json:"linkedSurveyIds"`
+	AltitudeRel     *float64        `json:"altitudeRel,omitempty"`
+	PHash           string          `json:"phash,omitempty"` // 16 hex digits
+	Metadata        json.RawMessage `json:"metadata,omitempty"`
+	Thumbnails      []string        `json:"thumbnails"` // sizes available
+	CellIDs         []int64         `json:"cellIds"`
+	CreatedAt       time.Time       `json:"createdAt"`
 
 	objectKey string
 	thumbs    map[string]ThumbRef

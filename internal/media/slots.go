@@ -42,6 +42,13 @@ type Slot struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	Code      string     `json:"code,omitempty"`
 	Reason    string     `json:"reason,omitempty"`
+	// DuplicateOf names the file of the same survey with the same bytes, when this one is a
+	// copy under another name ("exists" when it is stored, "duplicate" when it is being
+	// uploaded in the same batch): stored once, both names listed.
+	DuplicateOf string `json:"duplicateOf,omitempty"`
+	// LinkedFrom is the survey that stored these bytes first: the image is now listed in this
+	// survey too (status "exists").
+	LinkedFrom *int64 `json:"linkedFrom,omitempty"`
 }
 
 // PartURL is the presigned PUT URL of one part of a multipart upload.
@@ -56,7 +63,11 @@ const MaxFilesPerRequest = 500
 // Slots answers a batch of declared files for caller a: into survey surveyID, or (nil) as
 // photos. A file the caller already stored is "exists"; a file with a pending session gets the
 // same session again (same object, same multipart upload, with the parts already sent), so an
-// interrupted run continues where it stopped.
+// interrupted run continues where it stopped. In a survey, a file whose bytes the caller
+// stored under another name in it is "exists" with DuplicateOf (the name is recorded on the
+// medium), one repeated in the batch is "duplicate" with DuplicateOf, and one stored by
+// another survey is linked into this one ("exists" with LinkedFrom): stored once, listed by
+// both.
 func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files []FileDecl) ([]Slot, error) {
 	if len(files) == 0 {
 		return nil, apperr.Invalidf("files_required", "请至少声明一个文件", "files is empty")
@@ -66,6 +77,13 @@ func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files 
 	}
 	out := make([]Slot, len(files))
 	var todo []int
+	// firstOf is the first file of the batch with some content.
+	type firstOf struct {
+		name     string
+		uploadID int64
+		mediaID  *int64
+	}
+	seen := map[string]firstOf{}
 	err := db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error {
 		if surveyID != nil {
 			if _, err := s.store.GetSurvey(ctx, tx, *surveyID); err != nil {
@@ -93,9 +111,45 @@ func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files 
 				sl.Status, sl.Code, sl.Reason = "rejected", ErrFileTooLarge.Code, ErrFileTooLarge.MessageZH
 				continue
 			}
-			mid, err := s.store.mediumBySHA(ctx, tx, a.UserID, sum)
+			if surveyID != nil {
+				if first, ok := seen[sl.SHA256]; ok && first.name != sl.Name {
+					sl.Status, sl.DuplicateOf, sl.MediaID = "duplicate", first.name, first.mediaID
+					if first.uploadID != 0 {
+						if err := s.store.addSessionDuplicate(ctx, tx, first.uploadID, sl.Name); err != nil {
+							return err
+						}
+					} else if first.mediaID != nil {
+						if err := s.store.addDuplicateName(ctx, tx, *first.mediaID, sl.Name); err != nil {
+							return err
+						}
+					}
+					continue
+				}
+			}
+			var survey int64
+			if surveyID != nil {
+				survey = *surveyID
+			}
+			c, err := s.store.copyBySHA(ctx, tx, a.UserID, sum, survey)
 			if err == nil {
-				sl.Status, sl.MediaID = "exists", &mid
+				sl.Status, sl.MediaID = "exists", &c.id
+				switch {
+				case surveyID == nil:
+				case c.inSurvey && c.name != sl.Name:
+					sl.DuplicateOf = c.name
+					if err := s.store.addDuplicateName(ctx, tx, c.id, sl.Name); err != nil {
+						return err
+					}
+				case !c.inSurvey && c.surveyID != nil:
+					sl.LinkedFrom = c.surveyID
+					if err := s.store.linkToSurvey(ctx, tx, c.id, survey); err != nil {
+						return err
+					}
+				}
+				seen[sl.SHA256] = firstOf{name: sl.Name, mediaID: &c.id}
+				if c.inSurvey && c.name != sl.Name {
+					seen[sl.SHA256] = firstOf{name: c.name, mediaID: &c.id}
+				}
 				continue
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
@@ -109,6 +163,7 @@ func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files 
 					return err
 				}
 				sl.UploadID = x.id
+				seen[sl.SHA256] = firstOf{name: sl.Name, uploadID: x.id}
 				todo = append(todo, i)
 				continue
 			case err == nil: // same content, other size: the old session is wrong; end it
@@ -130,6 +185,7 @@ func (s *Service) Slots(ctx context.Context, a db.Actor, surveyID *int64, files 
 				return err
 			}
 			sl.UploadID = id
+			seen[sl.SHA256] = firstOf{name: sl.Name, uploadID: id}
 			todo = append(todo, i)
 		}
 		return nil

@@ -26,7 +26,9 @@ var mediaCols = `m.id, m.kind, m.survey_id, m.uploaded_by, m.sha256, m.size, m.f
 	m.original_name, m.width, m.height, m.status, m.error_code, m.error, m.no_thumbnail, m.taken_at,
 	` + gis.AsGeoJSON("m.point") + `, ` + gis.AsGeoJSON("m.footprint") + `, m.altitude_rel, m.phash, m.metadata, m.thumbs,
 	m.created_at, m.object_key,
-	coalesce((SELECT array_agg(mc.cell_id ORDER BY mc.cell_id) FROM media_cells mc WHERE mc.media_id = m.id), '{}')`
+	coalesce((SELECT array_agg(mc.cell_id ORDER BY mc.cell_id) FROM media_cells mc WHERE mc.media_id = m.id), '{}'),
+	coalesce(m.metadata->>'takenAtZoneAssumed', ''), m.footprint_clipped, m.no_footprint,
+	m.quality_meta || m.quality_pixels, m.duplicate_names, m.linked_survey_ids`
 
 func scanMedium(row pgx.Row) (Medium, error) {
 	var (
@@ -36,12 +38,23 @@ func scanMedium(row pgx.Row) (Medium, error) {
 		phash     *int64
 		thumbs    []byte
 		metadata  []byte
+		flags     []byte
 	)
 	err := row.Scan(&m.ID, &m.Kind, &m.SurveyID, &m.UploadedBy, &sum, &m.Size, &m.Format, &m.ContentType,
 		&m.OriginalName, &m.Width, &m.Height, &m.Status, &m.ErrorCode, &m.Error, &m.NoThumbnail, &m.TakenAt,
-		&point, &fp, &m.AltitudeRel, &phash, &metadata, &thumbs, &m.CreatedAt, &m.objectKey, &m.CellIDs)
+		&point, &fp, &m.AltitudeRel, &phash, &metadata, &thumbs, &m.CreatedAt, &m.objectKey, &m.CellIDs,
+		&m.TakenAtZoneAssumed, &m.FootprintClipped, &m.NoFootprint, &flags, &m.DuplicateNames, &m.LinkedSurveyIDs)
 	if err != nil {
 		return m, err
+	}
+	if err := json.Unmarshal(flags, &m.Flags); err != nil {
+		return m, fmt.Errorf("media: flags of %d: %w", m.ID, err)
+	}
+	if m.Flags == nil {
+		m.Flags = []Flag{}
+	}
+	if len(m.DuplicateNames) > 0 {
+		m.Flags = append(m.Flags, duplicateFlag(m.DuplicateNames))
 	}
 	m.SHA256 = hex.EncodeToString(sum)
 	if point != nil {
@@ -85,7 +98,8 @@ func (Store) ByIdempotencyKey(ctx context.Context, q db.Querier, userID int64, k
 // SurveyImages lists a survey's images in id order after the id after, of one status ("" any).
 func (Store) SurveyImages(ctx context.Context, q db.Querier, surveyID, after int64, limit int, status string) ([]Medium, error) {
 	sql := `SELECT ` + mediaCols + ` FROM media m
-		WHERE m.survey_id = $1 AND m.id > $2 AND ($4 = '' OR m.status = $4) ORDER BY m.id LIMIT $3`
+		WHERE (m.survey_id = $1 OR m.linked_survey_ids @> ARRAY[$1::bigint]) AND m.id > $2
+		  AND ($4 = '' OR m.status = $4) ORDER BY m.id LIMIT $3`
 	rows, err := q.Query(ctx, sql, surveyID, after, limit, status)
 	if err != nil {
 		return nil, err
@@ -93,11 +107,42 @@ func (Store) SurveyImages(ctx context.Context, q db.Querier, surveyID, after int
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Medium, error) { return scanMedium(r) })
 }
 
-// mediumBySHA returns the id of user's medium with content sum, or pgx.ErrNoRows.
-func (Store) mediumBySHA(ctx context.Context, q db.Querier, userID int64, sum []byte) (int64, error) {
-	var id int64
-	err := q.QueryRow(ctx, `SELECT id FROM media WHERE uploaded_by = $1 AND sha256 = $2`, userID, sum).Scan(&id)
-	return id, err
+// storedCopy is the medium a user already holds with some content, as Slots needs it.
+type storedCopy struct {
+	id       int64
+	surveyID *int64
+	name     string
+	inSurvey bool // listed in the survey asked about (its own or linked)
+}
+
+// copyBySHA returns user's medium with content sum and whether survey (0: none) lists it, or
+// pgx.ErrNoRows.
+func (Store) copyBySHA(ctx context.Context, q db.Querier, userID int64, sum []byte, survey int64) (storedCopy, error) {
+	var c storedCopy
+	err := q.QueryRow(ctx, `SELECT id, survey_id, original_name, coalesce(survey_id = $3, false) OR linked_survey_ids @> ARRAY[$3::bigint]
+		FROM media WHERE uploaded_by = $1 AND sha256 = $2`, userID, sum, survey).Scan(&c.id, &c.surveyID, &c.name, &c.inSurvey)
+	return c, err
+}
+
+// linkToSurvey lists drone medium id in survey too.
+func (Store) linkToSurvey(ctx context.Context, q db.Querier, id, survey int64) error {
+	_, err := q.Exec(ctx, `UPDATE media SET linked_survey_ids = linked_survey_ids || $2::bigint, updated_at = now()
+		WHERE id = $1 AND kind = 'drone' AND survey_id <> $2 AND NOT linked_survey_ids @> ARRAY[$2::bigint]`, id, survey)
+	return err
+}
+
+// addDuplicateName records that medium id's bytes also came under name.
+func (Store) addDuplicateName(ctx context.Context, q db.Querier, id int64, name string) error {
+	_, err := q.Exec(ctx, `UPDATE media SET duplicate_names = duplicate_names || $2::text, updated_at = now()
+		WHERE id = $1 AND original_name <> $2 AND NOT duplicate_names @> ARRAY[$2::text]`, id, name)
+	return err
+}
+
+// addSessionDuplicate records on pending session id that its bytes also came under name.
+func (Store) addSessionDuplicate(ctx context.Context, q db.Querier, id int64, name string) error {
+	_, err := q.Exec(ctx, `UPDATE upload_sessions SET duplicate_names = duplicate_names || $2::text, updated_at = now()
+		WHERE id = $1 AND file_name <> $2 AND NOT duplicate_names @> ARRAY[$2::text]`, id, name)
+	return err
 }
 
 // insertMedium records r for user; ok is false (and nothing inserted) when user already has
@@ -250,6 +295,13 @@ func (Store) supersedeSession(ctx context.Context, q db.Querier, id int64) error
 func (Store) completeSession(ctx context.Context, q db.Querier, id, mediaID int64) error {
 	_, err := q.Exec(ctx, `UPDATE upload_sessions SET status = 'completed', media_id = $2, updated_at = now()
 		WHERE id = $1`, id, mediaID)
+	if err != nil {
+		return err
+	}
+	// Names the same bytes came under in the same batch move onto the medium.
+	_, err = q.Exec(ctx, `UPDATE media m SET duplicate_names = (SELECT coalesce(array_agg(DISTINCT n ORDER BY n), '{}')
+			FROM unnest(m.duplicate_names || u.duplicate_names) n WHERE n <> m.original_name), updated_at = now()
+		FROM upload_sessions u WHERE u.id = $1 AND m.id = $2 AND u.duplicate_names <> '{}'`, id, mediaID)
 	return err
 }
 
@@ -343,6 +395,8 @@ type placement struct {
 	lon, lat    *float64
 	footprint   []byte // WKB polygon
 	altitudeRel *float64
+	clipped     bool   // the footprint was cut at the configured range
+	noFootprint string // why a drone image has none
 }
 
 // savePlacement stores a medium's metadata, point and footprint, and returns its status
@@ -351,11 +405,11 @@ func (Store) savePlacement(ctx context.Context, q db.Querier, id int64, p placem
 	const sql = `UPDATE media SET metadata = $2, taken_at = $3,
 		point = CASE WHEN $4::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($4, $5), 4326) END,
 		footprint = CASE WHEN $6::bytea IS NULL THEN NULL ELSE ST_MakeValid(ST_GeomFromWKB($6, 4326)) END,
-		altitude_rel = $7, metadata_at = now(), updated_at = now(),
+		altitude_rel = $7, footprint_clipped = $8, no_footprint = $9, metadata_at = now(), updated_at = now(),
 		status = CASE WHEN status = 'failed' THEN status WHEN thumbs_at IS NOT NULL THEN 'processed' ELSE status END
 		WHERE id = $1 RETURNING status`
 	var status string
-	err := q.QueryRow(ctx, sql, id, p.metadata, p.takenAt, p.lon, p.lat, p.footprint, p.altitudeRel).Scan(&status)
+	err := q.QueryRow(ctx, sql, id, p.metadata, p.takenAt, p.lon, p.lat, p.footprint, p.altitudeRel, p.clipped, p.noFootprint).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) { // removed meanwhile: nothing to do
 		return "", nil
 	}
@@ -377,16 +431,36 @@ func (Store) linkToSites(ctx context.Context, q db.Querier, ids []int64, nearMet
 
 // saveThumbs stores a medium's thumbnails (refs as JSON) and perceptual hash, and returns its
 // status after: processed when its metadata was read before ("" when the medium is gone).
-func (Store) saveThumbs(ctx context.Context, q db.Querier, id int64, refs []byte, phash *int64, noThumb bool) (string, error) {
-	const sql = `UPDATE media SET thumbs = $2, phash = $3, no_thumbnail = $4, thumbs_at = now(), updated_at = now(),
+func (Store) saveThumbs(ctx context.Context, q db.Querier, id int64, refs []byte, phash *int64, noThumb bool, pixelFlags []byte) (string, error) {
+	const sql = `UPDATE media SET thumbs = $2, phash = $3, no_thumbnail = $4, quality_pixels = $5, thumbs_at = now(), updated_at = now(),
 		status = CASE WHEN status = 'failed' THEN status WHEN metadata_at IS NOT NULL THEN 'processed' ELSE status END
 		WHERE id = $1 RETURNING status`
 	var status string
-	err := q.QueryRow(ctx, sql, id, refs, phash, noThumb).Scan(&status)
+	err := q.QueryRow(ctx, sql, id, refs, phash, noThumb, pixelFlags).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) { // removed meanwhile: nothing to do
 		return "", nil
 	}
 	return status, err
+}
+
+// surveyPlace returns the flight date of drone image id's survey and how far its point lies
+// outside the survey's region (nil without a point or a region geometry).
+func (Store) surveyPlace(ctx context.Context, q db.Querier, id int64) (surveyPlace, error) {
+	const sql = `SELECT s.flight_date::text,
+			CASE WHEN m.point IS NULL OR r.geom IS NULL THEN NULL ELSE ST_Distance(r.geom::geography, m.point::geography) END
+		FROM media m JOIN surveys s ON s.id = m.survey_id JOIN regions r ON r.id = s.region_id WHERE m.id = $1`
+	var sp surveyPlace
+	err := q.QueryRow(ctx, sql, id).Scan(&sp.flightDate, &sp.outsideM)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sp, nil
+	}
+	return sp, err
+}
+
+// saveQualityMeta stores the metadata job's quality flags of medium id (a JSON array of Flag).
+func (Store) saveQualityMeta(ctx context.Context, q db.Querier, id int64, flags []byte) error {
+	_, err := q.Exec(ctx, `UPDATE media SET quality_meta = $2 WHERE id = $1`, id, flags)
+	return err
 }
 
 // regionInScope reports whether region id is visible in q's scope.
@@ -426,7 +500,8 @@ func (Store) InsertSurvey(ctx context.Context, q db.Querier, caller, operator in
 // ListSurveys returns the surveys visible in q's scope that match f, newest first, each with
 // the count of its stored images.
 func (Store) ListSurveys(ctx context.Context, q db.Querier, f SurveyFilter) ([]Survey, error) {
-	const sql = `SELECT ` + surveyCols + `, (SELECT count(*) FROM media m WHERE m.survey_id = surveys.id)
+	const sql = `SELECT ` + surveyCols + `, (SELECT count(*) FROM media m
+			WHERE m.survey_id = surveys.id OR m.linked_survey_ids @> ARRAY[surveys.id])
 		FROM surveys
 		WHERE ($1 = 0 OR id < $1)
 		  AND ($2 = 0 OR region_path <@ (SELECT path FROM regions WHERE id = $2))
@@ -472,7 +547,7 @@ func (Store) SurveyProgress(ctx context.Context, q db.Querier, id int64) (Progre
 	p := Progress{Failures: []Failure{}}
 	const counts = `SELECT
 		(SELECT count(DISTINCT sha256) FROM upload_sessions WHERE survey_id = $1)
-		  + (SELECT count(*) FROM media m WHERE m.survey_id = $1
+		  + (SELECT count(*) FROM media m WHERE (m.survey_id = $1 OR m.linked_survey_ids @> ARRAY[$1::bigint])
 		     AND NOT EXISTS (SELECT 1 FROM upload_sessions u WHERE u.survey_id = $1 AND u.sha256 = m.sha256)),
 		(SELECT coalesce(sum(size), 0) FROM (SELECT DISTINCT ON (sha256) size FROM upload_sessions WHERE survey_id = $1) d),
 		(SELECT count(*) FROM upload_sessions WHERE survey_id = $1 AND status = 'pending'),
@@ -481,12 +556,21 @@ func (Store) SurveyProgress(ctx context.Context, q db.Querier, id int64) (Progre
 		   AND NOT EXISTS (SELECT 1 FROM upload_sessions p WHERE p.survey_id = $1 AND p.sha256 = u.sha256 AND p.status = 'pending')),
 		count(*), coalesce(sum(size), 0),
 		count(*) FILTER (WHERE status = 'processed'),
-		count(*) FILTER (WHERE status = 'failed')
-		FROM media WHERE survey_id = $1`
+		count(*) FILTER (WHERE status = 'failed'),
+		count(*) FILTER (WHERE quality_meta <> '[]' OR quality_pixels <> '[]' OR duplicate_names <> '{}'),
+		count(*) FILTER (WHERE survey_id <> $1)
+		FROM media WHERE survey_id = $1 OR linked_survey_ids @> ARRAY[$1::bigint]`
 	var rejected int
-	err := q.QueryRow(ctx, counts, id).Scan(&p.Declared, &p.BytesDeclared, &p.Pending, &rejected, &p.Received, &p.BytesReceived, &p.Processed, &p.Failed)
+	err := q.QueryRow(ctx, counts, id).Scan(&p.Declared, &p.BytesDeclared, &p.Pending, &rejected, &p.Received, &p.BytesReceived, &p.Processed, &p.Failed,
+		&p.Flagged, &p.Linked)
 	if err != nil {
 		return p, err
+	}
+	if p.Flags, err = surveyFlags(ctx, q, id); err != nil {
+		return p, err
+	}
+	if p.Flags == nil {
+		p.Flags = []FlagCount{}
 	}
 	p.Failed += rejected
 	const failures = `SELECT original_name, id, NULL::bigint, error_code, error FROM media WHERE survey_id = $1 AND status = 'failed'
@@ -510,4 +594,30 @@ func (Store) SurveyProgress(ctx context.Context, q db.Querier, id int64) (Progre
 		p.Failures = append(p.Failures, f)
 	}
 	return p, rows.Err()
+}
+
+// surveyFlags counts survey id's images by quality flag, with the first names of each (for a
+// duplicate, the stored name and the others it came under).
+func surveyFlags(ctx context.Context, q db.Querier, id int64) ([]FlagCount, error) {
+	const sql = `SELECT f->>'code', count(*), (array_agg(m.original_name ORDER BY m.original_name))[1:50]
+		FROM media m CROSS JOIN LATERAL jsonb_array_elements(m.quality_meta || m.quality_pixels) f
+		WHERE m.survey_id = $1 OR m.linked_survey_ids @> ARRAY[$1::bigint]
+		GROUP BY 1
+		UNION ALL
+		SELECT 'duplicate', count(*),
+			(array_agg(m.original_name || ' = ' || array_to_string(m.duplicate_names, ', ') ORDER BY m.original_name))[1:50]
+		FROM media m WHERE (m.survey_id = $1 OR m.linked_survey_ids @> ARRAY[$1::bigint]) AND m.duplicate_names <> '{}'
+		HAVING count(*) > 0
+		ORDER BY 1`
+	rows, err := q.Query(ctx, sql, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FlagCount, error) {
+		var c FlagCount
+		err := r.Scan(&c.Code, &c.Count, &c.Names)
+		reason := flagReasons[c.Code]
+		c.Reason, c.ReasonEn = reason[0], reason[1]
+		return c, err
+	})
 }

@@ -48,6 +48,12 @@ type Progress struct {
 	Retrying int `json:"retrying"`
 	// Failures says why, one entry per failed file (the first 200).
 	Failures []Failure `json:"failures"`
+	// Flagged counts the images stored with at least one quality flag (kept and listed, to
+	// check or re-fly); Flags counts them by flag, with reasons and names.
+	Flagged int         `json:"flagged"`
+	Flags   []FlagCount `json:"flags"`
+	// Linked counts the images stored by another survey and listed in this one too.
+	Linked int `json:"linked"`
 }
 
 // Failure is one file that did not make it, and why.

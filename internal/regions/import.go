@@ -23,7 +23,8 @@ type ImportOptions struct {
 	// Property names; by default the usual ones are tried (code/adcode/区划代码...,
 	// name/mc/名称..., level/级别, parent/parent_code/上级代码, kind/类型).
 	CodeField, NameField, LevelField, ParentField, KindField string
-	// Level of features that neither say nor imply one by their code.
+	// Level of the features: it overrides what a feature says or its code implies (a public
+	// dump's own level words may not be Sieve's), and is the level of features that say none.
 	Level Level
 	// ParentID is the parent of features whose parent is neither said nor implied by the code.
 	ParentID int64
@@ -31,6 +32,11 @@ type ImportOptions struct {
 	// region's area is a sliver, snapped or reported as a warning; larger ones are errors
 	// (overlaps, overhangs) or warnings (gaps). Default 0.01.
 	SliverFraction float64
+	// SliverMaxKm2 bounds a sliver by size too: an overlap or overhang above it is no sliver
+	// whatever its share (square kilometres between neighbours are a shifted or wrong file):
+	// it is still cut (within SliverFraction) but reported by its size in a warning of its
+	// own (large_overlap_snapped, large_overhang_clipped). Default 0.05 km².
+	SliverMaxKm2 float64
 }
 
 // Severity of an import issue.
@@ -107,6 +113,13 @@ func (s *Store) ReadFeatures(ctx context.Context, data []byte, crs gis.CRS) ([]g
 		return nil, apperr.Invalidf("invalid_geojson", "GeoJSON 格式错误", "%v", err)
 	}
 	if crs == "" {
+		if !declaresCRS(data) && IsDataV(features) {
+			return nil, apperr.Invalidf("crs_undeclared", "文件像是 DataV/高德导出的行政区划（含 adcode、acroutes 等属性），"+
+				"这类文件通常是 GCJ-02 坐标但未声明坐标系；直接按 WGS-84 导入会偏移约 500 米。请选择：?crs=gcj02（转换后导入）"+
+				"或 ?crs=wgs84（确认文件已是 WGS-84）",
+				"the file looks like a DataV/GeoAtlas boundary dump (adcode, acroutes ...), which is GCJ-02 without saying so; "+
+					"read as WGS-84 it would land about 500 m off. Choose: ?crs=gcj02 (convert) or ?crs=wgs84 (it is WGS-84 already)")
+		}
 		crs = declared
 	}
 	for i := range features {
@@ -122,7 +135,23 @@ func (s *Store) ReadFeatures(ctx context.Context, data []byte, crs gis.CRS) ([]g
 	return features, nil
 }
 
+// declaresCRS reports whether a GeoJSON document has a top-level "crs" member (a bare array
+// of features or a shapefile converted without one has none).
+func declaresCRS(data []byte) bool {
+	var top struct {
+		CRS json.RawMessage `json:"crs"`
+	}
+	if err := json.Unmarshal(data, &top); err != nil {
+		return false
+	}
+	return len(top.CRS) > 0 && string(top.CRS) != "null"
+}
+
+// errRejected is the 422 of a file that was not imported; its report counts nothing as
+// created, updated, moved or placed, since the transaction is rolled back.
 func errRejected(rep Report) error {
+	rep.Created, rep.Updated, rep.Moved, rep.PremisesMoved = 0, 0, 0, 0
+	rep.Placed = map[string]int64{}
 	sort.SliceStable(rep.Issues, func(i, j int) bool { return rep.Issues[i].Feature < rep.Issues[j].Feature })
 	if len(rep.Issues) > 2000 {
 		rep.Issues = rep.Issues[:2000]
@@ -132,7 +161,7 @@ func errRejected(rep Report) error {
 }
 
 var (
-	codeKeys   = []string{"code", "adcode", "qhdm", "xzqdm", "dm", "gb", "区划代码", "统计用区划代码", "行政区划代码", "代码", "编码"}
+	codeKeys   = []string{"adcode", "code", "qhdm", "xzqdm", "dm", "gb", "区划代码", "统计用区划代码", "行政区划代码", "代码", "编码"}
 	nameKeys   = []string{"name", "mc", "xzqmc", "qhmc", "名称", "区划名称", "村名", "乡镇名称", "网格名称"}
 	levelKeys  = []string{"level", "级别", "层级"}
 	parentKeys = []string{"parent", "parent_code", "parentcode", "上级代码", "上级区划代码", "sjdm"}
@@ -149,6 +178,14 @@ func prop(props map[string]any, explicit string, keys []string) string {
 			return strings.TrimSpace(v)
 		case json.Number:
 			return v.String()
+		case map[string]any:
+			// DataV's parent is an object: {"adcode": 411000}.
+			for _, k := range []string{"adcode", "code"} {
+				if c, ok := v[k]; ok && c != nil {
+					return strings.TrimSpace(fmt.Sprint(c))
+				}
+			}
+			return ""
 		}
 		return strings.TrimSpace(fmt.Sprint(v))
 	}
@@ -220,6 +257,49 @@ func impliedParent(code string, level Level) string {
 	return ""
 }
 
+// dataVLevels maps the level words of the public DataV/GeoAtlas boundary dumps to Sieve's:
+// their "district" is a county-level unit (禹州市 411081), Sieve's top; "street" a
+// township-level one (乡镇/街道).
+var dataVLevels = map[string]Level{"district": City, "street": Township}
+
+// parseFileLevel reads a feature's own level word: Sieve's (ParseLevel), or, in a DataV-style
+// file, the dump's (dataVLevels), where "city" and "province" are above Sieve's tree.
+func parseFileLevel(word string, dataV bool) (Level, string, error) {
+	w := strings.ToLower(strings.TrimSpace(word))
+	if l, ok := dataVLevels[w]; ok {
+		return l, "", nil
+	}
+	if dataV && (w == "city" || w == "province" || w == "country") {
+		return "", "level_above_city", fmt.Errorf("level %q of this DataV-style file is above Sieve's top level, the county-level city "+
+			"(the dump's \"district\"); import the districts and streets, or give ?level=", word)
+	}
+	l, err := ParseLevel(word)
+	if err != nil {
+		return "", "invalid_level", err
+	}
+	return l, "", nil
+}
+
+// dataVKeys are properties only the DataV/GeoAtlas dumps carry (besides adcode).
+var dataVKeys = []string{"acroutes", "childrenNum", "subFeatureIndex", "centroid", "center"}
+
+// IsDataV reports whether features look like a DataV/GeoAtlas boundary dump: an adcode and at
+// least one of the dump's own properties (acroutes, childrenNum, centroid ...). Those dumps
+// are in GCJ-02 (they come from AMap) without saying so.
+func IsDataV(features []gis.Feature) bool {
+	for _, f := range features {
+		if _, ok := f.Properties["adcode"]; !ok {
+			continue
+		}
+		for _, k := range dataVKeys {
+			if _, ok := f.Properties[k]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func defaultKind(level Level, name string) string {
 	switch level {
 	case City:
@@ -254,6 +334,9 @@ func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature
 	if opt.SliverFraction <= 0 {
 		opt.SliverFraction = 0.01
 	}
+	if opt.SliverMaxKm2 <= 0 {
+		opt.SliverMaxKm2 = 0.05
+	}
 	rep := Report{Features: len(features), Issues: []Issue{}, Placed: map[string]int64{}}
 	if len(features) == 0 {
 		return rep, apperr.Invalidf("empty_import", "文件中没有要素", "the file holds no features")
@@ -270,6 +353,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature
 			return rep, fmt.Errorf("regions: parent %d: %w", opt.ParentID, db.MapError(err))
 		}
 	}
+	dataV := IsDataV(features)
 	for i, f := range features {
 		it := &item{idx: i, ok: true}
 		items[i] = it
@@ -281,10 +365,12 @@ func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature
 		it.parentCode = NormaliseCode(prop(f.Properties, opt.ParentField, parentKeys))
 		lv := prop(f.Properties, opt.LevelField, levelKeys)
 		switch {
+		case opt.Level != "":
+			it.level = opt.Level
 		case lv != "":
-			l, err := ParseLevel(lv)
+			l, problem, err := parseFileLevel(lv, dataV)
 			if err != nil {
-				fail(it, "invalid_level", err.Error())
+				fail(it, problem, err.Error())
 			}
 			it.level = l
 		case impliedLevel(it.code) != "":
@@ -395,7 +481,7 @@ func (s *Store) Import(ctx context.Context, q db.Querier, features []gis.Feature
 	if rep.Errors > 0 {
 		return rep, errRejected(rep)
 	}
-	if err := s.checkGeometry(ctx, q, opt.SliverFraction, &rep); err != nil {
+	if err := s.checkGeometry(ctx, q, opt.SliverFraction, opt.SliverMaxKm2, &rep); err != nil {
 		return rep, err
 	}
 	if rep.Errors > 0 {
@@ -606,7 +692,7 @@ func (s *Store) move(ctx context.Context, q db.Querier, id, newParent int64) (st
 }
 
 // checkGeometry compares the regions written with their parents and siblings.
-func (s *Store) checkGeometry(ctx context.Context, q db.Querier, frac float64, rep *Report) error {
+func (s *Store) checkGeometry(ctx context.Context, q db.Querier, frac, maxKm2 float64, rep *Report) error {
 	const minArea = 1e-6 // km², 1 m²: below this a difference is floating-point noise
 
 	// Nesting: the part of a region outside its parent.
@@ -646,6 +732,11 @@ func (s *Store) checkGeometry(ctx context.Context, q db.Querier, frac float64, r
 		if o.out >= minArea {
 			rep.add(Issue{Feature: o.idx, Code: o.code, Severity: SeverityWarning, Problem: "clipped_to_parent", Other: o.other,
 				AreaKm2: o.out, Message: fmt.Sprintf("a sliver of %.6f km² outside parent %s was cut off", o.out, o.other)})
+		}
+		if o.out > maxKm2 {
+			rep.add(Issue{Feature: o.idx, Code: o.code, Severity: SeverityWarning, Problem: "large_overhang_clipped", Other: o.other,
+				AreaKm2: o.out, Message: fmt.Sprintf("%.3f km² outside parent %s were cut off: more than %.2f km² is no sliver; "+
+					"check the file's coordinates (a GCJ-02 file read as WGS-84 is ~500 m off)", o.out, o.other, maxKm2)})
 		}
 	}
 
@@ -695,6 +786,12 @@ func (s *Store) checkGeometry(ctx context.Context, q db.Querier, frac float64, r
 		if p.area >= minArea {
 			rep.add(Issue{Feature: p.idx, Code: p.code, Severity: SeverityWarning, Problem: "sliver_overlap_snapped", Other: p.other,
 				AreaKm2: p.area, Message: fmt.Sprintf("a sliver of %.6f km² shared with %s was removed from this region", p.area, p.other)})
+		}
+		if p.area > maxKm2 {
+			rep.add(Issue{Feature: p.idx, Code: p.code, Severity: SeverityWarning, Problem: "large_overlap_snapped", Other: p.other,
+				AreaKm2: p.area, Message: fmt.Sprintf("an overlap of %.3f km² with %s was cut from this region (%.2f%% of the smaller): "+
+					"more than %.2f km² is no sliver; check the file's coordinates (a GCJ-02 file read as WGS-84 is ~500 m off)",
+					p.area, p.other, 100*p.area/p.smaller, maxKm2)})
 		}
 	}
 

@@ -7,6 +7,13 @@
 //	thumbnail worker IN.jpg K       time Make on IN K times in one process, after
 //	                                one warm-up, as a running worker does; print
 //	                                the median in microseconds
+//	thumbnail batch IN.jpg...       the fair run (issue 15): Make on every file in
+//	                                one process, streamed from disk, after a warm-up
+//	                                on the first; print the CPU time (user + system,
+//	                                all threads) and the wall time per image, in µs
+//	thumbnail gen SRC OUT SEED      as gen, with another grain (distinct files)
+//	thumbnail decode IN.jpg...      the floor: only the 1/4-scale libjpeg-turbo decode
+//	                                Make starts with, CPU and wall µs per image
 package main
 
 import (
@@ -17,8 +24,10 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/disintegration/imaging"
@@ -37,7 +46,17 @@ func main() {
 func run(args []string) error {
 	switch {
 	case len(args) == 3 && args[0] == "gen":
-		return gen(args[1], args[2])
+		return gen(args[1], args[2], 1)
+	case len(args) == 4 && args[0] == "gen":
+		seed, err := strconv.ParseUint(args[3], 10, 32)
+		if err != nil {
+			return fmt.Errorf("bad seed %q", args[3])
+		}
+		return gen(args[1], args[2], uint32(seed))
+	case len(args) >= 2 && args[0] == "batch":
+		return batch(args[1:])
+	case len(args) >= 2 && args[0] == "decode":
+		return decodeOnly(args[1:])
 	case len(args) == 3 && args[0] == "make":
 		return makeThumbs(args[1], args[2])
 	case len(args) == 3 && args[0] == "worker":
@@ -53,13 +72,12 @@ func run(args []string) error {
 // gen upscales a photo to 5472x3648 (a DJI FC6310 frame) and adds grain so
 // that it compresses like a real 20 MP frame, then writes it at quality 92.
 // It matches make20MPJPEG in imagery/thumb_bench_test.go.
-func gen(src, out string) error {
+func gen(src, out string, seed uint32) error {
 	img, err := imaging.Open(src)
 	if err != nil {
 		return err
 	}
 	big := imaging.Fill(img, 5472, 3648, imaging.Center, imaging.Linear)
-	seed := uint32(1)
 	for i := 0; i < len(big.Pix); i += 4 {
 		seed = seed*1664525 + 1013904223
 		n := int(seed>>27) - 16
@@ -135,5 +153,81 @@ func worker(in string, k int) error {
 	}
 	slices.Sort(times)
 	fmt.Println(times[len(times)/2].Microseconds())
+	return nil
+}
+
+// cpuTime is the process's user + system CPU time so far, all threads.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// batch makes both thumbnails and the pHash of every file in one process, as a worker does
+// over a survey, streaming each from disk; the first file is done once more first as a
+// warm-up that is not counted. It prints CPU and wall microseconds per image.
+func batch(files []string) error {
+	th, err := imagery.NewThumbnailer(imagery.DefaultThumbConfig())
+	if err != nil {
+		return err
+	}
+	one := func(path string) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = th.Make(context.Background(), f, 1)
+		return err
+	}
+	if err := one(files[0]); err != nil {
+		return err
+	}
+	if prof := os.Getenv("THUMBNAIL_CPUPROFILE"); prof != "" {
+		pf, err := os.Create(prof)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cpu0, wall0 := cpuTime(), time.Now()
+	for _, path := range files {
+		if err := one(path); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	n := int64(len(files))
+	fmt.Println((cpuTime()-cpu0).Microseconds()/n, time.Since(wall0).Microseconds()/n)
+	return nil
+}
+
+// decodeOnly decodes every file at the scale Make decodes a 20 MP frame at (1/4, for the
+// 1280 px size) and nothing else: the part of the work no resampler or encoder can save.
+func decodeOnly(files []string) error {
+	one := func(path string) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = jpeg.DecodeIntoRGBA(f, &jpeg.DecoderOptions{ScaleTarget: image.Rect(0, 0, 1280, 853)})
+		return err
+	}
+	if err := one(files[0]); err != nil {
+		return err
+	}
+	cpu0, wall0 := cpuTime(), time.Now()
+	for _, path := range files {
+		if err := one(path); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	n := int64(len(files))
+	fmt.Println((cpuTime()-cpu0).Microseconds()/n, time.Since(wall0).Microseconds()/n)
 	return nil
 }
