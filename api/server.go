@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
@@ -35,7 +36,9 @@ type Deps struct {
 	Regions  *regions.Store
 	Premises *premises.Store
 	// Media stores photos and drone survey images and enqueues their jobs.
-	Media     *media.Service
+	Media *media.Service
+	// Changes serves phone sync from the change feed (default settings when nil).
+	Changes   *changes.Feed
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check
@@ -61,6 +64,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.Premises == nil {
 		d.Premises = premises.NewStore()
+	}
+	if d.Changes == nil {
+		d.Changes = changes.New(changes.DefaultConfig(), changes.Deps{Pool: d.Pool}, nil)
 	}
 	if d.Regions == nil {
 		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), tasks.Placer{})

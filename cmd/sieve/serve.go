@@ -160,6 +160,7 @@ func (a *app) server(svc *media.Service) *api.Server {
 		Pool:     a.pool,
 		Accounts: a.accounts(),
 		Media:    svc,
+		Changes:  a.changesFeed(),
 		Regions:  newRegions(premises.NewStore()),
 		Log:      a.log,
 		Registry: reg,

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/media"
 )
@@ -27,7 +28,7 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Build(svc); err != nil {
+	if err := q.Build(svc, a.changesFeed()); err != nil {
 		return nil, err
 	}
 	return &domains{queue: q, media: svc}, nil
@@ -45,4 +46,11 @@ func (a *app) mediaService(q jobs.Enqueuer, hooks media.Hooks) (*media.Service, 
 	mc := media.DefaultConfig()
 	mc.Limits.MaxBytes = a.cfg.HTTP.UploadLimit
 	return media.New(media.Deps{Pool: a.pool, Blob: a.blob, Thumbs: th, Jobs: q, Hooks: hooks, Now: time.Now, Log: a.log}, mc)
+}
+
+// changesFeed builds the phone-sync change feed with its retention: the API serves pages from
+// it, the queue runs its pruning job.
+func (a *app) changesFeed() *changes.Feed {
+	return changes.New(changes.Config{Retention: a.cfg.Sync.Retention, PruneEvery: a.cfg.Sync.PruneEvery},
+		changes.Deps{Pool: a.pool}, time.Now)
 }

@@ -23,6 +23,16 @@ type Config struct {
 	Auth   Auth
 	Log    Log
 	Worker Worker
+	Sync   Sync
+}
+
+// Sync configures phone sync's change feed (internal/changes).
+type Sync struct {
+	// Retention is how long changes are kept (SIEVE_SYNC_RETENTION, default 720h = 30 days): an
+	// older cursor answers 410 cursor_expired and the phone syncs again from nothing.
+	Retention time.Duration
+	// PruneEvery is how often the pruning job deletes older changes (SIEVE_SYNC_PRUNE_EVERY).
+	PruneEvery time.Duration
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -107,6 +117,7 @@ func Default() Config {
 		Auth:   Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
 		Log:    Log{Level: "info", Format: "text"},
 		Worker: Worker{InProcess: true, Concurrency: 4},
+		Sync:   Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
 	}
 }
 
@@ -141,6 +152,8 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.bool("SIEVE_WORKER_INPROCESS", &c.Worker.InProcess)
 	r.int32("SIEVE_WORKER_CONCURRENCY", &c.Worker.Concurrency)
+	r.dur("SIEVE_SYNC_RETENTION", &c.Sync.Retention)
+	r.dur("SIEVE_SYNC_PRUNE_EVERY", &c.Sync.PruneEvery)
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
@@ -181,6 +194,12 @@ func (c Config) validate() []error {
 	}
 	if c.Worker.Concurrency < 1 || c.Worker.Concurrency > 256 {
 		bad("SIEVE_WORKER_CONCURRENCY", "between 1 and 256, got %d", c.Worker.Concurrency)
+	}
+	if c.Sync.Retention < time.Hour {
+		bad("SIEVE_SYNC_RETENTION", "at least 1h, got %s", c.Sync.Retention)
+	}
+	if c.Sync.PruneEvery < time.Minute {
+		bad("SIEVE_SYNC_PRUNE_EVERY", "at least 1m, got %s", c.Sync.PruneEvery)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
