@@ -10,11 +10,11 @@
 // A sync page is read in the caller's scoped transaction (Feed.Sync): without a cursor it is a
 // full snapshot of the caller's cells, paged; with one it is the delta since, built from the
 // feed and the current rows: an upsert carries the row as it is now, a tombstone says why the
-// phone must drop it. Only changes of transactions older than the oldest one still running are
-// served, so a transaction that commits after a sync has read is served by the next one: the
-// cursor is a position in (transaction id, sequence) order, below which the feed never grows
-// again. The job in prune.go deletes changes older than the retention; a cursor from before the
-// deleted ones answers 410 cursor_expired and the phone starts over.
+// phone must drop it. Changes are served in rounds between two database snapshots: a round
+// brings the changes of the transactions committed in its target snapshot and not in the base,
+// so a transaction still running while a sync reads is brought by a later one whatever order
+// the commits came in. The job in prune.go deletes changes older than the retention; a cursor
+// from before the deleted ones answers 410 cursor_expired and the phone starts over.
 package changes
 
 import (

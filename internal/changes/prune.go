@@ -15,7 +15,8 @@ import (
 
 // Prune deletes the changes older than before whose transactions have ended, as one cut in feed
 // order (everything up to the newest such change), and records the cut in changes_pruned: a
-// cursor below it answers 410 cursor_expired. It runs as the system (q's transaction must be a
+// cursor whose base snapshot may not have seen all of them (its xmin is not above the cut)
+// answers 410 cursor_expired. It runs as the system (q's transaction must be a
 // system one) and returns how many changes it deleted.
 func Prune(ctx context.Context, q db.Querier, before time.Time) (int64, error) {
 	const cut = `SELECT c.xid, c.seq FROM changes c

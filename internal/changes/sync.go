@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,17 +51,27 @@ func New(cfg Config, deps Deps, now func() time.Time) *Feed {
 // Config returns the settings in force.
 func (f *Feed) Config() Config { return f.cfg }
 
-// cursor is the opaque position a sync page hands back (base64url JSON). X and S are the feed
-// position: every change at or below (X, S) in (xid, seq) order is reflected in what the phone
-// holds. While cells are being filled (a snapshot, or cells newly assigned), F lists them, P is
-// the phase (premises, tasks, inspections) and A the last id sent in it; O says the fill is a
-// full snapshot (it also sends the caller's tasks outside the cells and own inspections). R is
-// the rounds in force when the phone's premises were last sent, so a new round re-sends them
-// with their due flags. T is when the cursor was made.
+// cursor is the opaque position a sync page hands back (base64url JSON).
+//
+// B is the base snapshot (pg_snapshot as text, "xmin:xmax:xip,..."): every change whose
+// transaction is visible in it (committed when it was taken) is reflected in what the phone
+// holds. A delta round serves the changes visible in its target snapshot G (taken when the round
+// began) and not in B, in (xid, seq) order; X and S are the last one served. When a round is
+// complete, G becomes the base. A transaction still running when G was taken is invisible in G,
+// so it is served by a later round whatever order the commits came in: nothing is missed, and
+// only the transactions that really are in progress are waited for.
+//
+// While cells are being filled (a snapshot, or cells newly assigned), F lists them, P is the
+// phase (premises, tasks, inspections) and A the last id sent in it; O says the fill is a full
+// snapshot (it also sends the caller's tasks outside the cells and own inspections). R is the
+// rounds in force when the phone's premises were last sent, so a new round re-sends them with
+// their due flags. T is when the cursor was made.
 type cursor struct {
 	V int     `json:"v"`
-	X int64   `json:"x"`
-	S int64   `json:"s"`
+	B string  `json:"b"`
+	G string  `json:"g,omitempty"`
+	X int64   `json:"x,omitempty"`
+	S int64   `json:"s,omitempty"`
 	R string  `json:"r"`
 	T int64   `json:"t"`
 	F []int64 `json:"f,omitempty"`
@@ -69,7 +80,7 @@ type cursor struct {
 	O bool    `json:"o,omitempty"`
 }
 
-const cursorVersion = 1
+const cursorVersion = 2
 
 // Fill phases.
 const (
@@ -79,6 +90,24 @@ const (
 	phaseDone
 )
 
+// validSnapshot checks a pg_snapshot's text form, xmin:xmax:xip,... (all numbers).
+func validSnapshot(s string) bool {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || len(s) > 3000 {
+		return false
+	}
+	xip := []string{}
+	if parts[2] != "" {
+		xip = strings.Split(parts[2], ",")
+	}
+	for _, n := range append(parts[:2], xip...) {
+		if _, err := strconv.ParseUint(n, 10, 64); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 func (c cursor) encode() string {
 	b, _ := json.Marshal(c) // a struct of numbers and strings always encodes
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -87,20 +116,21 @@ func (c cursor) encode() string {
 func decodeCursor(s string) (cursor, error) {
 	var c cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.V != cursorVersion || c.P < 0 || c.P > phaseDone {
+	if err != nil || json.Unmarshal(b, &c) != nil || c.V != cursorVersion || c.P < 0 || c.P > phaseDone ||
+		!validSnapshot(c.B) || (c.G != "" && !validSnapshot(c.G)) {
 		return c, ErrBadCursor
 	}
 	return c, nil
 }
 
-// state is what a page reads first: the horizon (the oldest transaction still running: changes
-// of older ones are final), the caller's cells, the rounds in force, the retention mark.
+// state is what a page reads first: the round's target snapshot, the caller's cells, the rounds
+// in force, whether the retention job deleted changes the base may not have seen, and the first
+// page's worth of changes of the round that concern the caller.
 type state struct {
-	horizon    int64
+	target     string
 	cells      []int64
 	rounds     string
-	prunedXID  *int64
-	prunedSeq  *int64
+	pruned     bool
 	changeRows []change
 }
 
@@ -134,15 +164,18 @@ func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText strin
 	if err != nil {
 		return Page{}, err
 	}
-	if !full && st.prunedXID != nil && (cur.X < *st.prunedXID || (cur.X == *st.prunedXID && cur.S < *st.prunedSeq)) {
+	if st.pruned {
 		return Page{}, ErrCursorExpired
 	}
 	b := &builder{f: f, tx: tx, user: user, cells: st.cells, english: english, budget: f.cfg.PageSize,
 		seen: map[string]bool{}}
 	if full {
-		// Everything below the horizon is in what this transaction reads now.
-		cur = cursor{V: cursorVersion, X: st.horizon, S: 0, R: st.rounds, F: st.cells, O: true}
+		// Every change visible in the snapshot taken now is in what this transaction reads next.
+		cur = cursor{B: st.target, R: st.rounds, F: st.cells, O: true}
 	} else {
+		if cur.G == "" {
+			cur.G, cur.X, cur.S = st.target, 0, 0 // a new round
+		}
 		// A fill keeps only the cells still the caller's; a new round re-sends every premise.
 		cur.F = slices.DeleteFunc(cur.F, func(c int64) bool { return !slices.Contains(st.cells, c) })
 		if cur.R != st.rounds {
@@ -153,29 +186,40 @@ func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText strin
 	if err != nil {
 		return Page{}, err
 	}
+	if !more && !full {
+		cur.B, cur.G, cur.X, cur.S = cur.G, "", 0, 0 // the round is complete
+	}
 	cur.V, cur.T = cursorVersion, f.now().Unix()
 	return Page{Items: b.items, Cursor: cur.encode(), HasMore: more, Reset: full}, nil
 }
 
-// readState reads the horizon, the caller's cells, the rounds in force and the retention mark,
-// and the first page's worth of changes after the cursor that concern the caller, in one
-// statement (one round trip: the horizon and the changes come from the same snapshot).
+// readState reads the round's target snapshot (the one in the cursor, or now's for a new round
+// or a full snapshot), the caller's cells, the rounds in force and the retention mark, and the
+// first page's worth of the round's changes after the cursor that concern the caller, in one
+// statement. A round's changes are those whose transaction is visible in the target snapshot
+// and not in the base; the xid range between the base's xmin and the target's xmax bounds the
+// index scan.
 func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor, full bool) (state, error) {
 	const q = `WITH st AS (
-		SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
+		SELECT coalesce(nullif($2, '')::pg_snapshot, pg_current_snapshot()) AS target,
+		  nullif($3, '')::pg_snapshot AS base,
 		  coalesce((SELECT array_agg(a.cell_id ORDER BY a.cell_id) FROM cell_assignments a WHERE a.user_id = $1), '{}') AS cells,
 		  coalesce((SELECT string_agg(r.id::text, ',' ORDER BY r.id) FROM rounds r
 		            WHERE r.starts_at <= now() AND r.ends_at > now()), '') AS rounds,
-		  (SELECT p.xid FROM changes_pruned p) AS pxid, (SELECT p.seq FROM changes_pruned p) AS pseq)
-		SELECT st.horizon, st.cells, st.rounds, st.pxid, st.pseq,
+		  (SELECT p.xid FROM changes_pruned p) AS pruned)
+		SELECT st.target::text, st.cells, st.rounds,
+		  coalesce(st.pruned >= pg_snapshot_xmin(st.base)::text::bigint, false),
 		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after
 		FROM st LEFT JOIN LATERAL (
 		  SELECT c.* FROM changes c
-		  WHERE NOT $4 AND (c.xid, c.seq) > ($2::bigint, $3::bigint) AND c.xid < st.horizon
+		  WHERE NOT $6 AND c.xid >= pg_snapshot_xmin(st.base)::text::bigint
+		    AND c.xid < pg_snapshot_xmax(st.target)::text::bigint AND (c.xid, c.seq) > ($4::bigint, $5::bigint)
+		    AND pg_visible_in_snapshot(c.xid::text::xid8, st.target)
+		    AND NOT pg_visible_in_snapshot(c.xid::text::xid8, st.base)
 		    AND (c.cell_before = ANY (st.cells) OR c.cell_after = ANY (st.cells) OR c.user_before = $1 OR c.user_after = $1)
-		  ORDER BY c.xid, c.seq LIMIT $5) c ON true
+		  ORDER BY c.xid, c.seq LIMIT $7) c ON true
 		ORDER BY c.xid, c.seq`
-	rows, err := tx.Query(ctx, q, user, cur.X, cur.S, full, f.cfg.PageSize)
+	rows, err := tx.Query(ctx, q, user, cur.G, cur.B, cur.X, cur.S, full, f.cfg.PageSize)
 	if err != nil {
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
@@ -187,7 +231,7 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 			entity, id, op *string
 			cb, ca, ub, ua *int64
 		)
-		if err := rows.Scan(&st.horizon, &st.cells, &st.rounds, &st.prunedXID, &st.prunedSeq,
+		if err := rows.Scan(&st.target, &st.cells, &st.rounds, &st.pruned,
 			&xid, &seq, &entity, &id, &op, &cb, &ca, &ub, &ua); err != nil {
 			return state{}, fmt.Errorf("changes: read feed: %w", err)
 		}

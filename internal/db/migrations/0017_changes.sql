@@ -15,12 +15,13 @@
 -- worker of a cell assignment). The row carries no content: sync reads the current row.
 --
 -- Commit order. seq is taken at insert, but transactions commit in another order, so a reader
--- that has seen seq N can miss N-1 committed later. xid (pg_current_xact_id()) solves it: a
--- reader serves only rows whose transaction is older than the oldest one still running
--- (xid < pg_snapshot_xmin(pg_current_snapshot())); every such transaction has ended, so the set
--- of rows below that horizon never grows again, and rows are served in (xid, seq) order with a
--- cursor on that pair. A long transaction holds the horizon back (sync waits for it, misses
--- nothing).
+-- that has seen seq N can miss N-1 committed later. xid (pg_current_xact_id()) solves it: sync
+-- (internal/changes) works in rounds between two snapshots (pg_current_snapshot()). A round
+-- serves the changes whose transaction is visible in its target snapshot and was not in the
+-- base one (pg_visible_in_snapshot), in (xid, seq) order; the target then becomes the next
+-- base. A transaction still running when a round began is not visible in its target, so a later
+-- round serves it, whatever the commit order; only transactions really in progress are waited
+-- for, and the xid range [base xmin, target xmax) bounds the index scan.
 CREATE TABLE changes (
   seq          bigint GENERATED ALWAYS AS IDENTITY,
   -- pg_current_xact_id() as bigint (an xid8 is 64 bits, epoch included): bigint comparison is
