@@ -167,7 +167,7 @@ func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText strin
 	if st.pruned {
 		return Page{}, ErrCursorExpired
 	}
-	b := &builder{f: f, tx: tx, user: user, cells: st.cells, english: english, budget: f.cfg.PageSize,
+	b := &builder{f: f, tx: tx, user: user, cells: st.cells, english: english, budget: f.cfg.PageSize, items: []Item{},
 		seen: map[string]bool{}}
 	if full {
 		// Every change visible in the snapshot taken now is in what this transaction reads next.
