@@ -424,6 +424,21 @@ func TestSyncExpired(t *testing.T) {
 		_, err := tx.Exec(ctx, `UPDATE premises SET name = '改' WHERE id = $1`, tw.premises["a1"])
 		return err
 	})
+	// The fresh cursor's base must have seen the change as committed with nothing older still
+	// running (an autovacuum's transaction can be), or it rightly counts as possibly behind the cut.
+	var xid int64
+	tw.system(t, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT max(xid) FROM changes`).Scan(&xid)
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var xmin int64
+		tw.system(t, func(ctx context.Context, tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&xmin)
+		})
+		if xmin > xid || time.Now().After(deadline) {
+			break
+		}
+	}
 	_, fresh := tw.syncAll(t, f, tw.w, old)
 
 	var n int64

@@ -124,8 +124,9 @@ func decodeCursor(s string) (cursor, error) {
 }
 
 // state is what a page reads first: the round's target snapshot, the caller's cells, the rounds
-// in force, whether the retention job deleted changes the base may not have seen, and the first
-// page's worth of changes of the round that concern the caller.
+// in force, whether the retention job deleted changes the base may not have seen (some
+// transaction at or below the cut was not visible in it), and the first page's worth of changes
+// of the round that concern the caller.
 type state struct {
 	target     string
 	cells      []int64
@@ -208,7 +209,8 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 		            WHERE r.starts_at <= now() AND r.ends_at > now()), '') AS rounds,
 		  (SELECT p.xid FROM changes_pruned p) AS pruned)
 		SELECT st.target::text, st.cells, st.rounds,
-		  coalesce(st.pruned >= pg_snapshot_xmin(st.base)::text::bigint, false),
+		  coalesce(st.pruned >= pg_snapshot_xmax(st.base)::text::bigint
+		    OR EXISTS (SELECT 1 FROM pg_snapshot_xip(st.base) x WHERE x::text::bigint <= st.pruned), false),
 		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after
 		FROM st LEFT JOIN LATERAL (
 		  SELECT c.* FROM changes c
