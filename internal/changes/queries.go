@@ -9,24 +9,32 @@ import (
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
-// premiseCols selects a premise with the round in force for it (the township's own round before
-// a city-wide one, the latest first) and whether it is due in that round: no inspection of it in
-// the round other than rejected ones. Under the caller's policies: inspections of others in the
-// caller's cells count.
-const premiseCols = `SELECT p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.tags,
-	  ST_X(p.geom), ST_Y(p.geom), p.cell_id, p.updated_at, r.id,
-	  r.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM inspections i
-	    WHERE i.premise_id = p.id AND i.round_id = r.id AND i.evidence <> 'rejected')
-	FROM premises p
-	LEFT JOIN LATERAL (SELECT r.id FROM rounds r
-	  WHERE r.starts_at <= now() AND r.ends_at > now() AND (r.region_path IS NULL OR r.region_path @> p.region_path)
-	  ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC, r.starts_at DESC, r.id DESC LIMIT 1) r ON true`
-
-// Which premises: those of some cells after an id (a fill), or by id and by inspection.
+// premiseHead and premiseTail select a premise (from the source between them) with the round
+// in force for it (the township's own round before a city-wide one, the latest first) and
+// whether it is due in that round: no inspection of it in the round other than rejected ones.
+// Under the caller's policies: inspections of others in the caller's cells count. Each
+// row-level policy costs per row it is checked on, so the rounds in force are read once, and
+// the inspection is looked up per premise (LATERAL ... LIMIT 1, on inspections_premise): as a
+// plain NOT EXISTS the planner may hash every inspection the caller sees.
 const (
-	premisesInCells = premiseCols + ` WHERE p.cell_id = ANY ($1) AND p.id > $2 ORDER BY p.id LIMIT $3`
-	premisesByID    = premiseCols + ` WHERE p.id = ANY ($1)
-	  OR p.id IN (SELECT i.premise_id FROM inspections i WHERE i.id = ANY ($2::uuid[]))`
+	premiseHead = `WITH rs AS MATERIALIZED (SELECT r.id, r.region_path, r.starts_at FROM rounds r
+	  WHERE r.starts_at <= now() AND r.ends_at > now())
+	SELECT p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.tags,
+	  ST_X(p.geom), ST_Y(p.geom), p.cell_id, p.updated_at, r.id, r.id IS NOT NULL AND d.done IS NULL
+	FROM `
+	premiseTail = `
+	LEFT JOIN LATERAL (SELECT r.id FROM rs r WHERE r.region_path IS NULL OR r.region_path @> p.region_path
+	  ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC, r.starts_at DESC, r.id DESC LIMIT 1) r ON true
+	LEFT JOIN LATERAL (SELECT true AS done FROM inspections i
+	  WHERE i.premise_id = p.id AND i.round_id = r.id AND i.evidence <> 'rejected' LIMIT 1) d ON true`
+)
+
+// Which premises: those of some cells after an id (a fill), or by id and by inspection (the ids
+// are joined in, so that the lookup stays an index condition under row-level security).
+const (
+	premisesInCells = premiseHead + `premises p` + premiseTail + ` WHERE p.cell_id = ANY ($1) AND p.id > $2 ORDER BY p.id LIMIT $3`
+	premisesByID    = premiseHead + `(SELECT unnest($1::bigint[]) AS id
+	  UNION SELECT i.premise_id FROM inspections i WHERE i.id = ANY ($2::uuid[])) ids JOIN premises p ON p.id = ids.id` + premiseTail
 )
 
 const taskCols = `SELECT t.id, t.kind, t.ref, t.premise_id, t.site_id, ST_X(t.point), ST_Y(t.point), t.cell_id,

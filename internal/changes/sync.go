@@ -221,7 +221,19 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 		    AND (c.cell_before = ANY (st.cells) OR c.cell_after = ANY (st.cells) OR c.user_before = $1 OR c.user_after = $1)
 		  ORDER BY c.xid, c.seq LIMIT $7) c ON true
 		ORDER BY c.xid, c.seq`
-	rows, err := tx.Query(ctx, q, user, cur.G, cur.B, cur.X, cur.S, full, f.cfg.PageSize)
+	// Sync's statements are prepared (pgx caches them) and their plans do not depend on the values:
+	// planning them anew for each call would cost more than running them, so this transaction
+	// uses the generic plans, set in the same round trip.
+	const generic = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+	var batch pgx.Batch
+	batch.Queue(generic)
+	batch.Queue(q, user, cur.G, cur.B, cur.X, cur.S, full, f.cfg.PageSize)
+	br := tx.SendBatch(ctx, &batch)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return state{}, fmt.Errorf("changes: plans: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
@@ -243,6 +255,10 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 		}
 	}
 	if err := rows.Err(); err != nil {
+		return state{}, fmt.Errorf("changes: read feed: %w", err)
+	}
+	rows.Close()
+	if err := br.Close(); err != nil {
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
 	return st, nil
