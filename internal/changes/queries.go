@@ -9,7 +9,8 @@ import (
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
-// premiseHead and premiseTail select a premise (from the source between them) with the round
+// premiseHead and premiseTail select a premise (from the source between them; readState joins
+// premiseSelect and premiseTail to the feed) with the round
 // in force for it (the township's own round before a city-wide one, the latest first) and
 // whether it is due in that round: no inspection of it in the round other than rejected ones.
 // Under the caller's policies: inspections of others in the caller's cells count. Each
@@ -17,16 +18,16 @@ import (
 // the inspection is looked up per premise (LATERAL ... LIMIT 1, on inspections_premise): as a
 // plain NOT EXISTS the planner may hash every inspection the caller sees.
 const (
-	premiseHead = `WITH rs AS MATERIALIZED (SELECT r.id, r.region_path, r.starts_at FROM rounds r
-	  WHERE r.starts_at <= now() AND r.ends_at > now())
-	SELECT p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.tags,
-	  ST_X(p.geom), ST_Y(p.geom), p.cell_id, p.updated_at, r.id, r.id IS NOT NULL AND d.done IS NULL
-	FROM `
+	roundsInForce = `rs AS MATERIALIZED (SELECT r.id, r.region_path, r.starts_at FROM rounds r
+	  WHERE r.starts_at <= now() AND r.ends_at > now())`
+	premiseSelect = `p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.tags,
+	  ST_X(p.geom), ST_Y(p.geom), p.cell_id, p.updated_at, r.id, r.id IS NOT NULL AND d.done IS NULL`
 	premiseTail = `
 	LEFT JOIN LATERAL (SELECT r.id FROM rs r WHERE r.region_path IS NULL OR r.region_path @> p.region_path
 	  ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC, r.starts_at DESC, r.id DESC LIMIT 1) r ON true
 	LEFT JOIN LATERAL (SELECT true AS done FROM inspections i
 	  WHERE i.premise_id = p.id AND i.round_id = r.id AND i.evidence <> 'rejected' LIMIT 1) d ON true`
+	premiseHead = `WITH ` + roundsInForce + ` SELECT ` + premiseSelect + ` FROM `
 )
 
 // Which premises: those of some cells after an id (a fill), or by id and by inspection (the ids

@@ -133,6 +133,24 @@ type state struct {
 	rounds     string
 	pruned     bool
 	changeRows []change
+	premises   map[int64]Premise // the current state of the premises the changes name, as the caller sees them
+}
+
+// nullPremise is a premise joined to a change row, all NULL when the row is not a premise's or
+// the premise is gone or out of sight.
+type nullPremise struct {
+	id, cellID, roundID                            *int64
+	kind, name, address, contactName, contactPhone *string
+	tags                                           []string
+	lon, lat                                       *float64
+	updatedAt                                      *time.Time
+	due                                            *bool
+}
+
+func (n nullPremise) premise() Premise {
+	return Premise{ID: *n.id, Kind: *n.kind, Name: *n.name, Address: *n.address, ContactName: *n.contactName,
+		ContactPhone: *n.contactPhone, Tags: n.tags, Lon: *n.lon, Lat: *n.lat, CellID: n.cellID, UpdatedAt: *n.updatedAt,
+		RoundID: n.roundID, Due: *n.due}
 }
 
 // change is one row of the feed that concerns the caller.
@@ -169,7 +187,7 @@ func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText strin
 		return Page{}, ErrCursorExpired
 	}
 	b := &builder{f: f, tx: tx, user: user, cells: st.cells, english: english, budget: f.cfg.PageSize, items: []Item{},
-		seen: map[string]bool{}}
+		seen: map[string]bool{}, known: st.premises}
 	if full {
 		// Every change visible in the snapshot taken now is in what this transaction reads next.
 		cur = cursor{B: st.target, R: st.rounds, F: st.cells, O: true}
@@ -196,10 +214,12 @@ func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText strin
 
 // readState reads the round's target snapshot (the one in the cursor, or now's for a new round
 // or a full snapshot), the caller's cells, the rounds in force and the retention mark, and the
-// first page's worth of the round's changes after the cursor that concern the caller, in one
-// statement. A round's changes are those whose transaction is visible in the target snapshot
-// and not in the base; the xid range between the base's xmin and the target's xmax bounds the
-// index scan.
+// first page's worth of the round's changes after the cursor that concern the caller with the
+// current state of the premises they name, in one statement. A round's changes are those whose
+// transaction is visible in the target snapshot and not in the base; the xid range between the
+// base's xmin and the target's xmax bounds the index scan. The premise id is computed inside
+// the changes' subquery, so that the join to premises compares plain bigint columns: a
+// leakproof condition, which keeps it an index lookup under row-level security.
 func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor, full bool) (state, error) {
 	const q = `WITH st AS (
 		SELECT coalesce(nullif($2, '')::pg_snapshot, pg_current_snapshot()) AS target,
@@ -207,19 +227,21 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 		  coalesce((SELECT array_agg(a.cell_id ORDER BY a.cell_id) FROM cell_assignments a WHERE a.user_id = $1), '{}') AS cells,
 		  coalesce((SELECT string_agg(r.id::text, ',' ORDER BY r.id) FROM rounds r
 		            WHERE r.starts_at <= now() AND r.ends_at > now()), '') AS rounds,
-		  (SELECT p.xid FROM changes_pruned p) AS pruned)
+		  (SELECT p.xid FROM changes_pruned p) AS pruned), ` + roundsInForce + `
 		SELECT st.target::text, st.cells, st.rounds,
 		  coalesce(st.pruned >= pg_snapshot_xmax(st.base)::text::bigint
 		    OR EXISTS (SELECT 1 FROM pg_snapshot_xip(st.base) x WHERE x::text::bigint <= st.pruned), false),
-		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after
+		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after, pp.*
 		FROM st LEFT JOIN LATERAL (
-		  SELECT c.* FROM changes c
+		  SELECT c.*, CASE WHEN c.entity = 'premise' THEN c.entity_id::bigint END AS premise_id FROM changes c
 		  WHERE NOT $6 AND c.xid >= pg_snapshot_xmin(st.base)::text::bigint
 		    AND c.xid < pg_snapshot_xmax(st.target)::text::bigint AND (c.xid, c.seq) > ($4::bigint, $5::bigint)
 		    AND pg_visible_in_snapshot(c.xid::text::xid8, st.target)
 		    AND NOT pg_visible_in_snapshot(c.xid::text::xid8, st.base)
 		    AND (c.cell_before = ANY (st.cells) OR c.cell_after = ANY (st.cells) OR c.user_before = $1 OR c.user_after = $1)
 		  ORDER BY c.xid, c.seq LIMIT $7) c ON true
+		LEFT JOIN LATERAL (SELECT ` + premiseSelect + ` FROM premises p ` + premiseTail + `
+		  WHERE p.id = c.premise_id) pp ON true
 		ORDER BY c.xid, c.seq`
 	// Sync's statements are prepared (pgx caches them) and their plans do not depend on the values:
 	// planning them anew for each call would cost more than running them, so this transaction
@@ -238,20 +260,26 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
 	defer rows.Close()
-	var st state
+	st := state{premises: map[int64]Premise{}}
 	for rows.Next() {
 		var (
 			xid, seq       *int64
 			entity, id, op *string
 			cb, ca, ub, ua *int64
+			p              nullPremise
 		)
 		if err := rows.Scan(&st.target, &st.cells, &st.rounds, &st.pruned,
-			&xid, &seq, &entity, &id, &op, &cb, &ca, &ub, &ua); err != nil {
+			&xid, &seq, &entity, &id, &op, &cb, &ca, &ub, &ua,
+			&p.id, &p.kind, &p.name, &p.address, &p.contactName, &p.contactPhone, &p.tags,
+			&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.roundID, &p.due); err != nil {
 			return state{}, fmt.Errorf("changes: read feed: %w", err)
 		}
 		if xid != nil {
 			st.changeRows = append(st.changeRows, change{xid: *xid, seq: *seq, entity: *entity, id: *id, op: *op,
 				cellBefore: cb, cellAfter: ca, userBefore: ub, userAfter: ua})
+		}
+		if p.id != nil {
+			st.premises[*p.id] = p.premise()
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -266,6 +294,7 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 
 // builder collects the items of one page.
 type builder struct {
+	known   map[int64]Premise // premises read with the feed (readState)
 	f       *Feed
 	tx      pgx.Tx
 	user    int64
@@ -386,7 +415,7 @@ func (b *builder) apply(ctx context.Context, cur *cursor, rows []change) (n int,
 		}
 		return 1
 	}
-	var premiseIDs, taskIDs []int64
+	var taskIDs []int64
 	var inspectionIDs []string
 	for _, r := range rows {
 		var ks []string
@@ -417,9 +446,7 @@ func (b *builder) apply(ctx context.Context, cur *cursor, rows []change) (n int,
 		}
 		n++
 		switch r.entity {
-		case KindPremise:
-			id, _ := strconv.ParseInt(r.id, 10, 64)
-			premiseIDs = append(premiseIDs, id)
+		case KindPremise: // read with the feed: b.known
 		case KindTask:
 			id, _ := strconv.ParseInt(r.id, 10, 64)
 			taskIDs = append(taskIDs, id)
@@ -438,9 +465,12 @@ func (b *builder) apply(ctx context.Context, cur *cursor, rows []change) (n int,
 		return 0, nil, nil
 	}
 	cur.X, cur.S = rows[n-1].xid, rows[n-1].seq
-	ps, ts, is, err := b.current(ctx, premiseIDs, taskIDs, inspectionIDs)
+	ps, ts, is, err := b.current(ctx, nil, taskIDs, inspectionIDs)
 	if err != nil {
 		return 0, nil, err
+	}
+	for id, p := range b.known {
+		ps[id] = p
 	}
 	for _, r := range rows[:n] {
 		switch r.entity {
