@@ -9,7 +9,7 @@
 -- premises imports, re-placing after cells change, region moves) feeds one INSERT ... SELECT per
 -- statement, set-wise, and there is no switch to turn them off, so no writer can forget the feed.
 --
--- Each row says which cell (and path) the changed row was in before and after the change: a
+-- Each row says which cell the changed row was in before and after the change: a
 -- premise moved from cell A to cell B is a tombstone for A's workers and an upsert for B's; and
 -- which user it concerns before and after (an inspection's inspector, a task's assignee, the
 -- worker of a cell assignment). The row carries no content: sync reads the current row.
@@ -33,8 +33,6 @@ CREATE TABLE changes (
   op           text   NOT NULL CHECK (op IN ('upsert', 'delete')),
   cell_before  bigint,
   cell_after   bigint,
-  path_before  ltree,
-  path_after   ltree,
   user_before  bigint,
   user_after   bigint
 );
@@ -49,7 +47,7 @@ CREATE TABLE changes_pruned (
   at     timestamptz NOT NULL DEFAULT now()
 );
 
--- Every signed-in caller may read the feed: its rows hold ids, cells and paths only, never
+-- Every signed-in caller may read the feed: its rows hold ids and cells only, never
 -- content, and sync reads the content itself under the content's own policies (a change the
 -- caller may not see yields nothing, or a tombstone of an id they held). A per-row scope check
 -- here would cost every sync its ltree parsing on each row read (about 15 us a row).
@@ -60,7 +58,6 @@ CREATE POLICY changes_read ON changes FOR SELECT USING (sieve_system() OR sieve_
 -- sync send a row's current state again, which the reader may see anyway.
 CREATE POLICY changes_insert ON changes FOR INSERT WITH CHECK (true);
 CREATE POLICY changes_delete ON changes FOR DELETE USING (sieve_system());
-SELECT sieve_system_update('changes');
 
 ALTER TABLE changes_pruned ENABLE ROW LEVEL SECURITY;
 ALTER TABLE changes_pruned FORCE ROW LEVEL SECURITY;
@@ -74,15 +71,15 @@ CREATE POLICY changes_pruned_system_update ON changes_pruned FOR UPDATE USING (s
 CREATE FUNCTION changes_premises() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_after, path_after)
-    SELECT 'premise', n.id::text, 'upsert', n.cell_id, n.region_path FROM new_rows n ORDER BY n.id;
+    INSERT INTO changes (entity, entity_id, op, cell_after)
+    SELECT 'premise', n.id::text, 'upsert', n.cell_id FROM new_rows n;
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_before, cell_after, path_before, path_after)
-    SELECT 'premise', n.id::text, 'upsert', o.cell_id, n.cell_id, o.region_path, n.region_path
-    FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n IS DISTINCT FROM o ORDER BY n.id;
+    INSERT INTO changes (entity, entity_id, op, cell_before, cell_after)
+    SELECT 'premise', n.id::text, 'upsert', o.cell_id, n.cell_id
+    FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n IS DISTINCT FROM o;
   ELSE
-    INSERT INTO changes (entity, entity_id, op, cell_before, path_before)
-    SELECT 'premise', o.id::text, 'delete', o.cell_id, o.region_path FROM old_rows o ORDER BY o.id;
+    INSERT INTO changes (entity, entity_id, op, cell_before)
+    SELECT 'premise', o.id::text, 'delete', o.cell_id FROM old_rows o;
   END IF;
   RETURN NULL;
 END $$;
@@ -90,15 +87,15 @@ END $$;
 CREATE FUNCTION changes_inspections() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_after, path_after, user_after)
-    SELECT 'inspection', n.id::text, 'upsert', n.cell_id, n.region_path, n.inspector_id FROM new_rows n;
+    INSERT INTO changes (entity, entity_id, op, cell_after, user_after)
+    SELECT 'inspection', n.id::text, 'upsert', n.cell_id, n.inspector_id FROM new_rows n;
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_before, cell_after, path_before, path_after, user_before, user_after)
-    SELECT 'inspection', n.id::text, 'upsert', o.cell_id, n.cell_id, o.region_path, n.region_path, o.inspector_id, n.inspector_id
+    INSERT INTO changes (entity, entity_id, op, cell_before, cell_after, user_before, user_after)
+    SELECT 'inspection', n.id::text, 'upsert', o.cell_id, n.cell_id, o.inspector_id, n.inspector_id
     FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n IS DISTINCT FROM o;
   ELSE
-    INSERT INTO changes (entity, entity_id, op, cell_before, path_before, user_before)
-    SELECT 'inspection', o.id::text, 'delete', o.cell_id, o.region_path, o.inspector_id FROM old_rows o;
+    INSERT INTO changes (entity, entity_id, op, cell_before, user_before)
+    SELECT 'inspection', o.id::text, 'delete', o.cell_id, o.inspector_id FROM old_rows o;
   END IF;
   RETURN NULL;
 END $$;
@@ -106,15 +103,15 @@ END $$;
 CREATE FUNCTION changes_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_after, path_after, user_after)
-    SELECT 'task', n.id::text, 'upsert', n.cell_id, n.region_path, n.assignee_id FROM new_rows n ORDER BY n.id;
+    INSERT INTO changes (entity, entity_id, op, cell_after, user_after)
+    SELECT 'task', n.id::text, 'upsert', n.cell_id, n.assignee_id FROM new_rows n;
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_before, cell_after, path_before, path_after, user_before, user_after)
-    SELECT 'task', n.id::text, 'upsert', o.cell_id, n.cell_id, o.region_path, n.region_path, o.assignee_id, n.assignee_id
-    FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n IS DISTINCT FROM o ORDER BY n.id;
+    INSERT INTO changes (entity, entity_id, op, cell_before, cell_after, user_before, user_after)
+    SELECT 'task', n.id::text, 'upsert', o.cell_id, n.cell_id, o.assignee_id, n.assignee_id
+    FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n IS DISTINCT FROM o;
   ELSE
-    INSERT INTO changes (entity, entity_id, op, cell_before, path_before, user_before)
-    SELECT 'task', o.id::text, 'delete', o.cell_id, o.region_path, o.assignee_id FROM old_rows o ORDER BY o.id;
+    INSERT INTO changes (entity, entity_id, op, cell_before, user_before)
+    SELECT 'task', o.id::text, 'delete', o.cell_id, o.assignee_id FROM old_rows o;
   END IF;
   RETURN NULL;
 END $$;
@@ -124,18 +121,18 @@ END $$;
 CREATE FUNCTION changes_cell_assignments() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_after, path_after, user_after)
-    SELECT 'cell_assignment', n.user_id || ':' || n.cell_id, 'upsert', n.cell_id, n.cell_path, n.user_id FROM new_rows n;
+    INSERT INTO changes (entity, entity_id, op, cell_after, user_after)
+    SELECT 'cell_assignment', n.user_id || ':' || n.cell_id, 'upsert', n.cell_id, n.user_id FROM new_rows n;
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO changes (entity, entity_id, op, cell_before, path_before, user_before)
-    SELECT 'cell_assignment', o.user_id || ':' || o.cell_id, 'delete', o.cell_id, o.cell_path, o.user_id
+    INSERT INTO changes (entity, entity_id, op, cell_before, user_before)
+    SELECT 'cell_assignment', o.user_id || ':' || o.cell_id, 'delete', o.cell_id, o.user_id
     FROM old_rows o WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE n.user_id = o.user_id AND n.cell_id = o.cell_id);
-    INSERT INTO changes (entity, entity_id, op, cell_after, path_after, user_after)
-    SELECT 'cell_assignment', n.user_id || ':' || n.cell_id, 'upsert', n.cell_id, n.cell_path, n.user_id
+    INSERT INTO changes (entity, entity_id, op, cell_after, user_after)
+    SELECT 'cell_assignment', n.user_id || ':' || n.cell_id, 'upsert', n.cell_id, n.user_id
     FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.user_id = n.user_id AND o.cell_id = n.cell_id);
   ELSE
-    INSERT INTO changes (entity, entity_id, op, cell_before, path_before, user_before)
-    SELECT 'cell_assignment', o.user_id || ':' || o.cell_id, 'delete', o.cell_id, o.cell_path, o.user_id FROM old_rows o;
+    INSERT INTO changes (entity, entity_id, op, cell_before, user_before)
+    SELECT 'cell_assignment', o.user_id || ':' || o.cell_id, 'delete', o.cell_id, o.user_id FROM old_rows o;
   END IF;
   RETURN NULL;
 END $$;
