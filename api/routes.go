@@ -68,7 +68,8 @@ func (s *Server) routes() {
 
 	// Rounds, inspections and their evidence, re-checks (inspections_handlers.go).
 
-	// Phone sync (sync_handlers.go).
+	// Phone sync (sync_handlers.go): the caller's cells, for those who record visits; gzipped.
+	s.route(http.MethodGet, v1+"/sync", accounts.PermInspect, gzipped(s.sync))
 
 	// Suspected sites and their cases (sites_handlers.go): the workflow's moves, images by place
 	// and by hand, disposal actions by class, responsible persons, the exited-enterprise register.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
@@ -39,7 +40,9 @@ type Deps struct {
 	// Media stores photos and drone survey images and enqueues their jobs.
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
-	Sites     *sites.Service
+	Sites *sites.Service
+	// Changes serves phone sync from the change feed (default settings when nil).
+	Changes   *changes.Feed
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check
@@ -65,6 +68,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.Premises == nil {
 		d.Premises = premises.NewStore()
+	}
+	if d.Changes == nil {
+		d.Changes = changes.New(changes.DefaultConfig(), changes.Deps{Pool: d.Pool}, nil)
 	}
 	if d.Regions == nil {
 		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{})

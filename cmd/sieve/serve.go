@@ -165,6 +165,7 @@ func (a *app) server(svc *media.Service) *api.Server {
 		Media:    svc,
 		Regions:  rs,
 		Sites:    a.sitesService(),
+		Changes:  a.changesFeed(),
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/sites"
@@ -30,7 +31,7 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Build(svc); err != nil {
+	if err := q.Build(svc, a.changesFeed()); err != nil {
 		return nil, err
 	}
 	return &domains{queue: q, media: svc}, nil
@@ -68,4 +69,11 @@ func (a *app) sitesService() *sites.Service {
 		cfg.Reinspections = append(cfg.Reinspections, time.Duration(d)*24*time.Hour)
 	}
 	return sites.New(cfg, time.Now)
+}
+
+// changesFeed builds the phone-sync change feed with its retention: the API serves pages from
+// it, the queue runs its pruning job.
+func (a *app) changesFeed() *changes.Feed {
+	return changes.New(changes.Config{Retention: a.cfg.Sync.Retention, PruneEvery: a.cfg.Sync.PruneEvery},
+		changes.Deps{Pool: a.pool}, time.Now)
 }

@@ -29,7 +29,7 @@ func testMediaService(t *testing.T, pool *pgxpool.Pool, store *blob.Store, th *i
 	return svc
 }
 
-// TestWire: the wiring that serve and worker share registers the media jobs on one queue: an
+// TestWire: the wiring that serve and worker share registers the media jobs on their queue: an
 // API process (no workers) enqueues them, a worker process runs them.
 func TestWire(t *testing.T) {
 	ctx := context.Background()
@@ -51,8 +51,9 @@ func TestWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q := worker.queue.Queues(); len(q) != 1 || q[0] != "media" {
-		t.Fatalf("queues %v, want [media]", q)
+	// media's queue, and River's default one for the change feed's pruning job.
+	if q := worker.queue.Queues(); len(q) != 2 || q[0] != "media" || q[1] != "default" {
+		t.Fatalf("queues %v, want [media default]", q)
 	}
 	if err := worker.queue.Start(ctx); err != nil {
 		t.Fatal(err)

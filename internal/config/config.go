@@ -31,6 +31,7 @@ type Config struct {
 	Limits   Limits
 	Sites    Sites
 	Survey   Survey
+	Sync     Sync
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -99,6 +100,15 @@ type Survey struct {
 	// DarkMeanLuma and BrightMeanLuma bound a usable image's mean luma, 0-255
 	// (SIEVE_SURVEY_DARK_LUMA default 25, SIEVE_SURVEY_BRIGHT_LUMA default 235).
 	DarkMeanLuma, BrightMeanLuma float64
+}
+
+// Sync configures phone sync's change feed (internal/changes).
+type Sync struct {
+	// Retention is how long changes are kept (SIEVE_SYNC_RETENTION, default 720h = 30 days): an
+	// older cursor answers 410 cursor_expired and the phone syncs again from nothing.
+	Retention time.Duration
+	// PruneEvery is how often the pruning job deletes older changes (SIEVE_SYNC_PRUNE_EVERY).
+	PruneEvery time.Duration
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -198,6 +208,7 @@ func Default() Config {
 		},
 		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
+		Sync: Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
 	}
 }
 
@@ -232,6 +243,8 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.bool("SIEVE_WORKER_INPROCESS", &c.Worker.InProcess)
 	r.int32("SIEVE_WORKER_CONCURRENCY", &c.Worker.Concurrency)
+	r.dur("SIEVE_SYNC_RETENTION", &c.Sync.Retention)
+	r.dur("SIEVE_SYNC_PRUNE_EVERY", &c.Sync.PruneEvery)
 
 	r.int32("SIEVE_UPLOAD_MAX_PENDING", &c.Limits.UploadMaxPending)
 	r.bytes("SIEVE_UPLOAD_MAX_PENDING_BYTES", &c.Limits.UploadMaxPendingBytes)
@@ -346,6 +359,12 @@ func (c Config) validate() []error {
 	}
 	if d, b := c.Survey.DarkMeanLuma, c.Survey.BrightMeanLuma; d < 0 || b > 255 || d >= b {
 		bad("SIEVE_SURVEY_DARK_LUMA", "dark and bright luma within 0-255, dark below bright; got %g and %g", d, b)
+	}
+	if c.Sync.Retention < time.Hour {
+		bad("SIEVE_SYNC_RETENTION", "at least 1h, got %s", c.Sync.Retention)
+	}
+	if c.Sync.PruneEvery < time.Minute {
+		bad("SIEVE_SYNC_PRUNE_EVERY", "at least 1m, got %s", c.Sync.PruneEvery)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

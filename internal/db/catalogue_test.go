@@ -25,6 +25,8 @@ var unaudited = map[string]string{
 	"region_shapes":  "a copy of regions' boundaries kept by a trigger on regions, audited there",
 	"media_cells":    "where media land in cells, derived from the media's point and footprint by place_media and recomputed when cells change; media are audited",
 	"upload_intents": "markers of uploads being streamed, removed in the transaction that records the medium (audited)",
+	"changes":        "the phone-sync change feed, written by triggers beside the audited changes it points at; pruned after the retention",
+	"changes_pruned": "the change feed's retention mark (one row), kept by the pruning job",
 }
 
 // notRepathed are the tables with an ltree column that region moves do not rewrite, and why;

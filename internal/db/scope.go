@@ -78,13 +78,12 @@ func AsSystem(ctx context.Context, pool *pgxpool.Pool, what string, fn func(tx p
 //
 // Bulk is the one place where a set-wise write is recorded: callers say what they change
 // (entity, action, region) and how much, and never write audit rows themselves. The phone-sync
-// change feed (a changes table with a sequence and tombstones, GET /sync?since=) hooks in here,
-// in summarised, beside the audit summary: from the same Summary it writes one change row per
-// set ("Entity under RegionID changed: fetch it again"); an entity that phones sync row by row
-// adds the ids it touched to Summary (a slice, or the name of a temporary table of ids for
-// large sets), and the feed writes one sequenced row per id (a tombstone for a delete). Writes
-// outside Bulk, one row at a time, reach the feed through the tables' triggers, as they reach
-// the audit log.
+// change feed (the changes table, migration 0017, read by internal/changes for GET /sync) needs
+// nothing from Bulk or its callers: statement-level AFTER triggers with transition tables on
+// premises, inspections, tasks and cell_assignments write one sequenced row per changed row (its
+// cell before and after, a tombstone for a delete) in the same transaction, with one
+// INSERT ... SELECT per statement, so a bulk statement feeds it set-wise. sieve.bulk does not
+// switch them off, and no writer, in Bulk or outside it, can forget the feed.
 func Bulk(ctx context.Context, q Querier, s audit.Summary, fn func(s *audit.Summary) error) error {
 	return withSettings(ctx, q, []string{"sieve.bulk"}, []string{"on"}, summarised(ctx, q, s, fn))
 }
