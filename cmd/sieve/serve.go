@@ -21,7 +21,6 @@ import (
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/db"
-	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 )
 
@@ -119,7 +118,7 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 		}()
 	}
 
-	srv := a.server(d.media)
+	srv := a.server(d)
 	httpSrv := &http.Server{
 		Addr:              a.cfg.HTTP.Addr,
 		Handler:           srv.Handler(),
@@ -152,14 +151,14 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 }
 
 // server wires the API with its dependencies.
-func (a *app) server(svc *media.Service) *api.Server {
+func (a *app) server(d *domains) *api.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.NewPoolCollector(a.pool))
 	return api.New(api.Deps{
 		Pool:     a.pool,
 		Accounts: a.accounts(),
-		Media:    svc,
+		Media:    d.media,
 		Regions:  newRegions(premises.NewStore()),
 		Log:      a.log,
 		Registry: reg,
@@ -170,5 +169,6 @@ func (a *app) server(svc *media.Service) *api.Server {
 		BodyLimit:   a.cfg.HTTP.BodyLimit,
 		UploadLimit: a.cfg.HTTP.UploadLimit,
 		TrustProxy:  a.cfg.HTTP.TrustProxy,
+		Inspections: d.inspections,
 	})
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/media"
 )
@@ -14,8 +18,9 @@ import (
 // when a medium is processed: media.Hooks.Processed) are given here too, so that no domain
 // imports the ones that come after it.
 type domains struct {
-	queue *jobs.Queue
-	media *media.Service
+	queue       *jobs.Queue
+	media       *media.Service
+	inspections *inspections.Service
 }
 
 // wire builds the job queue (workers jobs per queue at once; 0 only enqueues) and the
@@ -23,14 +28,22 @@ type domains struct {
 // to run jobs.
 func (a *app) wire(workers int) (*domains, error) {
 	q := jobs.New(a.pool, jobs.DefaultOptions(workers), a.log)
-	svc, err := a.mediaService(q, media.Hooks{})
+	// Inspections come after media but media's Processed hook re-checks their evidence: the
+	// service is built first and handed to media as a hook. The photo-reuse lookup is a plain
+	// scan (inspections.ScanIndex) until the pHash index of internal/media replaces it here
+	// (inspections.Deps.PHash).
+	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, Evidence: a.cfg.Evidence, Now: time.Now, Log: a.log})
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Build(svc); err != nil {
+	svc, err := a.mediaService(q, media.Hooks{Processed: []func(context.Context, pgx.Tx, int64) error{ins.MediaProcessed}})
+	if err != nil {
 		return nil, err
 	}
-	return &domains{queue: q, media: svc}, nil
+	if err := q.Build(svc, ins); err != nil {
+		return nil, err
+	}
+	return &domains{queue: q, media: svc, inspections: ins}, nil
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sieve-city/sieve/internal/evidence"
 )
 
 // Config is the whole configuration of one Sieve process.
@@ -23,6 +25,9 @@ type Config struct {
 	Auth   Auth
 	Log    Log
 	Worker Worker
+
+	// Evidence holds the thresholds of the evidence rules (SIEVE_EVIDENCE_*, evidence.go).
+	Evidence evidence.Config
 }
 
 // Worker configures the background jobs (image metadata, placement, thumbnails).
@@ -107,6 +112,8 @@ func Default() Config {
 		Auth:   Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
 		Log:    Log{Level: "info", Format: "text"},
 		Worker: Worker{InProcess: true, Concurrency: 4},
+
+		Evidence: evidence.DefaultConfig(),
 	}
 }
 
@@ -144,6 +151,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
+	r.evidence(&c.Evidence)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
