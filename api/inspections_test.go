@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/client"
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/evidence"
@@ -536,5 +538,54 @@ func TestRounds(t *testing.T) {
 	}
 	if status, b := e.as(e.worker2, http.MethodGet, v1+"/rounds", ""); status != http.StatusOK || strings.Contains(b, "火龙镇复查") {
 		t.Errorf("another township's rounds: %d %s, want 火龙镇's hidden", status, b)
+	}
+}
+
+// TestClientInspections drives the inspection routes through client/.
+func TestClientInspections(t *testing.T) {
+	e := newInspectionEnv(t)
+	ctx := context.Background()
+	worker := client.New(e.url, client.WithToken(e.worker), client.WithLanguage("en"))
+	coord := client.New(e.url, client.WithToken(e.coord), client.WithLanguage("en"))
+	rounds, err := worker.ListRounds(ctx, client.PageRequest{})
+	if err != nil || len(rounds.Items) != 1 {
+		t.Fatalf("rounds: %+v %v", rounds, err)
+	}
+	acc := 9.0
+	req := client.InspectionRequest{ID: newID(), PremiseID: &e.w.premise1, VisitedAt: time.Now().Add(-time.Hour),
+		Position: &client.Position{Lon: 113.42, Lat: 34.2, AccuracyM: &acc}, Outcome: "clear"}
+	in, created, err := worker.RecordInspection(ctx, req)
+	if err != nil || !created || in.ID != req.ID {
+		t.Fatalf("record: %+v %v %v", in, created, err)
+	}
+	if _, created, err := worker.RecordInspection(ctx, req); err != nil || created {
+		t.Errorf("replay: created %v %v, want the stored record", created, err)
+	}
+	req.Note = "changed"
+	var ce *client.Error
+	if _, _, err := worker.RecordInspection(ctx, req); !errors.As(err, &ce) || ce.Code != "inspection_conflict" {
+		t.Errorf("another body: %v, want inspection_conflict", err)
+	}
+	if got, err := worker.GetInspection(ctx, in.ID); err != nil || got.Evidence.Status != evidence.Pending {
+		t.Errorf("get: %+v %v", got, err)
+	}
+	list, err := coord.ListInspections(ctx, client.InspectionFilter{CellID: e.w.k1, Evidence: "pending"})
+	if err != nil || len(list.Items) != 1 || list.Items[0].ID != in.ID {
+		t.Errorf("list: %+v %v", list, err)
+	}
+	if _, err := coord.ReviewInspection(ctx, e.w.inspections[0], "现场核实无误"); err != nil {
+		t.Errorf("review: %v", err)
+	}
+	if stats, err := coord.InspectionStats(ctx, e.w.t1, 0); err != nil || len(stats.Items) == 0 {
+		t.Errorf("stats: %+v %v", stats, err)
+	}
+	if _, err := coord.CreateRechecks(ctx, client.RecheckRequest{RegionID: e.w.t1, RoundID: rounds.Items[0].ID}); err != nil {
+		t.Errorf("rechecks: %v", err)
+	}
+	if sum, err := coord.RecheckSummary(ctx, e.w.t1, 0); err != nil || len(sum.Items) != 1 {
+		t.Errorf("summary: %+v %v", sum, err)
+	}
+	if _, err := coord.CreateRound(ctx, client.NewRound{Name: "复查", StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour), RegionID: &e.w.t1}); err != nil {
+		t.Errorf("create round: %v", err)
 	}
 }

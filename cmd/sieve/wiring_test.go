@@ -51,8 +51,8 @@ func TestWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q := worker.queue.Queues(); len(q) != 1 || q[0] != "media" {
-		t.Fatalf("queues %v, want [media]", q)
+	if q := worker.queue.Queues(); len(q) != 2 || q[0] != "media" || q[1] != "inspections" {
+		t.Fatalf("queues %v, want [media inspections]", q)
 	}
 	if err := worker.queue.Start(ctx); err != nil {
 		t.Fatal(err)

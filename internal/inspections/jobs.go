@@ -2,9 +2,11 @@ package inspections
 
 import (
 	"context"
+	"errors"
 
 	"github.com/riverqueue/river"
 
+	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/jobs"
 )
 
@@ -38,7 +40,11 @@ type evidenceWorker struct {
 	s *Service
 }
 
+// Work runs the check; an inspection that no longer exists cancels the job.
 func (w *evidenceWorker) Work(ctx context.Context, job *river.Job[EvidenceArgs]) error {
 	_, err := w.s.Check(ctx, job.Args.InspectionID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return river.JobCancel(err)
+	}
 	return err
 }

@@ -372,3 +372,21 @@ func overruled(v evidence.Verdict, codes []string) bool {
 	}
 	return true
 }
+
+// EnqueueChecks enqueues the evidence checks of inspections ids in tx (for bulk writers such
+// as the demo city, whose rows are inserted set-wise).
+func (s *Service) EnqueueChecks(ctx context.Context, tx pgx.Tx, ids []string) error {
+	const batch = 5000
+	for len(ids) > 0 {
+		n := min(batch, len(ids))
+		params := make([]river.InsertManyParams, n)
+		for i, id := range ids[:n] {
+			params[i] = river.InsertManyParams{Args: EvidenceArgs{InspectionID: id}}
+		}
+		if err := s.jobs.EnqueueTx(ctx, tx, params...); err != nil {
+			return fmt.Errorf("inspections: enqueue %d checks: %w", n, err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
