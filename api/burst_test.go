@@ -33,6 +33,7 @@ type flakyProxy struct {
 	mu     sync.Mutex
 	rnd    *rand.Rand
 	drops  int
+	conns  []net.Conn
 }
 
 func newFlakyProxy(t *testing.T, target string, share float64, seed int64) *flakyProxy {
@@ -41,7 +42,7 @@ func newFlakyProxy(t *testing.T, target string, share float64, seed int64) *flak
 		t.Fatal(err)
 	}
 	p := &flakyProxy{ln: ln, target: target, share: share, rnd: rand.New(rand.NewSource(seed))}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(p.close)
 	go p.serve()
 	return p
 }
@@ -54,7 +55,7 @@ func (p *flakyProxy) serve() {
 		}
 		p.mu.Lock()
 		drop, inRequest := p.rnd.Float64() < p.share, p.rnd.Intn(2) == 0
-		cut := 64 + p.rnd.Intn(512)
+		cut := 16 + p.rnd.Intn(128) // inside the request line and headers: always mid-request
 		if drop {
 			p.drops++
 		}
@@ -64,28 +65,40 @@ func (p *flakyProxy) serve() {
 }
 
 func (p *flakyProxy) pipe(c net.Conn, drop, inRequest bool, cut int) {
-	defer c.Close()
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
+		c.Close()
 		return
 	}
+	p.mu.Lock()
+	p.conns = append(p.conns, c, s)
+	p.mu.Unlock()
+	// Closing both ends stops both copies: whichever way the exchange ends, nothing lingers.
+	defer c.Close()
 	defer s.Close()
-	done := make(chan struct{})
+	if drop && inRequest {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.CopyN(s, c, int64(cut))
+		return // the server sees a request cut short, the phone a dropped connection
+	}
 	go func() {
-		defer close(done)
-		if drop && inRequest {
-			_, _ = io.CopyN(s, c, int64(cut))
-			return
-		}
 		_, _ = io.Copy(s, c)
 	}()
-	if drop && !inRequest {
-		// Let the whole answer be produced, then lose it: read it and throw it away.
-		_, _ = io.Copy(io.Discard, s)
+	if drop {
+		_, _ = io.Copy(io.Discard, s) // the whole answer is produced, then lost
 		return
 	}
 	_, _ = io.Copy(c, s)
-	<-done
+}
+
+// close drops every connection still open (at the end of the test, before the server closes).
+func (p *flakyProxy) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
 }
 
 func (p *flakyProxy) url() string { return "http://" + p.ln.Addr().String() }

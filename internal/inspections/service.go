@@ -296,6 +296,11 @@ func (s *Service) Input(ctx context.Context, tx pgx.Tx, id string) (evidence.Inp
 	if err != nil {
 		return evidence.Input{}, false, err
 	}
+	return s.input(ctx, tx, c)
+}
+
+func (s *Service) input(ctx context.Context, tx pgx.Tx, c checkRow) (evidence.Input, bool, error) {
+	id := c.in.ID
 	in := evidence.Input{Outcome: c.in.Outcome, VisitedAt: c.in.VisitedAt, Premise: c.premise, SentCRS: c.in.SentCRS}
 	if p := c.in.Position; p != nil {
 		in.Fix = &evidence.Point{Lon: p.Lon, Lat: p.Lat}
@@ -331,7 +336,7 @@ func (s *Service) check(ctx context.Context, tx pgx.Tx, id string) (evidence.Ver
 	if err != nil {
 		return evidence.Verdict{}, err
 	}
-	in, ready, err := s.Input(ctx, tx, id)
+	in, ready, err := s.input(ctx, tx, c)
 	if err != nil || !ready {
 		return evidence.Verdict{Status: evidence.Pending}, err
 	}
