@@ -89,27 +89,25 @@ type Evidence struct {
 
 // Inspection is one recorded visit.
 type Inspection struct {
-	ID               string     `json:"id"`
-	PremiseID        int64      `json:"premiseId"`
-	RoundID          int64      `json:"roundId"`
-	CellID           *int64     `json:"cellId"`
-	InspectorID      int64      `json:"inspectorId"`
-	VisitedAt        time.Time  `json:"visitedAt"`
-	ReceivedAt       time.Time  `json:"receivedAt"`
-	Position         *Position  `json:"position"` // WGS-84 (converted when sent in GCJ-02)
-	SentCRS          string     `json:"sentCrs"`
-	Outcome          string     `json:"outcome"`
-	Findings         []string   `json:"findings"`
-	EquipmentRemoved *bool      `json:"equipmentRemoved"`
-	Converted        *bool      `json:"converted"`
-	Note             string     `json:"note"`
-	MediaIDs         []int64    `json:"mediaIds"`
-	RecheckOf        *string    `json:"recheckOf"`
-	DisputedBy       *string    `json:"disputedBy"`
-	Evidence         Evidence   `json:"evidence"`
-	Seq              int64      `json:"-"` // listing order and cursor
-	hash             []byte     // of the request's canonical body
-	premiseLonLat    [2]float64 // the register's point, for hooks
+	ID               string    `json:"id"`
+	PremiseID        int64     `json:"premiseId"`
+	RoundID          int64     `json:"roundId"`
+	CellID           *int64    `json:"cellId"`
+	InspectorID      int64     `json:"inspectorId"`
+	VisitedAt        time.Time `json:"visitedAt"`
+	ReceivedAt       time.Time `json:"receivedAt"`
+	Position         *Position `json:"position"` // WGS-84 (converted when sent in GCJ-02)
+	SentCRS          string    `json:"sentCrs"`
+	Outcome          string    `json:"outcome"`
+	Findings         []string  `json:"findings"`
+	EquipmentRemoved *bool     `json:"equipmentRemoved"`
+	Converted        *bool     `json:"converted"`
+	Note             string    `json:"note"`
+	MediaIDs         []int64   `json:"mediaIds"`
+	RecheckOf        *string   `json:"recheckOf"`
+	DisputedBy       *string   `json:"disputedBy"`
+	Evidence         Evidence  `json:"evidence"`
+	Seq              int64     `json:"-"` // listing order and cursor
 }
 
 // Round is an inspection round (排查轮次): city-wide or one township's. The round in force at a

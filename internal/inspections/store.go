@@ -23,7 +23,7 @@ const cols = `i.id::text, i.premise_id, i.round_id, i.cell_id, i.inspector_id, i
 	i.equipment_removed, i.converted, i.note,
 	coalesce((SELECT array_agg(im.media_id ORDER BY im.position) FROM inspection_media im WHERE im.inspection_id = i.id), '{}'),
 	i.recheck_of::text, i.disputed_by::text, i.evidence, i.evidence_findings, i.checked_at,
-	i.reviewed_by, i.reviewed_at, i.review_reason, i.reviewed_codes, i.seq, i.request_hash`
+	i.reviewed_by, i.reviewed_at, i.review_reason, i.reviewed_codes, i.seq`
 
 func scan(r pgx.Row) (Inspection, error) {
 	var (
@@ -39,7 +39,7 @@ func scan(r pgx.Row) (Inspection, error) {
 	err := r.Scan(&in.ID, &in.PremiseID, &in.RoundID, &in.CellID, &in.InspectorID, &in.VisitedAt, &in.ReceivedAt,
 		&lon, &lat, &acc, &in.SentCRS, &in.Outcome, &in.Findings, &in.EquipmentRemoved, &in.Converted, &in.Note,
 		&in.MediaIDs, &in.RecheckOf, &in.DisputedBy, &in.Evidence.Status, &findings, &in.Evidence.CheckedAt,
-		&reviewedBy, &reviewedAt, &reason, &codes, &in.Seq, &in.hash)
+		&reviewedBy, &reviewedAt, &reason, &codes, &in.Seq)
 	if err != nil {
 		return Inspection{}, err
 	}
