@@ -283,6 +283,10 @@ const neighbourWindow = 6 * time.Hour
 func (s *Service) Check(ctx context.Context, id string) (evidence.Verdict, error) {
 	var v evidence.Verdict
 	err := db.AsSystem(ctx, s.pool, "evidence", func(tx pgx.Tx) error {
+		// Short lookups: compiling the photo scan (JIT) would cost far more than running it.
+		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+			return fmt.Errorf("inspections: check %s: %w", id, err)
+		}
 		var err error
 		v, err = s.check(ctx, tx, id)
 		return err

@@ -356,7 +356,8 @@ func (Store) neighbours(ctx context.Context, q db.Querier, inspector int64, id s
 	return out, rows.Err()
 }
 
-// saveVerdict stores the verdict of the evidence check (the system's update).
+// saveVerdict stores the verdict of the evidence check (the system's update) when it differs
+// from the stored one.
 func (Store) saveVerdict(ctx context.Context, q db.Querier, id string, v evidence.Verdict) error {
 	codes := []string{}
 	for _, f := range v.Findings {
@@ -372,8 +373,11 @@ func (Store) saveVerdict(ctx context.Context, q db.Querier, id string, v evidenc
 	if err != nil {
 		return fmt.Errorf("inspections: verdict of %s: %w", id, err)
 	}
+	// A re-run that finds what the last one found writes nothing (and so audits nothing):
+	// checked_at is when the current verdict was reached.
 	const sql = `UPDATE inspections SET evidence = $2, evidence_flags = $3, evidence_findings = $4, checked_at = now()
-		WHERE id = $1::uuid`
+		WHERE id = $1::uuid AND (checked_at IS NULL OR evidence IS DISTINCT FROM $2
+			OR evidence_flags IS DISTINCT FROM $3::text[] OR evidence_findings IS DISTINCT FROM $4::jsonb)`
 	if _, err := q.Exec(ctx, sql, id, string(v.Status), codes, b); err != nil {
 		return fmt.Errorf("inspections: verdict of %s: %w", id, err)
 	}
