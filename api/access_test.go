@@ -18,19 +18,21 @@ import (
 // scopeFixtures names, for each resource with an {id} in its path, an object inside the area of
 // the t1 users (in) and one in the other township (out). A new resource with ids must add an
 // entry here, or TestAccessMatrix fails: that is how a route cannot forget its scope rule.
-func scopeFixtures(w *world) map[string][2]int64 {
-	return map[string][2]int64{
+func scopeFixtures(w *world) map[string][2]any {
+	pair := func(ids [2]int64) [2]any { return [2]any{ids[0], ids[1]} }
+	return map[string][2]any{
 		"users":    {w.users["worker"].ID, w.users["worker2"].ID},
 		"regions":  {w.v1, w.v2},
 		"premises": {w.premise1, w.premise2},
-		"media":    w.media["media"],
-		"surveys":  w.media["surveys"],
-		"uploads":  w.media["uploads"],
+		"media":    pair(w.media["media"]),
+		"surveys":  pair(w.media["surveys"]),
+		"uploads":  pair(w.media["uploads"]),
 		// rounds, inspections, re-checks (issue 10):
+		"inspections": {w.inspections[0], w.inspections[1]},
 
 		// suspected sites (issue 11):
-		"sites":        w.sites["sites"],
-		"site-actions": w.sites["site-actions"],
+		"sites":        pair(w.sites["sites"]),
+		"site-actions": pair(w.sites["site-actions"]),
 	}
 }
 
@@ -66,7 +68,7 @@ func areaFixtures(w *world) map[string]map[string]areaCase {
 		return areaCase{in: a, out: b, outObject: outObject}
 	}
 	premises := v1 + "/premises"
-	return map[string]map[string]areaCase{
+	fx := map[string]map[string]areaCase{
 		"GET " + premises: {
 			"region": byID(premises, "region", w.t1, w.t2, w.premise2),
 			"cell":   byID(premises, "cell", w.k1, w.k2, w.premise2),
@@ -85,6 +87,10 @@ func areaFixtures(w *world) map[string]map[string]areaCase {
 			"within": byID(v1+"/regions", "within", w.t1, w.t2, w.k2),
 		},
 	}
+	for route, cases := range inspectionAreas(w) { // rounds, inspections, re-checks (issue 10)
+		fx[route] = cases
+	}
+	return fx
 }
 
 // listedIDs reports whether a JSON list (items) or GeoJSON page (features) holds id.

@@ -48,6 +48,7 @@ func newHarness(t testing.TB) *harness {
 		Checks:      []Check{{Name: "postgres", Ping: pool.Ping}, {Name: "minio", Ping: store.Ping}},
 		BodyLimit:   64 << 10,
 		UploadLimit: 32 << 20,
+		Inspections: testInspections(t, pool),
 	})
 	var ts *httptest.Server
 	if _, bench := t.(*testing.B); bench {
@@ -89,6 +90,7 @@ type world struct {
 	media                             map[string][2]int64 // scope fixtures of media_test.go
 	sites                             map[string][2]int64 // scope fixtures of sites_test.go
 	premise1, premise2                int64               // one premise in k1, one in k2
+	inspections                       [2]string           // one inspection in k1, one in k2 (inspections_test.go)
 }
 
 func (h *harness) world() *world {
@@ -146,6 +148,7 @@ func (h *harness) world() *world {
 	}
 	w.media = h.mediaWorld(w)
 	w.sites = h.sitesWorld(w)
+	w.inspections = h.inspectionWorld(w)
 	return w
 }
 

@@ -67,6 +67,15 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/surveys/:id/images", accounts.PermRead, s.listSurveyImages)
 
 	// Rounds, inspections and their evidence, re-checks (inspections_handlers.go).
+	s.route(http.MethodGet, v1+"/rounds", accounts.PermRead, s.listRounds)
+	s.route(http.MethodPost, v1+"/rounds", accounts.PermSuperviseInspections, s.createRound)
+	s.route(http.MethodPost, v1+"/inspections", accounts.PermInspect, s.createInspection)
+	s.route(http.MethodGet, v1+"/inspections", accounts.PermRead, s.listInspections)
+	s.route(http.MethodGet, v1+"/inspections/stats", accounts.PermRead, s.inspectionStats)
+	s.route(http.MethodGet, v1+"/inspections/:id", accounts.PermRead, s.getInspection)
+	s.route(http.MethodPost, v1+"/inspections/:id/review", accounts.PermSuperviseInspections, s.reviewInspection)
+	s.route(http.MethodPost, v1+"/rechecks", accounts.PermSuperviseInspections, s.createRechecks)
+	s.route(http.MethodGet, v1+"/rechecks/summary", accounts.PermRead, s.recheckSummary)
 
 	// Phone sync (sync_handlers.go): the caller's cells, for those who record visits; gzipped.
 	s.route(http.MethodGet, v1+"/sync", accounts.PermInspect, gzipped(s.sync))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/changes"
+	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
@@ -51,6 +52,9 @@ type Deps struct {
 	UploadLimit int64
 	// TrustProxy takes the client address from X-Forwarded-For (behind a load balancer).
 	TrustProxy bool
+
+	// Inspections records visits and runs their evidence checks (nil: those routes answer 503).
+	Inspections *inspections.Service
 }
 
 // Server holds the dependencies shared by all handlers.

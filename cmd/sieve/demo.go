@@ -21,6 +21,8 @@ import (
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/inspections"
+	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 )
@@ -57,7 +59,17 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	start := time.Now()
-	d := &demo{ctx: ctx, acc: a.accounts(), ps: premises.NewStore(), rng: mrand.New(mrand.NewPCG(411081, 2024))}
+	// The demo's inspections are judged by the evidence job, as the phone's are: enqueued here,
+	// run by `sieve serve` (or `sieve worker`).
+	q := jobs.New(a.pool, jobs.DefaultOptions(0), a.log)
+	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, Evidence: a.cfg.Evidence, Now: time.Now, Log: a.log})
+	if err != nil {
+		return err
+	}
+	if err := q.Build(ins); err != nil {
+		return err
+	}
+	d := &demo{ctx: ctx, acc: a.accounts(), ps: premises.NewStore(), rng: mrand.New(mrand.NewPCG(411081, 2024)), ins: ins}
 	d.rs = newRegions(d.ps)
 	var creds []string
 	toppedUp := false
@@ -152,6 +164,7 @@ type demo struct {
 	ps  *premises.Store
 	rs  *regions.Store
 	rng *mrand.Rand
+	ins *inspections.Service
 }
 
 func (d *demo) exec(sql string, args ...any) error {
@@ -532,14 +545,57 @@ func (d *demo) inspections() error {
 		return err
 	}
 	sum := audit.Summary{Entity: "inspections", Action: "generate", RegionID: city}
-	return db.Bulk(d.ctx, d.tx, sum, func(sum *audit.Summary) error {
+	err := db.Bulk(d.ctx, d.tx, sum, func(sum *audit.Summary) error {
 		tag, err := d.tx.Exec(d.ctx, sql, roundID, premises.TagExitedHazchem)
 		if err != nil {
 			return err
 		}
 		sum.Counts = map[string]int64{"created": tag.RowsAffected()}
-		return nil
+		return d.formalism(roundID)
 	})
+	if err != nil {
+		return err
+	}
+	rows, err := d.tx.Query(d.ctx, `SELECT id::text FROM inspections WHERE round_id = $1 ORDER BY visited_at`, roundID)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	return d.ins.EnqueueChecks(d.ctx, d.tx, ids)
+}
+
+// formalismVillages are the villages (by the order of their codes) whose first grid worker
+// looks like a formalism case (形式主义) in the demo: checks reported but never really done.
+var formalismVillages = []int{7, 77, 177}
+
+// formalism rewrites the visits of three grid workers so that the evidence check finds them
+// out, each in its own way: the first sends mock fixes (accuracy exactly 0, as Android reports
+// them); the second ticks through the list from a desk (every visit 60-90 s after the last,
+// all from one point: the village committee, far from most premises); the third reports from
+// a few kilometres away with a poor fix. The others' visits stay genuine (GPS noise of
+// 3-28 m). Photos are not generated: the demo has no phone camera to take them.
+func (d *demo) formalism(round int64) error {
+	const sql = `WITH v AS (
+			SELECT id, row_number() OVER (ORDER BY code) AS n FROM regions WHERE level = 'village'),
+		w AS (
+			SELECT v.n, (SELECT min(a.user_id) FROM cell_assignments a JOIN regions c ON c.id = a.cell_id
+				WHERE c.parent_id = v.id) AS user_id, (SELECT ST_PointOnSurface(geom) FROM regions WHERE id = v.id) AS office
+			FROM v WHERE v.n = ANY ($2::int[])),
+		visits AS (
+			SELECT i.id, w.n, w.office, row_number() OVER (PARTITION BY w.n ORDER BY i.visited_at) AS k,
+				min(i.visited_at) OVER (PARTITION BY w.n) AS first
+			FROM inspections i JOIN w ON w.user_id = i.inspector_id WHERE i.round_id = $1)
+		UPDATE inspections i SET
+			device_accuracy_m = CASE visits.n WHEN $3 THEN 0 WHEN $5 THEN 250 ELSE i.device_accuracy_m END,
+			device_point = CASE visits.n WHEN $4 THEN visits.office
+				WHEN $5 THEN ST_Project(i.device_point::geography, 3000, 1.0)::geometry ELSE i.device_point END,
+			visited_at = CASE visits.n WHEN $4 THEN visits.first + (visits.k - 1) * interval '75 seconds' ELSE i.visited_at END
+		FROM visits WHERE visits.id = i.id`
+	f := formalismVillages
+	return d.exec(sql, round, f, f[0], f[1], f[2])
 }
 
 func randomPassword() string {

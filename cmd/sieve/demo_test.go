@@ -126,7 +126,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	if err := db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `TRUNCATE inspections, rounds CASCADE`)
+		_, err := tx.Exec(ctx, `TRUNCATE inspections, rounds CASCADE`) // CASCADE: inspection_media (0016)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,6 @@ import (
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/db"
-	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 )
@@ -120,7 +119,7 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 		}()
 	}
 
-	srv := a.server(d.media)
+	srv := a.server(d)
 	httpSrv := &http.Server{
 		Addr:              a.cfg.HTTP.Addr,
 		Handler:           srv.Handler(),
@@ -153,7 +152,7 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 }
 
 // server wires the API with its dependencies.
-func (a *app) server(svc *media.Service) *api.Server {
+func (a *app) server(d *domains) *api.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.NewPoolCollector(a.pool))
@@ -162,10 +161,10 @@ func (a *app) server(svc *media.Service) *api.Server {
 	return api.New(api.Deps{
 		Pool:     a.pool,
 		Accounts: a.accounts(),
-		Media:    svc,
+		Media:    d.media,
 		Regions:  rs,
-		Sites:    a.sitesService(),
-		Changes:  a.changesFeed(),
+		Sites:    d.sites,
+		Changes:  d.changes,
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{
@@ -175,5 +174,6 @@ func (a *app) server(svc *media.Service) *api.Server {
 		BodyLimit:   a.cfg.HTTP.BodyLimit,
 		UploadLimit: a.cfg.HTTP.UploadLimit,
 		TrustProxy:  a.cfg.HTTP.TrustProxy,
+		Inspections: d.inspections,
 	})
 }

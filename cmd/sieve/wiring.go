@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/changes"
+	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/sites"
@@ -16,8 +20,11 @@ import (
 // when a medium is processed: media.Hooks.Processed) are given here too, so that no domain
 // imports the ones that come after it.
 type domains struct {
-	queue *jobs.Queue
-	media *media.Service
+	queue       *jobs.Queue
+	media       *media.Service
+	inspections *inspections.Service
+	sites       *sites.Service
+	changes     *changes.Feed
 }
 
 // wire builds the job queue (workers jobs per queue at once; 0 only enqueues) and the
@@ -27,14 +34,40 @@ func (a *app) wire(workers int) (*domains, error) {
 	opts := jobs.DefaultOptions(workers)
 	opts.JobTimeout, opts.RescueAfter = a.cfg.Limits.JobTimeout, a.cfg.Limits.JobRescueAfter
 	q := jobs.New(a.pool, opts, a.log)
-	svc, err := a.mediaService(q, media.Hooks{})
+	st := a.sitesService()
+	// Inspections come after media, sites after inspections: each later domain acts on an
+	// earlier one through the earlier one's hooks, given here. A suspected inspection (or an
+	// exited firm's check that finds production) opens or joins a site; a processed photo
+	// re-checks the evidence of the inspections that cite it. Photo reuse is looked up in the
+	// pHash index of internal/media when it is there (phashIndex), else by a scan.
+	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, PHash: phashIndex(), Evidence: a.cfg.Evidence,
+		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{siteFromInspection(st)}},
+		Now:   time.Now, Log: a.log})
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Build(svc, a.changesFeed()); err != nil {
+	svc, err := a.mediaService(q, media.Hooks{Processed: []func(context.Context, pgx.Tx, int64) error{ins.MediaProcessed}})
+	if err != nil {
 		return nil, err
 	}
-	return &domains{queue: q, media: svc}, nil
+	feed := a.changesFeed()
+	if err := q.Build(svc, ins, feed); err != nil {
+		return nil, err
+	}
+	return &domains{queue: q, media: svc, inspections: ins, sites: st, changes: feed}, nil
+}
+
+// siteFromInspection is the inspections → sites hook: the visit, as sites reads it.
+func siteFromInspection(st *sites.Service) func(context.Context, pgx.Tx, inspections.Recorded) error {
+	return func(ctx context.Context, tx pgx.Tx, r inspections.Recorded) error {
+		if r.Outcome != "suspected" && (r.EquipmentRemoved == nil || *r.EquipmentRemoved) {
+			return nil
+		}
+		_, _, err := st.FromInspection(ctx, tx, sites.SuspectedVisit{InspectionID: r.ID, PremiseID: r.PremiseID,
+			Lon: r.Lon, Lat: r.Lat, InspectorID: r.InspectorID, VisitedAt: r.VisitedAt, Findings: r.Findings,
+			MediaIDs: r.MediaIDs, EquipmentRemoved: r.EquipmentRemoved, Converted: r.Converted})
+		return err
+	}
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker
@@ -77,3 +110,6 @@ func (a *app) changesFeed() *changes.Feed {
 	return changes.New(changes.Config{Retention: a.cfg.Sync.Retention, PruneEvery: a.cfg.Sync.PruneEvery},
 		changes.Deps{Pool: a.pool}, time.Now)
 }
+
+// phashIndex is the inspections domain's photo-reuse lookup.
+func phashIndex() inspections.PHashIndex { return inspections.ScanIndex{} }

@@ -56,17 +56,20 @@ const (
 	PermAuthenticated  Permission = "authenticated"   // any logged-in user (own session, own profile)
 )
 
+// PermSuperviseInspections is to open rounds, overrule an evidence flag and order re-checks.
+const PermSuperviseInspections Permission = "inspections:supervise"
+
 // grants is the rule table: which role may do what. Change a rule here and only here.
 var grants = map[Role][]Permission{
 	CityAdmin: {PermRead, PermManageUsers, PermReadAudit, PermManageRegions, PermManagePremises,
 		PermAddPremise, PermInspect, PermUploadMedia, PermManageSurveys, PermActOnSites, PermManageSites,
-		PermManageLedgers, PermManageLeads},
+		PermManageLedgers, PermManageLeads, PermSuperviseInspections},
 	TownshipCoordinator: {PermRead, PermManageUsers, PermReadAudit, PermManageRegions, PermManagePremises,
 		PermAddPremise, PermInspect, PermUploadMedia, PermManageSurveys, PermActOnSites, PermManageSites,
-		PermManageLedgers, PermManageLeads},
+		PermManageLedgers, PermManageLeads, PermSuperviseInspections},
 	GridWorker:    {PermRead, PermAddPremise, PermInspect, PermUploadMedia},
 	DroneOperator: {PermRead, PermManageSurveys, PermUploadMedia},
-	Inspector:     {PermRead, PermActOnSites, PermUploadMedia},
+	Inspector:     {PermRead, PermActOnSites, PermUploadMedia, PermInspect}, // PermInspect: the re-checks sent to them
 	Viewer:        {PermRead},
 }
 

@@ -267,6 +267,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
+	r.evidence(&c.Evidence)
 
 	r.evidence(&c.Evidence)
 

@@ -119,7 +119,7 @@ func TestInspectionPolicies(t *testing.T) {
 	if n := count(coord1, `DELETE FROM inspections WHERE id = $1::uuid`, id); n != 0 {
 		t.Error("a coordinator deleted an inspection")
 	}
-	if n := count(db.System("evidence"), `UPDATE inspections SET evidence = 'doubtful', evidence_flags = '{no_photos}' WHERE id = $1::uuid`, id); n != 1 {
+	if n := count(db.System("evidence"), `UPDATE inspections SET evidence = 'flagged', evidence_flags = '{no_photo}' WHERE id = $1::uuid`, id); n != 1 {
 		t.Error("the system's evidence check cannot update an inspection")
 	}
 	if count(worker, `SELECT 1 FROM rounds WHERE id = $1`, round) != 1 || count(db.Actor{}, `SELECT 1 FROM rounds`) != 0 {
