@@ -243,7 +243,7 @@ func TestSync(t *testing.T) {
 		if it.Kind == changes.KindPremise && (it.Premise.RoundID == nil || *it.Premise.RoundID != tw.round) {
 			t.Errorf("premise %s: round %v, want %d", it.Premise.Name, it.Premise.RoundID, tw.round)
 		}
-		if it.Kind == changes.KindInspection && (it.Inspection.Evidence != "unchecked" || it.Inspection.RoundID != tw.round) {
+		if it.Kind == changes.KindInspection && (it.Inspection.Evidence != "pending" || it.Inspection.RoundID != tw.round) {
 			t.Errorf("inspection: %+v", it.Inspection)
 		}
 	}
@@ -266,7 +266,7 @@ func TestSync(t *testing.T) {
 				[]any{tw.premises["c1"], tw.x0("b") + 0.002, tw.cells["b"], tw.paths["b"]}},
 			{`UPDATE premises SET name = '无关' WHERE id = $1`, []any{tw.premises["c2"]}},
 			{`UPDATE tasks SET status = 'done', done_at = now() WHERE id = $1`, []any{tw.taskA}},
-			{`UPDATE inspections SET evidence = 'ok' WHERE id = $1::uuid`, []any{tw.inspection}},
+			{`UPDATE inspections SET evidence = 'verified' WHERE id = $1::uuid`, []any{tw.inspection}},
 		}
 		for _, s := range steps {
 			if _, err := tx.Exec(ctx, s.q, s.args...); err != nil {
@@ -318,7 +318,7 @@ func TestSync(t *testing.T) {
 			t.Errorf("moved-out tombstone message %q", it.Message)
 		case it.Kind == changes.KindPremise && it.ID == id(tw.premises["a2"]) && it.Premise.Name != "王家":
 			t.Errorf("a2 arrived as %q, want its new name", it.Premise.Name)
-		case it.Kind == changes.KindInspection && it.Inspection.Evidence != "ok":
+		case it.Kind == changes.KindInspection && it.Inspection.Evidence != "verified":
 			t.Errorf("the verdict arrived as %q", it.Inspection.Evidence)
 		}
 	}
