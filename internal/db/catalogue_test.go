@@ -25,6 +25,8 @@ var unaudited = map[string]string{
 	"region_shapes":  "a copy of regions' boundaries kept by a trigger on regions, audited there",
 	"media_cells":    "where media land in cells, derived from the media's point and footprint by place_media and recomputed when cells change; media are audited",
 	"upload_intents": "markers of uploads being streamed, removed in the transaction that records the medium (audited)",
+	"media_phash_chunks": "the photo-reuse index: keys derived from media.phash by media_phash_index in the transaction " +
+		"that stores the pHash; media are audited",
 }
 
 // notRepathed are the tables with an ltree column that region moves do not rewrite, and why;
