@@ -30,9 +30,9 @@ const MaxPHashDistance = imagery.MaxPHashRadius
 //
 // Row-level security: every condition on the table is integer equality on chunk_key, which is
 // leakproof, so PostgreSQL uses the index under the policies (a condition on bits of
-// media.phash would not be, and would scan). The evidence job calls it as the system, which
-// sees every medium of the city; a scoped caller would get only the media of its area (the
-// keys' region_path, and media's own read policy on the join).
+// media.phash would not be, and would scan). Only the system reads media_phash_chunks: the
+// evidence job calls this as the system, which sees every photo of the city; in any other
+// actor's transaction it finds nothing.
 func (Store) SimilarByPHash(ctx context.Context, q db.Querier, phash int64, maxDistance int, limit int) ([]PHashMatch, error) {
 	probes, err := imagery.PHashProbes(uint64(phash), maxDistance)
 	if err != nil {

@@ -188,6 +188,19 @@ func TestSimilarByPHashExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// Only the system reads the index: the city office, which sees every medium, finds nothing.
+	office := db.Actor{Username: "office", Role: "city_admin"}
+	err = db.InScope(ctx, pool, office, func(tx pgx.Tx) error {
+		got, err := Store{}.SimilarByPHash(ctx, tx, int64(queries[1]), 10, 0)
+		if err == nil && len(got) != 0 {
+			t.Errorf("as the city office: %d matches, want none", len(got))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestSimilarByPHashRadius: radii outside 0..10 are refused, not answered approximately.
