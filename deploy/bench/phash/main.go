@@ -3,7 +3,7 @@
 // 1,000,000), through media.Store.SimilarByPHash (multi-index hashing, migration 0018) against
 // the bare scan, in the same run.
 //
-//	go run ./deploy/bench/phash [-n 1000000] [-lookups 2000] [-scans 100]
+//	go run ./deploy/bench/phash [-n 1000000] [-lookups 2000] [-scans 50]
 //
 // It needs SIEVE_DB_URL (run.sh uses the test stack), makes a scratch database from
 // sieve_template, and drops it at the end. The data: N media rows with uniformly random 64-bit
@@ -35,6 +35,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,7 +58,7 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("phash", flag.ContinueOnError)
 	n := fs.Int("n", 1000000, "random hashes stored")
 	lookups := fs.Int("lookups", 2000, "index lookups at each radius")
-	scans := fs.Int("scans", 100, "scan lookups at each radius (a scan reads every hash)")
+	scans := fs.Int("scans", 50, "scan lookups at each radius (a scan reads every hash)")
 	target := fs.Duration("target", 10*time.Millisecond, "p99 of the index lookup at r=10 to stay under (0: report only)")
 	explain := fs.Bool("explain", false, "print the plan of one lookup at r=10 and one scan")
 	keep := fs.Bool("keep", false, "keep the scratch database (its name is printed)")
@@ -97,6 +98,8 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("%d index keys for %d hashes, want 4 each", keys, len(stored))
 	}
 
+	fmt.Fprintf(out, "load average before the lookups: %s\n", loadAverage())
+	defer func() { fmt.Fprintf(out, "load average after: %s\n", loadAverage()) }()
 	return db.AsSystem(ctx, pool, "bench", func(tx pgx.Tx) error {
 		if *explain {
 			if err := printPlans(ctx, tx, out, queries[0]); err != nil {
@@ -350,3 +353,17 @@ func percentile(d []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages (Linux), for reading the
+// figures of a shared machine; "?" elsewhere.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

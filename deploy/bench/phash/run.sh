@@ -4,7 +4,7 @@
 # 1,000,000 stored hashes, in the same run, on the test stack's PostgreSQL (a scratch database,
 # dropped at the end). About 3 minutes, most of it loading.
 #
-#   ./deploy/bench/phash/run.sh [-n 1000000] [-lookups 2000] [-scans 100] [-explain]
+#   ./deploy/bench/phash/run.sh [-n 1000000] [-lookups 2000] [-scans 50] [-explain]
 #
 # Prints p50/p99 of both; exits 1 when the index's p99 at r = 10 is above 10 ms (-target).
 set -euo pipefail
