@@ -39,7 +39,7 @@ func (a *app) wire(workers int) (*domains, error) {
 	// earlier one through the earlier one's hooks, given here. A suspected inspection (or an
 	// exited firm's check that finds production) opens or joins a site; a processed photo
 	// re-checks the evidence of the inspections that cite it. Photo reuse is looked up in the
-	// pHash index of internal/media when it is there (phashIndex), else by a scan.
+	// pHash index of internal/media (phashIndex).
 	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, PHash: phashIndex(), Evidence: a.cfg.Evidence,
 		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{siteFromInspection(st)}},
 		Now:   time.Now, Log: a.log})
@@ -111,5 +111,5 @@ func (a *app) changesFeed() *changes.Feed {
 		changes.Deps{Pool: a.pool}, time.Now)
 }
 
-// phashIndex is the inspections domain's photo-reuse lookup.
-func phashIndex() inspections.PHashIndex { return inspections.ScanIndex{} }
+// phashIndex is the inspections domain's photo-reuse lookup: media's pHash index.
+func phashIndex() inspections.PHashIndex { return inspections.MediaIndex{} }

@@ -27,6 +27,8 @@ var unaudited = map[string]string{
 	"upload_intents": "markers of uploads being streamed, removed in the transaction that records the medium (audited)",
 	"changes":        "the phone-sync change feed, written by triggers beside the audited changes it points at; pruned after the retention",
 	"changes_pruned": "the change feed's retention mark (one row), kept by the pruning job",
+	"media_phash_chunks": "the photo-reuse index: keys derived from media.phash by media_phash_index in the transaction " +
+		"that stores the pHash; media are audited",
 }
 
 // notRepathed are the tables with an ltree column that region moves do not rewrite, and why;

@@ -49,7 +49,7 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Jobs     jobs.Enqueuer
 	Premises *premises.Store // nil: premises.NewStore()
-	PHash    PHashIndex      // nil: ScanIndex
+	PHash    PHashIndex      // nil: MediaIndex
 	Hooks    Hooks
 	Evidence evidence.Config
 	Now      func() time.Time
@@ -79,7 +79,7 @@ func New(d Deps) (*Service, error) {
 		d.Premises = premises.NewStore()
 	}
 	if d.PHash == nil {
-		d.PHash = ScanIndex{}
+		d.PHash = MediaIndex{}
 	}
 	return &Service{pool: d.Pool, jobs: d.Jobs, premises: d.Premises, phash: d.PHash, hooks: d.Hooks, cfg: d.Evidence,
 		now: d.Now, log: d.Log}, nil
