@@ -41,13 +41,12 @@ func (s *Server) route(method, path string, perm accounts.Permission, h echo.Han
 // authenticate resolves the bearer token into the request's Principal, or answers 401.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || token == "" {
+		token, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		if !ok {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sieve"`)
 			return apperr.ErrUnauthenticated
 		}
-		p, err := s.Accounts.Authenticate(c.Request().Context(), s.Pool, strings.TrimSpace(token))
+		p, err := s.Accounts.Authenticate(c.Request().Context(), s.Pool, token)
 		if err != nil {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sieve", error="invalid_token"`)
 			return err
@@ -55,6 +54,17 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(principalKey, p)
 		return next(c)
 	}
+}
+
+// bearerToken reads the token of an Authorization header. The scheme name is case-insensitive
+// (RFC 9110 section 11.1: "Bearer", "bearer" and "BEARER" are the same).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // require answers 403 unless the caller's role has permission p.

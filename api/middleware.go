@@ -1,14 +1,25 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sieve-city/sieve/internal/apperr"
 )
 
 // middleware is the chain every request passes, outermost first.
@@ -25,15 +36,25 @@ func (s *Server) middleware() []echo.MiddlewareFunc {
 			},
 		}),
 		s.limitBody,
+		s.checkText,
 	}
 }
+
+// statusClientClosed is what the log and the metrics say of a request whose client went away
+// before it was answered (nginx's 499): nothing failed on our side, and nobody reads the answer.
+const statusClientClosed = 499
 
 // observe logs each request and records its count and latency by route and status.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
-		if err != nil {
+		// A client that hung up while its request ran shows up as a cancelled context (and a
+		// handler error saying so): it is logged as such, not as a server error, and nothing is
+		// written to the closed connection. (A body read that timed out cancels the context too,
+		// but that client waits for its 408.)
+		cancelled := err != nil && !c.Response().Committed && clientGone(c, err)
+		if err != nil && !cancelled {
 			c.Error(err) // write the response now, so the status below is the real one
 		}
 		route := c.Path()
@@ -41,6 +62,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		status := c.Response().Status
+		if cancelled {
+			status = statusClientClosed
+		}
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Inc()
 		s.metrics.duration.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Observe(elapsed.Seconds())
@@ -60,8 +84,15 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// clientGone reports whether the request failed because its client went away.
+func clientGone(c echo.Context, err error) bool {
+	return errors.Is(c.Request().Context().Err(), context.Canceled) && !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
 func levelFor(status int) slog.Level {
 	switch {
+	case status == statusClientClosed:
+		return slog.LevelInfo
 	case status >= 500:
 		return slog.LevelError
 	case status >= 400:
@@ -86,7 +117,125 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		if s.BodyIdleTimeout > 0 && req.Body != http.NoBody {
+			req.Body = &idleBody{ReadCloser: req.Body, rc: http.NewResponseController(c.Response()), idle: s.BodyIdleTimeout}
+		}
 		return next(c)
+	}
+}
+
+// idleBody gives every read of a request body idle seconds to bring something: a client that
+// declared more bytes than it sends, or stalls, gets 408 then (errRequestTimeout) instead of
+// holding a handler and its buffers until the server's whole-request timeout. The deadline is
+// the connection's (http.ResponseController), so a blocked read returns when it passes; the next
+// request on the connection gets the server's own deadlines again.
+type idleBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	// Not every ResponseWriter can set deadlines (tests' recorders): then the server's
+	// ReadTimeout alone applies.
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	return b.ReadCloser.Read(p)
+}
+
+// errRequestTimeout answers a request whose body stopped coming (idleBody).
+var errRequestTimeout = apperr.New(http.StatusRequestTimeout, "request_timeout",
+	"the request body stopped arriving before it was complete", "请求内容未能按时传完，请重试")
+
+// errBadText refuses text that PostgreSQL cannot store and no field means: NUL characters and
+// bytes that are not UTF-8.
+var errBadText = apperr.New(http.StatusBadRequest, "invalid_text",
+	"text must be valid UTF-8 without NUL characters", "文本须为有效的UTF-8编码，且不能包含空字符(NUL)")
+
+// checkText refuses, for every route and before any handler runs, a path, query parameter or
+// JSON string that holds a NUL character or invalid UTF-8 (400 invalid_text). JSON bodies of
+// routes with the JSON body limit are read here (bounded by limitBody) and handed on as read;
+// routes that take files stream their bodies, and PostgreSQL's refusal of such text in them is
+// mapped by db.MapError.
+func (s *Server) checkText(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if badText(req.URL.Path) {
+			return errBadText
+		}
+		if req.URL.RawQuery != "" {
+			// A malformed escape is left to the parameter parsers, which name the parameter.
+			if q, err := url.ParseQuery(req.URL.RawQuery); err == nil {
+				for k, vs := range q {
+					if badText(k) {
+						return errBadText
+					}
+					for _, v := range vs {
+						if badText(v) {
+							return errBadText.WithDetails(map[string]string{"parameter": k})
+						}
+					}
+				}
+			}
+		}
+		if _, files := s.limits[req.Method+" "+c.Path()]; files || !jsonBody(req) {
+			return next(c)
+		}
+		body, err := io.ReadAll(req.Body)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+			return errRequestTimeout.Wrap(err)
+		}
+		if err == nil && badJSONText(body) {
+			return errBadText
+		}
+		// A read error (a body past the limit) is the handler's to report, as before: it reads
+		// the same bytes and then the same error.
+		rest := io.Reader(bytes.NewReader(body))
+		if err != nil {
+			rest = io.MultiReader(rest, errReader{err})
+		}
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{rest, req.Body}
+		return next(c)
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// jsonBody reports whether req carries a body that bind would read as JSON.
+func jsonBody(req *http.Request) bool {
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+		return false
+	}
+	ct := req.Header.Get(echo.HeaderContentType)
+	return ct == "" || strings.HasPrefix(ct, echo.MIMEApplicationJSON)
+}
+
+func badText(s string) bool { return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) }
+
+// badJSONText reports whether a JSON document holds invalid UTF-8 or a NUL character, raw or
+// escaped (\u0000) in a string or key. A malformed document is not judged here (bind says what
+// is wrong with it).
+func badJSONText(b []byte) bool {
+	if bytes.IndexByte(b, 0) >= 0 || !utf8.Valid(b) {
+		return true
+	}
+	if !bytes.Contains(b, []byte(`\u0000`)) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if str, ok := tok.(string); ok && strings.IndexByte(str, 0) >= 0 {
+			return true
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -43,6 +44,9 @@ type Deps struct {
 	UploadLimit int64
 	// TrustProxy takes the client address from X-Forwarded-For (behind a load balancer).
 	TrustProxy bool
+	// BodyIdleTimeout is how long a read of a request body may wait for bytes before the
+	// request is answered 408 (0: only the server's ReadTimeout applies).
+	BodyIdleTimeout time.Duration
 }
 
 // Server holds the dependencies shared by all handlers.
