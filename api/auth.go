@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -164,14 +165,43 @@ func (s *Server) login(c echo.Context) error {
 	}
 	token, exp, u, err := s.Accounts.Login(c.Request().Context(), s.Pool, req.Username, req.Password,
 		c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		return loginError(c, err)
+	}
+	return c.JSON(http.StatusOK, loginResponse{Token: token, ExpiresAt: exp.UTC().Format(timeFormat), User: u})
+}
+
+// loginError adds Retry-After to the refusals of a password check: throttled (429, the wait
+// the throttle names) and busy (503, a second: the hasher's queue drains in well under that).
+func loginError(c echo.Context, err error) error {
 	if th, ok := err.(accounts.ErrThrottled); ok {
 		c.Response().Header().Set("Retry-After", itoa(int64(th.RetryAfter.Seconds())))
 		return apperr.ErrTooManyRequests.Wrap(err)
 	}
-	if err != nil {
+	if errors.Is(err, accounts.ErrBusy) {
+		c.Response().Header().Set("Retry-After", "1")
+	}
+	return err
+}
+
+type passwordChange struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// changePassword sets the caller's own password, given the current one; the caller's other
+// sessions end, this one stays.
+func (s *Server) changePassword(c echo.Context) error {
+	var req passwordChange
+	if err := bind(c, &req); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, loginResponse{Token: token, ExpiresAt: exp.UTC().Format(timeFormat), User: u})
+	err := s.Accounts.ChangePassword(c.Request().Context(), s.Pool, principal(c), req.CurrentPassword, req.NewPassword, c.RealIP())
+	s.Accounts.Forget()
+	if err != nil {
+		return loginError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // logout revokes the caller's token.

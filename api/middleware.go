@@ -50,11 +50,11 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		err := next(c)
 		// A client that hung up while its request ran shows up as a cancelled context (and a
-		// handler error saying so): it is logged as such, not as a server error, and nothing is
-		// written to the closed connection. (A body read that timed out cancels the context too,
-		// but that client waits for its 408.)
+		// handler error saying so): it is logged as such (499, handleError logs no failure), not
+		// as a server error. (A body read that timed out cancels the context too, but that
+		// client waits for its 408.)
 		cancelled := err != nil && !c.Response().Committed && clientGone(c, err)
-		if err != nil && !cancelled {
+		if err != nil {
 			c.Error(err) // write the response now, so the status below is the real one
 		}
 		route := c.Path()
