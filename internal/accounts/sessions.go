@@ -74,23 +74,20 @@ var errBadCredentials = apperr.New(http.StatusUnauthorized, "invalid_credentials
 // Login checks a username and password and issues a bearer token. It runs as system (nobody is
 // logged in yet). Under a flood it holds in three ways:
 //
-//   - A place in the password hasher's queue is taken first, without waiting: when the queue is
-//     full the login is refused at once with ErrBusy (503), before any database work.
-//   - The attempt is then counted as a failure for the account and the address before the
-//     password is checked, in one statement under the account's advisory lock (claimAttempt):
-//     past either limit it is refused with ErrThrottled, so at most the limit of concurrent
-//     attempts per account are ever checked. A right password takes its failure back.
+//   - The attempt is first counted as a failure for the account and the address, before the
+//     password is checked, in one statement under the keys' advisory locks (claimAttempt): past
+//     either limit it is refused with ErrThrottled, so at most the limit of attempts per
+//     account are ever checked, however many arrive at once. A right password takes its
+//     failure back.
+//   - Then it takes a place in the password hasher's queue without waiting: when the queue is
+//     full the login is refused at once with ErrBusy (503) and its claim taken back, instead
+//     of queueing behind a flood of other accounts' attempts.
 //   - Unknown users cost a hash like known ones, so timing does not reveal which names exist.
 func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, password, remoteAddr, userAgent string) (string, time.Time, User, error) {
 	username = strings.ToLower(strings.TrimSpace(username))
 	if username == "" || len(username) > maxUsernameLenLogin || len(password) > MaxPasswordLen*4 {
 		return "", time.Time{}, User{}, errBadCredentials
 	}
-	done, err := s.Hasher.reserve()
-	if err != nil {
-		return "", time.Time{}, User{}, err
-	}
-	defer done()
 	keys := []string{"user:" + username, "addr:" + remoteAddr}
 	var (
 		token   string
@@ -101,7 +98,7 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 	)
 	// 1. Claim the attempt and look the user up (an unknown user commits the claim too).
 	unknown := false
-	err = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
+	err := db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
 		if err := claimAttempt(ctx, tx, keys, at); err != nil {
 			return err
 		}
@@ -123,7 +120,13 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 	if err != nil {
 		return "", time.Time{}, User{}, err
 	}
-	// 2. Password check outside the transaction (it is slow by design).
+	// 2. Password check outside the transaction (it is slow by design), if the hasher has room.
+	done, err := s.Hasher.reserve()
+	if err != nil {
+		s.releaseAttempt(pool, keys, at)
+		return "", time.Time{}, User{}, err
+	}
+	defer done()
 	ok := false
 	if unknown {
 		_, err = s.Hasher.verifyReserved(ctx, s.Hasher.dummy, password)
@@ -315,15 +318,10 @@ func (s *Store) ChangePassword(ctx context.Context, pool *pgxpool.Pool, p Princi
 	if len(current) > MaxPasswordLen*4 {
 		return errWrongPassword
 	}
-	done, err := s.Hasher.reserve()
-	if err != nil {
-		return err
-	}
-	defer done()
 	keys := []string{"user:" + p.Username, "addr:" + remoteAddr}
 	at := s.Now()
 	var hash string
-	err = db.AsSystem(ctx, pool, "password", func(tx pgx.Tx) error {
+	err := db.AsSystem(ctx, pool, "password", func(tx pgx.Tx) error {
 		if err := claimAttempt(ctx, tx, keys, at); err != nil {
 			return err
 		}
@@ -332,6 +330,12 @@ func (s *Store) ChangePassword(ctx context.Context, pool *pgxpool.Pool, p Princi
 	if err != nil {
 		return err
 	}
+	done, err := s.Hasher.reserve()
+	if err != nil {
+		s.releaseAttempt(pool, keys, at)
+		return err
+	}
+	defer done()
 	ok, err := s.Hasher.verifyReserved(ctx, hash, current)
 	if err != nil {
 		s.releaseAttempt(pool, keys, at)
