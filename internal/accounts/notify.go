@@ -42,8 +42,11 @@ func (s *Store) Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, pool.Config().ConnConfig.Copy(), ready)
+		listened, err := s.listenOnce(ctx, pool.Config().ConnConfig.Copy(), ready)
 		s.cache.flush()
+		if listened {
+			backoff = time.Second
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -57,14 +60,15 @@ func (s *Store) Listen(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, ready func()) error {
+// listenOnce listens on one connection until it fails; listened says whether it got as far.
+func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, ready func()) (listened bool, err error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("accounts: listen: %w", err)
+		return false, fmt.Errorf("accounts: listen: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{changeChannel}.Sanitize()); err != nil {
-		return fmt.Errorf("accounts: listen: %w", err)
+		return false, fmt.Errorf("accounts: listen: %w", err)
 	}
 	// Whatever changed while nobody listened.
 	s.cache.flush()
@@ -73,7 +77,7 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, ready func(
 	}
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return fmt.Errorf("accounts: listen: %w", err)
+			return true, fmt.Errorf("accounts: listen: %w", err)
 		}
 		s.cache.flush()
 	}
