@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/testenv"
 )
@@ -131,29 +133,8 @@ func TestLoginBusy(t *testing.T) {
 // its cache TTL.
 func TestRevocationAtOnce(t *testing.T) {
 	pool := testenv.DB(t)
-	store := testenv.Blob(t)
-	instance := func() (*harness, *accounts.Store) {
-		acc := accounts.NewStore(testHasher(), time.Hour, time.Hour, time.Now)
-		h, _ := edgeHarness(t, false, func(d *Deps) {
-			d.Pool = pool
-			d.Accounts = acc
-			d.Media = testMedia(t, pool, store)
-		})
-		h.pool, h.accounts = pool, acc
-		ctx, cancel := context.WithCancel(context.Background())
-		ready := make(chan struct{}, 8)
-		done := make(chan struct{})
-		go func() { defer close(done); acc.Listen(ctx, pool, testenv.Logger(), func() { ready <- struct{}{} }) }()
-		t.Cleanup(func() { cancel(); <-done })
-		select {
-		case <-ready:
-		case <-time.After(10 * time.Second):
-			t.Fatal("listener not ready")
-		}
-		return h, acc
-	}
-	a, _ := instance()
-	b, _ := instance()
+	a, _ := listeningInstance(t, pool)
+	b, _ := listeningInstance(t, pool)
 	w := a.world()
 	admin := a.token(w.users["admin"])
 	for _, name := range []string{"drone", "inspector", "viewer"} {
@@ -291,5 +272,69 @@ func TestChangeOwnPassword(t *testing.T) {
 	}
 	if last != http.StatusTooManyRequests {
 		t.Fatalf("6th wrong current password: %d, want 429", last)
+	}
+}
+
+// listeningInstance is an API instance on pool with its own accounts store (cache TTL an hour)
+// whose change listener runs; ready receives each time the listener is (re)connected.
+func listeningInstance(t *testing.T, pool *pgxpool.Pool) (*harness, chan struct{}) {
+	t.Helper()
+	acc := accounts.NewStore(testHasher(), time.Hour, time.Hour, time.Now)
+	h, _ := edgeHarness(t, false, func(d *Deps) {
+		d.Pool = pool
+		d.Accounts = acc
+		d.Media = testMedia(t, pool, testenv.Blob(t))
+	})
+	h.pool, h.accounts = pool, acc
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{}, 8)
+	done := make(chan struct{})
+	go func() { defer close(done); acc.Listen(ctx, pool, testenv.Logger(), func() { ready <- struct{}{} }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("listener not ready")
+	}
+	return h, ready
+}
+
+// TestListenerReconnects: when the listener's connection is killed it reconnects, and changes
+// made afterwards reach its instance again.
+func TestListenerReconnects(t *testing.T) {
+	pool := testenv.DB(t)
+	a, _ := listeningInstance(t, pool)
+	b, ready := listeningInstance(t, pool)
+	w := a.world()
+	tok := a.token(w.users["viewer"])
+	if status, _ := b.as(tok, "GET", v1+"/me", ""); status != http.StatusOK {
+		t.Fatal("fresh token refused")
+	}
+	if n := a.count(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND datname = current_database()`); n < 1 {
+		t.Fatal("no listener connection found")
+	}
+	{
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+			t.Fatal("listener did not reconnect")
+		}
+	}
+	if status, _ := b.as(tok, "GET", v1+"/me", ""); status != http.StatusOK {
+		t.Fatal("token refused after the reconnect")
+	}
+	admin := a.token(w.users["admin"])
+	if status, body := a.as(admin, "PATCH", fmt.Sprintf("%s/users/%d", v1, w.users["viewer"].ID), `{"disabled":true}`); status != 200 {
+		t.Fatalf("disable: %d %s", status, body)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if status, _ := b.as(tok, "GET", v1+"/me", ""); status == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("after the reconnect, the other instance did not hear of the change within 2 s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
