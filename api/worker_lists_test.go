@@ -95,4 +95,3 @@ func TestWorkerListsReadTheirCells(t *testing.T) {
 		t.Fatal("not a worker")
 	}
 }
-
