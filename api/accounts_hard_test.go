@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/client"
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/testenv"
 )
@@ -336,5 +337,29 @@ func TestListenerReconnects(t *testing.T) {
 			t.Fatal("after the reconnect, the other instance did not hear of the change within 2 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClientChangePassword: client.ChangePassword drives POST /me/password (checked against
+// the spec by the harness); a wrong current password is a typed wrong_password error.
+func TestClientChangePassword(t *testing.T) {
+	h := newHarness(t)
+	h.world()
+	ctx := context.Background()
+	c := client.New(h.url, client.WithLanguage("en"))
+	if _, err := c.Login(ctx, "viewer", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ChangePassword(ctx, "not it at all", "a new password!"); !client.IsCode(err, "wrong_password") {
+		t.Fatalf("wrong current password: %v", err)
+	}
+	if err := c.ChangePassword(ctx, "correct horse battery", "a new password!"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Me(ctx); err != nil {
+		t.Fatalf("token ended by its own password change: %v", err)
+	}
+	if _, err := client.New(h.url).Login(ctx, "viewer", "a new password!"); err != nil {
+		t.Fatalf("new password: %v", err)
 	}
 }
