@@ -88,7 +88,7 @@ func run() error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("sieve demo: %w: %s", err, out)
 	} else if i := bytes.Index(out, []byte("demo city")); i >= 0 {
-		fmt.Print(string(out[i:bytes.IndexByte(out[i:], '\n')+i+1]))
+		fmt.Print(string(out[i : bytes.IndexByte(out[i:], '\n')+i+1]))
 	}
 	pool, err := db.Open(ctx, st.appURL, 8)
 	if err != nil {
