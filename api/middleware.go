@@ -118,7 +118,11 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
 		if s.BodyIdleTimeout > 0 && req.Body != http.NoBody {
-			req.Body = &idleBody{ReadCloser: req.Body, rc: http.NewResponseController(c.Response()), idle: s.BodyIdleTimeout}
+			b := &idleBody{ReadCloser: req.Body, rc: http.NewResponseController(c.Response()), idle: s.BodyIdleTimeout}
+			if s.ReadTimeout > 0 {
+				b.end = time.Now().Add(s.ReadTimeout)
+			}
+			req.Body = b
 		}
 		return next(c)
 	}
@@ -127,18 +131,24 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 // idleBody gives every read of a request body idle seconds to bring something: a client that
 // declared more bytes than it sends, or stalls, gets 408 then (errRequestTimeout) instead of
 // holding a handler and its buffers until the server's whole-request timeout. The deadline is
-// the connection's (http.ResponseController), so a blocked read returns when it passes; the next
+// the connection's (http.ResponseController), so a blocked read returns when it passes, and
+// never later than end (the server's whole-request ReadTimeout, which it replaces); the next
 // request on the connection gets the server's own deadlines again.
 type idleBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
 	idle time.Duration
+	end  time.Time // zero: none
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
+	d := time.Now().Add(b.idle)
+	if !b.end.IsZero() && b.end.Before(d) {
+		d = b.end
+	}
 	// Not every ResponseWriter can set deadlines (tests' recorders): then the server's
 	// ReadTimeout alone applies.
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	_ = b.rc.SetReadDeadline(d)
 	return b.ReadCloser.Read(p)
 }
 

@@ -45,8 +45,10 @@ type Deps struct {
 	// TrustProxy takes the client address from X-Forwarded-For (behind a load balancer).
 	TrustProxy bool
 	// BodyIdleTimeout is how long a read of a request body may wait for bytes before the
-	// request is answered 408 (0: only the server's ReadTimeout applies).
+	// request is answered 408 (0: only the server's ReadTimeout applies). ReadTimeout is the
+	// http.Server's: body reads still end by then (the idle deadline replaces the connection's).
 	BodyIdleTimeout time.Duration
+	ReadTimeout     time.Duration
 }
 
 // Server holds the dependencies shared by all handlers.

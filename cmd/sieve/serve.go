@@ -176,5 +176,6 @@ func (a *app) server(svc *media.Service) *api.Server {
 		TrustProxy:  a.cfg.HTTP.TrustProxy,
 		// A body that stalls is answered 408 (the whole-request ReadTimeout is for slow phones).
 		BodyIdleTimeout: a.cfg.HTTP.BodyIdleTimeout,
+		ReadTimeout:     a.cfg.HTTP.ReadTimeout,
 	})
 }
