@@ -245,10 +245,15 @@ var errLastCityAdmin = apperr.New(http.StatusConflict, "last_city_admin",
 	"这是最后一个启用的市级管理员，不能降级或停用；请先设置另一位市级管理员")
 
 // keepOneCityAdmin refuses to demote or disable city administrator id when no other enabled
-// one is left (nobody could manage the city's users then). Concurrent changes of city
-// administrators queue on one advisory lock, so two of the last two cannot demote each other
-// at once.
+// one is left (nobody could manage the city's users through the API then). Concurrent changes
+// of city administrators queue on one advisory lock, so two of the last two cannot demote each
+// other at once. The system (the `sieve user` command on the server, the way to recover) is not
+// held to it.
 func keepOneCityAdmin(ctx context.Context, q db.Querier, id int64) error {
+	var system bool
+	if err := q.QueryRow(ctx, `SELECT sieve_system()`).Scan(&system); err != nil || system {
+		return err
+	}
 	// Two statements: the count's snapshot must be taken after the lock is held.
 	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('city_admins', 411081))`); err != nil {
 		return fmt.Errorf("accounts: lock city admins: %w", err)
