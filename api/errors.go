@@ -38,6 +38,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// The client hung up (observe logs the request with status 499); not our failure.
 		s.Log.Info("request cancelled by the client", "request_id", reqID, "method", c.Request().Method,
 			"path", c.Request().URL.Path, "err", err)
+	case ae.Status == http.StatusServiceUnavailable:
+		// Shedding load or a backing service down: expected under stress, and said once per
+		// request (observe logs the request at warn too).
+		s.Log.Warn("request refused: unavailable", "request_id", reqID, "method", c.Request().Method,
+			"path", c.Request().URL.Path, "code", ae.Code, "err", err)
 	case ae.Status >= 500:
 		s.Log.Error("request failed", "request_id", reqID, "method", c.Request().Method,
 			"path", c.Request().URL.Path, "status", ae.Status, "code", ae.Code, "err", err)

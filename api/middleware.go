@@ -93,6 +93,8 @@ func levelFor(status int) slog.Level {
 	switch {
 	case status == statusClientClosed:
 		return slog.LevelInfo
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
 	case status >= 500:
 		return slog.LevelError
 	case status >= 400:

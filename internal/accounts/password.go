@@ -52,7 +52,7 @@ type Hasher struct {
 }
 
 // NewHasher returns a Hasher with the given cost running at most concurrent hashes at once,
-// with a queue of 4 × concurrent waiting at most 2 s (see WithQueue).
+// with a queue of 16 × concurrent waiting at most 2 s (see WithQueue).
 func NewHasher(p HashParams, concurrent int) *Hasher {
 	if concurrent < 1 {
 		concurrent = 1
@@ -61,7 +61,7 @@ func NewHasher(p HashParams, concurrent int) *Hasher {
 	enc := base64.RawStdEncoding
 	h.dummy = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
 		enc.EncodeToString([]byte("sieve-dummy-salt")), enc.EncodeToString(make([]byte, 32)))
-	return h.WithQueue(4*concurrent, 2*time.Second)
+	return h.WithQueue(16*concurrent, 2*time.Second)
 }
 
 // WithQueue sets how many hashes may wait for a running slot and for how long; a hash past

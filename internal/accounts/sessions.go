@@ -74,11 +74,13 @@ var errBadCredentials = apperr.New(http.StatusUnauthorized, "invalid_credentials
 // Login checks a username and password and issues a bearer token. It runs as system (nobody is
 // logged in yet). Under a flood it holds in three ways:
 //
-//   - The attempt is first counted as a failure for the account and the address, before the
-//     password is checked, in one statement under the keys' advisory locks (claimAttempt): past
-//     either limit it is refused with ErrThrottled, so at most the limit of attempts per
-//     account are ever checked, however many arrive at once. A right password takes its
-//     failure back.
+//   - The attempt is first counted as a failure of the account, before the password is
+//     checked, in one statement under the account's advisory lock (claimAttempt): past the
+//     account's or the address's limit it is refused with ErrThrottled, so at most the limit of
+//     attempts per account are ever checked, however many arrive at once. A right password
+//     takes its failure back; a wrong one is counted against the address too. (The address
+//     counts only wrong passwords, not attempts in flight: many workers behind one carrier NAT
+//     log in at once at the start of a shift, and the hasher's queue bounds a spray anyway.)
 //   - Then it takes a place in the password hasher's queue without waiting: when the queue is
 //     full the login is refused at once with ErrBusy (503) and its claim taken back, instead
 //     of queueing behind a flood of other accounts' attempts.
@@ -139,11 +141,12 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 		return "", time.Time{}, User{}, err
 	}
 	if !ok || user.Disabled {
+		s.failFromAddress(pool, keys)
 		return "", time.Time{}, User{}, errBadCredentials
 	}
 	// 3. A right password: take the failures back, issue the token.
 	err = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
-		if err := forgetFailures(ctx, tx, keys, at); err != nil {
+		if err := forgetFailures(ctx, tx, keys); err != nil {
 			return err
 		}
 		var err error
@@ -160,15 +163,14 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 	return token, expires, user, nil
 }
 
-// claimAttempt counts a login attempt for keys (the account first, then the address) as a
-// failure at time at, unless one of them already has its limit of failures within the window:
+// claimAttempt counts a login attempt as a failure of the account keys[0] at time at, unless
+// the account or the address keys[1] already has its limit of failures within the window:
 // then it records nothing and returns ErrThrottled with the wait. The count and the insert are
-// one statement, run under the keys' advisory locks (taken in the same order by every
-// attempt), so concurrent attempts for one account cannot all pass a check that none has yet
-// counted.
+// one statement, run under the account's advisory lock, so concurrent attempts for one account
+// cannot all pass a check that none has yet counted.
 func claimAttempt(ctx context.Context, tx pgx.Tx, keys []string, at time.Time) error {
-	const lock = `SELECT count(pg_advisory_xact_lock(hashtextextended(k, 411081))) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, i)`
-	if _, err := tx.Exec(ctx, lock, keys); err != nil {
+	const lock = `SELECT pg_advisory_xact_lock(hashtextextended($1, 411081))`
+	if _, err := tx.Exec(ctx, lock, keys[0]); err != nil {
 		return fmt.Errorf("accounts: throttle lock: %w", err)
 	}
 	const claim = `WITH k AS (SELECT * FROM unnest($1::text[], $2::int[]) AS t(key, lim)),
@@ -177,7 +179,7 @@ func claimAttempt(ctx context.Context, tx pgx.Tx, keys []string, at time.Time) e
 				SELECT failed_at FROM login_failures WHERE key = k.key AND failed_at > $3
 				ORDER BY failed_at DESC LIMIT k.lim) x) f),
 		ins AS (INSERT INTO login_failures (key, failed_at)
-			SELECT key, $4 FROM k WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.n >= c.lim) RETURNING 1)
+			SELECT $1[1], $4 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.n >= c.lim) RETURNING 1)
 		SELECT max(c.oldest) FILTER (WHERE c.n >= c.lim), (SELECT count(*) FROM ins) FROM c`
 	var oldest *time.Time
 	var inserted int
@@ -192,26 +194,34 @@ func claimAttempt(ctx context.Context, tx pgx.Tx, keys []string, at time.Time) e
 	return ErrThrottled{RetryAfter: time.Duration(math.Ceil(wait.Seconds())) * time.Second}
 }
 
-// forgetFailures takes back a right attempt: every failure of the account, and the failure
-// claimAttempt counted for the address at time at.
-func forgetFailures(ctx context.Context, q db.Querier, keys []string, at time.Time) error {
-	const sql = `DELETE FROM login_failures WHERE key = $1
-		OR ctid = (SELECT ctid FROM login_failures WHERE key = $2 AND failed_at = $3 LIMIT 1)`
-	if _, err := q.Exec(ctx, sql, keys[0], keys[1], at); err != nil {
+// forgetFailures takes back a right attempt: every failure of the account keys[0].
+func forgetFailures(ctx context.Context, q db.Querier, keys []string) error {
+	if _, err := q.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, keys[0]); err != nil {
 		return fmt.Errorf("accounts: forget failures: %w", err)
 	}
 	return nil
 }
 
-// releaseAttempt takes back the failures claimAttempt counted at time at for an attempt whose
+// failFromAddress counts a wrong password against the address keys[1] (the account's failure
+// was counted by claimAttempt). It runs on its own short context: the request's may be gone.
+func (s *Store) failFromAddress(pool *pgxpool.Pool, keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)`, keys[1], s.Now())
+		return err
+	})
+}
+
+// releaseAttempt takes back the failure claimAttempt counted at time at for an attempt whose
 // password was never checked. It runs on its own short context: the request's may be gone.
 func (s *Store) releaseAttempt(pool *pgxpool.Pool, keys []string, at time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
 		const sql = `DELETE FROM login_failures WHERE ctid IN (
-			SELECT DISTINCT ON (key) ctid FROM login_failures WHERE key = ANY($1) AND failed_at = $2)`
-		_, err := tx.Exec(ctx, sql, keys, at)
+			SELECT ctid FROM login_failures WHERE key = $1 AND failed_at = $2 LIMIT 1)`
+		_, err := tx.Exec(ctx, sql, keys[0], at)
 		return err
 	})
 }
@@ -342,6 +352,7 @@ func (s *Store) ChangePassword(ctx context.Context, pool *pgxpool.Pool, p Princi
 		return err
 	}
 	if !ok {
+		s.failFromAddress(pool, keys)
 		return errWrongPassword
 	}
 	newHash, err := s.Hasher.hashReserved(ctx, next)
@@ -350,7 +361,7 @@ func (s *Store) ChangePassword(ctx context.Context, pool *pgxpool.Pool, p Princi
 		return err
 	}
 	return db.AsSystem(ctx, pool, "password", func(tx pgx.Tx) error {
-		if err := forgetFailures(ctx, tx, keys, at); err != nil {
+		if err := forgetFailures(ctx, tx, keys); err != nil {
 			return err
 		}
 		const sql = `UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1`

@@ -44,7 +44,8 @@ type Auth struct {
 	CacheTTL time.Duration
 	// KDFConcurrency is how many password hashes (argon2id, 19 MiB each) run at once
 	// (SIEVE_AUTH_KDF_CONCURRENCY, default the number of CPUs, at least 2); KDFQueue how many
-	// more may wait (SIEVE_AUTH_KDF_QUEUE, default 4 × concurrency) and KDFWait for how long
+	// more may wait (SIEVE_AUTH_KDF_QUEUE, default 16 × concurrency: about what a hash of 70-120 ms
+	// per slot serves within the wait) and KDFWait for how long
 	// (SIEVE_AUTH_KDF_WAIT, 2s). Past either a login is answered 503 login_busy at once.
 	KDFConcurrency int32
 	KDFQueue       int32
@@ -142,7 +143,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.dur("SIEVE_AUTH_TOKEN_TTL", &c.Auth.TokenTTL)
 	r.dur("SIEVE_AUTH_CACHE_TTL", &c.Auth.CacheTTL)
 	r.int32("SIEVE_AUTH_KDF_CONCURRENCY", &c.Auth.KDFConcurrency)
-	c.Auth.KDFQueue = 4 * c.Auth.KDFConcurrency
+	c.Auth.KDFQueue = 16 * c.Auth.KDFConcurrency
 	r.int32("SIEVE_AUTH_KDF_QUEUE", &c.Auth.KDFQueue)
 	r.dur("SIEVE_AUTH_KDF_WAIT", &c.Auth.KDFWait)
 	r.dur("SIEVE_HTTP_BODY_IDLE_TIMEOUT", &c.HTTP.BodyIdleTimeout)
