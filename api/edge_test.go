@@ -122,6 +122,12 @@ func TestBadText(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("literal backslash-u0000: %d %s", status, b)
 	}
+	// The body is judged as the handler reads it: a request refused before (no token) is 401.
+	status, b, _ = h.request("PATCH", fmt.Sprintf("%s/users/%d", v1, w.users["viewer"].ID),
+		strings.NewReader(`{"displayName":"a\u0000"}`), "Content-Type", "application/json")
+	if status != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d %s, want 401", status, b)
+	}
 }
 
 // TestDatabaseDown: with PostgreSQL unreachable, API routes answer 503 database_unavailable
@@ -230,4 +236,45 @@ func TestShortBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTextBodyAcrossReads: the JSON text check holds when a NUL escape or a UTF-8 sequence is
+// cut between two reads, and passes good text, a literal backslash before "u0000" included.
+func TestTextBodyAcrossReads(t *testing.T) {
+	cases := []struct {
+		body string
+		bad  bool
+	}{
+		{`{"a":"x\u0000y"}`, true},
+		{`{"a":"x\\u0000y"}`, false},
+		{`{"a":"x\\\u0000y"}`, true},
+		{`{"a":"\u0041\u00e9"}`, false},
+		{`{"a":"火龙村"}`, false},
+		{"{\"a\":\"\xe7\x81\"}", true},
+		{"{\"a\":\"\xff\"}", true},
+		{"{\"a\":\"\x00\"}", true},
+	}
+	for _, tt := range cases {
+		for cut := 1; cut < len(tt.body); cut++ {
+			r := &textBody{ReadCloser: io.NopCloser(&chunked{parts: []string{tt.body[:cut], tt.body[cut:]}})}
+			_, err := io.ReadAll(r)
+			if got := errors.Is(err, errBadText); got != tt.bad {
+				t.Errorf("%q cut at %d: bad=%v, want %v (%v)", tt.body, cut, got, tt.bad, err)
+			}
+		}
+	}
+}
+
+// chunked reads its parts one per Read.
+type chunked struct{ parts []string }
+
+func (c *chunked) Read(p []byte) (int, error) {
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.parts[0])
+	if c.parts[0] = c.parts[0][n:]; c.parts[0] == "" {
+		c.parts = c.parts[1:]
+	}
+	return n, nil
 }

@@ -83,6 +83,10 @@ func toAppError(err error) *apperr.Error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return errRequestTimeout.Wrap(err)
 	}
+	// A body that held bad text (textBody), whatever the handler's reading made of it.
+	if errors.Is(err, errBadText) {
+		return errBadText.Wrap(err)
+	}
 	// Database errors that did not pass through a store's mapping (a database that is down is
 	// 503 database_unavailable wherever it shows).
 	err = db.MapError(err)

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -163,11 +161,12 @@ var errRequestTimeout = apperr.New(http.StatusRequestTimeout, "request_timeout",
 var errBadText = apperr.New(http.StatusBadRequest, "invalid_text",
 	"text must be valid UTF-8 without NUL characters", "文本须为有效的UTF-8编码，且不能包含空字符(NUL)")
 
-// checkText refuses, for every route and before any handler runs, a path, query parameter or
-// JSON string that holds a NUL character or invalid UTF-8 (400 invalid_text). JSON bodies of
-// routes with the JSON body limit are read here (bounded by limitBody) and handed on as read;
-// routes that take files stream their bodies, and PostgreSQL's refusal of such text in them is
-// mapped by db.MapError.
+// checkText refuses, for every route and before any handler sees it, a path, query parameter or
+// JSON string that holds a NUL character or invalid UTF-8 (400 invalid_text). Query and path
+// are judged at once; a JSON body as it is read (textBody), so nothing is buffered here and a
+// request refused before its body is read (401, 404) never has it read. Routes that take files
+// are judged so when they send JSON (GeoJSON imports); their other formats reach PostgreSQL,
+// whose refusal of such text db.MapError maps to the same answer.
 func (s *Server) checkText(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -189,67 +188,91 @@ func (s *Server) checkText(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 		}
-		if _, files := s.limits[req.Method+" "+c.Path()]; files || !jsonBody(req) {
-			return next(c)
+		_, files := s.limits[req.Method+" "+c.Path()]
+		if jsonBody(req, files) {
+			req.Body = &textBody{ReadCloser: req.Body}
 		}
-		body, err := io.ReadAll(req.Body)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.Response().Header().Set(echo.HeaderConnection, "close")
-			return errRequestTimeout.Wrap(err)
-		}
-		if err == nil && badJSONText(body) {
-			return errBadText
-		}
-		// A read error (a body past the limit) is the handler's to report, as before: it reads
-		// the same bytes and then the same error.
-		rest := io.Reader(bytes.NewReader(body))
-		if err != nil {
-			rest = io.MultiReader(rest, errReader{err})
-		}
-		req.Body = struct {
-			io.Reader
-			io.Closer
-		}{rest, req.Body}
 		return next(c)
 	}
 }
 
-type errReader struct{ err error }
-
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
-
-// jsonBody reports whether req carries a body that bind would read as JSON.
-func jsonBody(req *http.Request) bool {
+// jsonBody reports whether req carries a body that is JSON: declared so, or (on routes that do
+// not take files) undeclared, which bind reads as JSON.
+func jsonBody(req *http.Request, files bool) bool {
 	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 		return false
 	}
-	ct := req.Header.Get(echo.HeaderContentType)
-	return ct == "" || strings.HasPrefix(ct, echo.MIMEApplicationJSON)
+	ct := strings.ToLower(req.Header.Get(echo.HeaderContentType))
+	return (ct == "" && !files) || strings.HasPrefix(ct, echo.MIMEApplicationJSON) || strings.HasPrefix(ct, "application/geo+json")
+}
+
+// textBody passes a JSON body through and fails its read with errBadText at the first NUL
+// character (a raw byte, or the escape \u0000 in a string) or invalid UTF-8 sequence. It keeps
+// the state it needs across reads: an escape begun, the start of a UTF-8 sequence.
+type textBody struct {
+	io.ReadCloser
+	carry []byte // the start of a UTF-8 sequence that the last read cut
+	esc   bool   // the last byte was a backslash that begins an escape
+	u     int    // bytes of "u0000" matched after an escape's backslash
+	err   error
+}
+
+var nulEscape = []byte("u0000")
+
+func (b *textBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.ReadCloser.Read(p)
+	if bad := b.check(p[:n], errors.Is(err, io.EOF)); bad {
+		b.err = errBadText
+		return 0, b.err
+	}
+	return n, err
+}
+
+// check judges the next bytes of the body; eof says they are the last.
+func (b *textBody) check(p []byte, eof bool) bool {
+	for _, c := range p {
+		switch {
+		case c == 0:
+			return true
+		case b.u > 0:
+			if c != nulEscape[b.u] {
+				b.u = 0
+				continue
+			}
+			if b.u++; b.u == len(nulEscape) {
+				return true
+			}
+		case b.esc:
+			b.esc = false
+			if c == 'u' {
+				b.u = 1
+			}
+		case c == '\\':
+			b.esc = true
+		}
+	}
+	buf := append(b.carry, p...)
+	b.carry = nil
+	// Hold back an incomplete sequence at the end for the next read.
+	for i := len(buf) - 1; i >= 0 && i >= len(buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(buf[i]) {
+			if !utf8.FullRune(buf[i:]) {
+				b.carry = append([]byte(nil), buf[i:]...)
+				buf = buf[:i]
+			}
+			break
+		}
+	}
+	if eof && len(b.carry) > 0 {
+		return true
+	}
+	return !utf8.Valid(buf)
 }
 
 func badText(s string) bool { return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) }
-
-// badJSONText reports whether a JSON document holds invalid UTF-8 or a NUL character, raw or
-// escaped (\u0000) in a string or key. A malformed document is not judged here (bind says what
-// is wrong with it).
-func badJSONText(b []byte) bool {
-	if bytes.IndexByte(b, 0) >= 0 || !utf8.Valid(b) {
-		return true
-	}
-	if !bytes.Contains(b, []byte(`\u0000`)) {
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if str, ok := tok.(string); ok && strings.IndexByte(str, 0) >= 0 {
-			return true
-		}
-	}
-}
 
 // httpMetrics are the Prometheus series of the HTTP layer.
 type httpMetrics struct {
