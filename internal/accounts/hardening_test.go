@@ -73,3 +73,31 @@ func TestHasherSheds(t *testing.T) {
 		t.Fatalf("a refusal took %s; refusals must be at once or after the queue's wait", slowest)
 	}
 }
+
+// TestHasherRefusesWhatItCannotServe: when the hashes ahead would outlast the wait, a place
+// in the queue is refused at once, though the queue has room.
+func TestHasherRefusesWhatItCannotServe(t *testing.T) {
+	h := NewHasher(HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}, 1).WithQueue(100, 100*time.Millisecond)
+	h.took.Store(int64(time.Second)) // a hash here takes a second
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		done, err := h.reserve()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer done()
+		close(started)
+		<-release
+	}()
+	<-started
+	t0 := time.Now()
+	if _, err := h.reserve(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a place behind a one-second hash with a 100 ms wait: %v, want ErrBusy", err)
+	}
+	if el := time.Since(t0); el > 50*time.Millisecond {
+		t.Fatalf("refused after %s, want at once", el)
+	}
+	close(release)
+}

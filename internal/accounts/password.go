@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -49,6 +50,11 @@ type Hasher struct {
 	admit  chan struct{} // hashes running or waiting
 	wait   time.Duration // longest wait for a running slot
 	dummy  string        // a hash with params, verified for unknown users
+	// took is a moving average of how long a hash takes here (ns), so that a place in the
+	// queue is refused at once when the hashes ahead would not be done within the wait: on a
+	// loaded machine a hash takes several times longer, and waiting the whole wait for a
+	// refusal helps nobody.
+	took atomic.Int64
 }
 
 // NewHasher returns a Hasher with the given cost running at most concurrent hashes at once,
@@ -116,6 +122,7 @@ func (h *Hasher) hashSalted(ctx context.Context, pw string, salt []byte) (string
 		return "", err
 	}
 	defer h.release()
+	defer h.timed(time.Now())
 	p := h.params
 	key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, 32)
 	enc := base64.RawStdEncoding
@@ -157,17 +164,40 @@ func (h *Hasher) verifyReserved(ctx context.Context, hash, pw string) (bool, err
 		return false, err
 	}
 	defer h.release()
+	defer h.timed(time.Now())
 	got := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// reserve takes a place in the queue at once, or answers ErrBusy; done gives it back.
+// reserve takes a place in the queue at once, or answers ErrBusy: when the queue is full, or
+// when the hashes ahead would take longer than the wait. done gives the place back.
 func (h *Hasher) reserve() (done func(), err error) {
+	if ahead := len(h.admit) - cap(h.sem) + 1; ahead > 0 {
+		rounds := (ahead + cap(h.sem) - 1) / cap(h.sem)
+		if time.Duration(int64(rounds)*h.took.Load()) > h.wait {
+			return nil, ErrBusy
+		}
+	}
 	select {
 	case h.admit <- struct{}{}:
 		return func() { <-h.admit }, nil
 	default:
 		return nil, ErrBusy
+	}
+}
+
+// timed records how long a hash that started at start took (a moving average of 1/8).
+func (h *Hasher) timed(start time.Time) {
+	d := int64(time.Since(start))
+	for {
+		old := h.took.Load()
+		next := d
+		if old > 0 {
+			next = old + (d-old)/8
+		}
+		if h.took.CompareAndSwap(old, next) {
+			return
+		}
 	}
 }
 
