@@ -167,11 +167,18 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 // the account or the address keys[1] already has its limit of failures within the window:
 // then it records nothing and returns ErrThrottled with the wait. The count and the insert are
 // one statement, run under the account's advisory lock, so concurrent attempts for one account
-// cannot all pass a check that none has yet counted.
+// cannot all pass a check that none has yet counted. An attempt that finds the lock held (another
+// attempt for the account is being counted at this very moment) does not queue for it: it is
+// refused at once with a wait of a second, so a flood of attempts for one account holds no
+// database connections waiting and delays nobody else's login.
 func claimAttempt(ctx context.Context, tx pgx.Tx, keys []string, at time.Time) error {
-	const lock = `SELECT pg_advisory_xact_lock(hashtextextended($1, 411081))`
-	if _, err := tx.Exec(ctx, lock, keys[0]); err != nil {
+	const lock = `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 411081))`
+	var locked bool
+	if err := tx.QueryRow(ctx, lock, keys[0]).Scan(&locked); err != nil {
 		return fmt.Errorf("accounts: throttle lock: %w", err)
+	}
+	if !locked {
+		return ErrThrottled{RetryAfter: time.Second}
 	}
 	const claim = `WITH k AS (SELECT * FROM unnest($1::text[], $2::int[]) AS t(key, lim)),
 		c AS (SELECT k.key, k.lim, f.n, f.oldest FROM k CROSS JOIN LATERAL (
