@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -41,13 +42,12 @@ func (s *Server) route(method, path string, perm accounts.Permission, h echo.Han
 // authenticate resolves the bearer token into the request's Principal, or answers 401.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || token == "" {
+		token, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		if !ok {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sieve"`)
 			return apperr.ErrUnauthenticated
 		}
-		p, err := s.Accounts.Authenticate(c.Request().Context(), s.Pool, strings.TrimSpace(token))
+		p, err := s.Accounts.Authenticate(c.Request().Context(), s.Pool, token)
 		if err != nil {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sieve", error="invalid_token"`)
 			return err
@@ -55,6 +55,17 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(principalKey, p)
 		return next(c)
 	}
+}
+
+// bearerToken reads the token of an Authorization header. The scheme name is case-insensitive
+// (RFC 9110 section 11.1: "Bearer", "bearer" and "BEARER" are the same).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // require answers 403 unless the caller's role has permission p.
@@ -154,14 +165,43 @@ func (s *Server) login(c echo.Context) error {
 	}
 	token, exp, u, err := s.Accounts.Login(c.Request().Context(), s.Pool, req.Username, req.Password,
 		c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		return loginError(c, err)
+	}
+	return c.JSON(http.StatusOK, loginResponse{Token: token, ExpiresAt: exp.UTC().Format(timeFormat), User: u})
+}
+
+// loginError adds Retry-After to the refusals of a password check: throttled (429, the wait
+// the throttle names) and busy (503, a second: the hasher's queue drains in well under that).
+func loginError(c echo.Context, err error) error {
 	if th, ok := err.(accounts.ErrThrottled); ok {
 		c.Response().Header().Set("Retry-After", itoa(int64(th.RetryAfter.Seconds())))
 		return apperr.ErrTooManyRequests.Wrap(err)
 	}
-	if err != nil {
+	if errors.Is(err, accounts.ErrBusy) {
+		c.Response().Header().Set("Retry-After", "1")
+	}
+	return err
+}
+
+type passwordChange struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// changePassword sets the caller's own password, given the current one; the caller's other
+// sessions end, this one stays.
+func (s *Server) changePassword(c echo.Context) error {
+	var req passwordChange
+	if err := bind(c, &req); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, loginResponse{Token: token, ExpiresAt: exp.UTC().Format(timeFormat), User: u})
+	err := s.Accounts.ChangePassword(c.Request().Context(), s.Pool, principal(c), req.CurrentPassword, req.NewPassword, c.RealIP())
+	s.Accounts.Forget()
+	if err != nil {
+		return loginError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // logout revokes the caller's token.

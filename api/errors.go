@@ -3,11 +3,13 @@ package api
 import (
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/db"
 )
 
 // errorBody is the JSON shape of every error: {"error":{"code","message"}}.
@@ -31,10 +33,20 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	ae := toAppError(err)
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-	if ae.Status >= 500 {
+	switch {
+	case clientGone(c, err):
+		// The client hung up (observe logs the request with status 499); not our failure.
+		s.Log.Info("request cancelled by the client", "request_id", reqID, "method", c.Request().Method,
+			"path", c.Request().URL.Path, "err", err)
+	case ae.Status == http.StatusServiceUnavailable:
+		// Shedding load or a backing service down: expected under stress, and said once per
+		// request (observe logs the request at warn too).
+		s.Log.Warn("request refused: unavailable", "request_id", reqID, "method", c.Request().Method,
+			"path", c.Request().URL.Path, "code", ae.Code, "err", err)
+	case ae.Status >= 500:
 		s.Log.Error("request failed", "request_id", reqID, "method", c.Request().Method,
 			"path", c.Request().URL.Path, "status", ae.Status, "code", ae.Code, "err", err)
-	} else {
+	default:
 		s.Log.Debug("request refused", "request_id", reqID, "status", ae.Status, "code", ae.Code, "err", err)
 	}
 	msg := ae.MessageZH
@@ -43,6 +55,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if ae.Status == http.StatusTooManyRequests && c.Response().Header().Get("Retry-After") == "" {
 		c.Response().Header().Set("Retry-After", "60")
+	}
+	if ae.Status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", retryAfterUnavailable)
+	}
+	if ae.Status == http.StatusRequestTimeout {
+		c.Response().Header().Set(echo.HeaderConnection, "close")
 	}
 	body := errorBody{Error: errorFields{Code: ae.Code, Message: msg, Details: ae.Details}}
 	if c.Request().Method == http.MethodHead {
@@ -55,8 +73,23 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
+// retryAfterUnavailable is the Retry-After (seconds) of a 503 that does not set its own: a
+// database or file store that is down is usually back within seconds (a restart, a failover).
+const retryAfterUnavailable = "5"
+
 // toAppError classifies any error into a public *apperr.Error.
 func toAppError(err error) *apperr.Error {
+	// A body read that passed its deadline (idleBody), whatever the handler made of it.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errRequestTimeout.Wrap(err)
+	}
+	// A body that held bad text (textBody), whatever the handler's reading made of it.
+	if errors.Is(err, errBadText) {
+		return errBadText.Wrap(err)
+	}
+	// Database errors that did not pass through a store's mapping (a database that is down is
+	// 503 database_unavailable wherever it shows).
+	err = db.MapError(err)
 	if ae, ok := apperr.As(err); ok {
 		return ae
 	}

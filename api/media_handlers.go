@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
@@ -45,7 +44,7 @@ func (s *Server) uploadMedia(c echo.Context) error {
 		}
 	}
 	mc := s.Media.Config()
-	idleBody(c, mc.BodyIdleTimeout, mc.BodyTotalTimeout)
+	withIdle(c, mc.BodyIdleTimeout, mc.BodyTotalTimeout)
 	mr, releaseBuf, err := multipartReader(c.Request())
 	defer releaseBuf()
 	if err != nil {
@@ -98,39 +97,6 @@ func (s *Server) uploadMedia(c echo.Context) error {
 			}
 		}
 	}
-}
-
-// idleBody makes the request's body cut off when no byte arrives for idle (the read deadline
-// of the connection moves on with each read, never past total from now): a stalled client
-// costs its connection for idle, not for the whole read timeout. Zero idle leaves the body as
-// it is.
-func idleBody(c echo.Context, idle, total time.Duration) {
-	if idle <= 0 {
-		return
-	}
-	r := c.Request()
-	ib := &idleReader{ReadCloser: r.Body, rc: http.NewResponseController(c.Response().Writer), idle: idle}
-	if total > 0 {
-		ib.end = time.Now().Add(total)
-	}
-	r.Body = ib
-}
-
-// idleReader moves the connection's read deadline idle past each read.
-type idleReader struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	idle time.Duration
-	end  time.Time
-}
-
-func (ir *idleReader) Read(p []byte) (int, error) {
-	d := time.Now().Add(ir.idle)
-	if !ir.end.IsZero() && d.After(ir.end) {
-		d = ir.end
-	}
-	_ = ir.rc.SetReadDeadline(d) // not every writer supports it (tests' recorders): then no idle limit
-	return ir.ReadCloser.Read(p)
 }
 
 // medium loads the medium named by the path in the caller's scope.

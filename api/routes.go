@@ -32,6 +32,7 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, v1+"/auth/login", public, s.login)
 	s.route(http.MethodPost, v1+"/auth/logout", authed, s.logout)
 	s.route(http.MethodGet, v1+"/me", authed, s.me)
+	s.route(http.MethodPost, v1+"/me/password", authed, s.changePassword)
 
 	// People.
 	s.route(http.MethodGet, v1+"/users", accounts.PermManageUsers, s.listUsers)

@@ -55,6 +55,11 @@ type Deps struct {
 
 	// Inspections records visits and runs their evidence checks (nil: those routes answer 503).
 	Inspections *inspections.Service
+	// BodyIdleTimeout is how long a read of a request body may wait for bytes before the
+	// request is answered 408 (0: only the server's ReadTimeout applies). ReadTimeout is the
+	// http.Server's: body reads still end by then (the idle deadline replaces the connection's).
+	BodyIdleTimeout time.Duration
+	ReadTimeout     time.Duration
 }
 
 // Server holds the dependencies shared by all handlers.

@@ -74,6 +74,9 @@ func (s *Server) updateUser(c echo.Context) error {
 	u, err := writeFound(s, c, lookup, func(ctx context.Context, tx pgx.Tx, patch accounts.UserPatch) (accounts.User, error) {
 		return s.Accounts.Update(ctx, tx, principal(c).Role, id, patch)
 	})
+	// After the commit: the next request here sees the change (a principal cached while the
+	// change was in flight included); other instances hear of it from the database.
+	s.Accounts.Forget()
 	if err != nil {
 		return err
 	}

@@ -208,6 +208,13 @@ func (c *Client) Logout(ctx context.Context) error {
 	return err
 }
 
+// ChangePassword sets the caller's own password, given the current one (POST /me/password).
+// The caller's other sessions end; this client's token stays valid.
+func (c *Client) ChangePassword(ctx context.Context, current, next string) error {
+	_, err := c.do(ctx, http.MethodPost, v1+"/me/password", map[string]string{"currentPassword": current, "newPassword": next}, nil)
+	return err
+}
+
 // Me is the caller with their scope.
 func (c *Client) Me(ctx context.Context) (Me, error) {
 	var out Me

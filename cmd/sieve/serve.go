@@ -63,7 +63,9 @@ func (a *app) close() { a.pool.Close() }
 
 // accounts is the user store with production password hashing.
 func (a *app) accounts() *accounts.Store {
-	return accounts.NewStore(accounts.NewHasher(accounts.DefaultHashParams, 4), a.cfg.Auth.TokenTTL, a.cfg.Auth.CacheTTL, time.Now)
+	au := a.cfg.Auth
+	h := accounts.NewHasher(accounts.DefaultHashParams, int(au.KDFConcurrency)).WithQueue(int(au.KDFQueue), au.KDFWait)
+	return accounts.NewStore(h, au.TokenTTL, au.CacheTTL, time.Now)
 }
 
 func cmdMigrate(ctx context.Context, _ []string, getenv func(string) string, stderr io.Writer) error {
@@ -120,6 +122,8 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 	}
 
 	srv := a.server(d)
+	// Principal changes made by other instances (and tools) reach this one's cache at once.
+	go srv.Accounts.Listen(ctx, a.pool, a.log, nil)
 	httpSrv := &http.Server{
 		Addr:              a.cfg.HTTP.Addr,
 		Handler:           srv.Handler(),
@@ -175,5 +179,8 @@ func (a *app) server(d *domains) *api.Server {
 		UploadLimit: a.cfg.HTTP.UploadLimit,
 		TrustProxy:  a.cfg.HTTP.TrustProxy,
 		Inspections: d.inspections,
+		// A body that stalls is answered 408 (the whole-request ReadTimeout is for slow phones).
+		BodyIdleTimeout: a.cfg.HTTP.BodyIdleTimeout,
+		ReadTimeout:     a.cfg.HTTP.ReadTimeout,
 	})
 }

@@ -5,14 +5,14 @@
 # townships and its inspections; a second start must keep the data and the logins. The stack is
 # destroyed at the end. Called by test.sh after the end-to-end step (about a minute).
 #
-# Ports (optional): SIEVE_RUNCHECK_PG_PORT (55452), SIEVE_RUNCHECK_MINIO_PORT (59020),
+# Ports (optional): SIEVE_RUNCHECK_PG_PORT (15452), SIEVE_RUNCHECK_MINIO_PORT (19020),
 # SIEVE_RUNCHECK_HTTP_PORT (18097).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 export SIEVE_STACK_NAME=runcheck
-export SIEVE_PG_PORT="${SIEVE_RUNCHECK_PG_PORT:-55452}"
-export SIEVE_MINIO_PORT="${SIEVE_RUNCHECK_MINIO_PORT:-59020}"
+export SIEVE_PG_PORT="${SIEVE_RUNCHECK_PG_PORT:-15452}"
+export SIEVE_MINIO_PORT="${SIEVE_RUNCHECK_MINIO_PORT:-19020}"
 export SIEVE_HTTP_ADDR="127.0.0.1:${SIEVE_RUNCHECK_HTTP_PORT:-18097}"
 export SIEVE_PG_FSYNC=off
 BASE="http://$SIEVE_HTTP_ADDR"

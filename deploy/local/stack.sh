@@ -13,17 +13,21 @@
 # Everything lives under .data/<name>/ (git-ignored); no system-wide cluster or service is touched.
 # Variables (all optional):
 #   SIEVE_STACK_NAME   stack name, "dev" by default (test.sh uses "test")
-#   SIEVE_PG_PORT      PostgreSQL port (dev 55432, test 55442)
-#   SIEVE_MINIO_PORT   MinIO API port (dev 59000, test 59010); the console uses the next port
+#   SIEVE_PG_PORT      PostgreSQL port (dev 15432, test 15442, other names 15452)
+#   SIEVE_MINIO_PORT   MinIO API port (dev 19000, test 19010, other names 19020); the console
+#                      uses the next port
+# The default ports lie below 32768, outside the kernel's ephemeral range (from which outgoing
+# connections take their local ports, so a port inside it may be held by any of them). `up`
+# checks every port the stack binds before it starts anything, and names the one taken.
 #   SIEVE_CACHE_DIR    where the MinIO build is cached ($HOME/.cache/sieve)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 NAME="${SIEVE_STACK_NAME:-dev}"
 case "$NAME" in
-  dev)  DEF_PG=55432; DEF_MINIO=59000 ;;
-  test) DEF_PG=55442; DEF_MINIO=59010 ;;
-  *)    DEF_PG=55452; DEF_MINIO=59020 ;;
+  dev)  DEF_PG=15432; DEF_MINIO=19000 ;;
+  test) DEF_PG=15442; DEF_MINIO=19010 ;;
+  *)    DEF_PG=15452; DEF_MINIO=19020 ;;
 esac
 PG_PORT="${SIEVE_PG_PORT:-$DEF_PG}"
 MINIO_PORT="${SIEVE_MINIO_PORT:-$DEF_MINIO}"
@@ -37,7 +41,44 @@ MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 MINIO_BIN="$CACHE_DIR/minio-$MINIO_VERSION/bin/minio"
 PG_MAJOR="${SIEVE_PG_MAJOR:-15}"
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_user PORT: prints what holds 127.0.0.1:PORT (a listener, or a connection whose local port
+# it is), nothing when the port is free.
+port_user() {
+  if command -v ss >/dev/null; then
+    ss -Htanp "sport = :$1" 2>/dev/null | awk '{ u = $NF; if (u ~ /users:/) { sub(/.*users:\(\("/, "", u); sub(/".*/, "", u) } else u = ""; printf "%s %s%s\n", $1, $4, (u != "" ? " (" u ")" : "") }' | head -3
+  elif (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "LISTEN 127.0.0.1:$1"
+  fi
+}
+
+# ephemeral_range: the kernel's range for outgoing connections' local ports ("low high").
+ephemeral_range() { cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo "32768 60999"; }
+
+# check_ports: before anything starts, every port this stack will bind must be free (the ones
+# its own running services hold excepted); else say which is taken, by what, and how to choose.
+check_ports() {
+  local lo hi; read -r lo hi < <(ephemeral_range)
+  local taken=0 name port var base user
+  for spec in "PostgreSQL:$PG_PORT:SIEVE_PG_PORT:$PG_PORT" "MinIO:$MINIO_PORT:SIEVE_MINIO_PORT:$MINIO_PORT" \
+      "MinIO console:$MINIO_CONSOLE_PORT:SIEVE_MINIO_PORT:$MINIO_PORT"; do
+    IFS=: read -r name port var base <<<"$spec"
+    case "$name" in
+      PostgreSQL) pg_running && continue ;;
+      MinIO*) minio_running && continue ;;
+    esac
+    if [ "$port" -ge "$lo" ] && [ "$port" -le "$hi" ]; then
+      log "warning: $name port $port lies in the ephemeral range $lo-$hi: an outgoing connection may hold it at any time; prefer a port below $lo"
+    fi
+    user="$(port_user "$port")"
+    if [ -n "$user" ]; then
+      log "error: $name port 127.0.0.1:$port is taken: $(echo "$user" | head -1)"
+      log "       choose another with $var (the MinIO console takes the port after SIEVE_MINIO_PORT), e.g."
+      log "       $var=$((base + 100)) $0 up   (give the same variables to env, run.sh and test.sh)"
+      taken=1
+    fi
+  done
+  [ "$taken" -eq 0 ] || exit 1
+}
 
 log() { printf '[stack:%s] %s\n' "$NAME" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -115,8 +156,13 @@ start_postgres() {
     as_pg "$(pg_bindir)/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$d"
   fi
-  if pg_running; then log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return; fi
-  port_busy "$PG_PORT" && die "port $PG_PORT is taken by another process; set SIEVE_PG_PORT"
+  if pg_running; then
+    local running; running="$(sed -n 4p "$d/postmaster.pid" 2>/dev/null)"
+    if [ -n "$running" ] && [ "$running" != "$PG_PORT" ]; then
+      die "this stack's PostgreSQL runs on port $running, not $PG_PORT: run '$0 down' and 'up' again (or set SIEVE_PG_PORT=$running)"
+    fi
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return
+  fi
   mkdir -p "$d"
   if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$(dirname "$d")"; fi
   if [ ! -f "$d/PG_VERSION" ]; then
@@ -138,7 +184,8 @@ fsync = ${SIEVE_PG_FSYNC:-on}
 EOF
   fi
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  as_pg "$(pg_bindir)/pg_ctl" -D "$d" -l "$d/server.log" -w -t 60 start >/dev/null ||
+  # The port is given on the command line: a cluster made with other default ports follows.
+  as_pg "$(pg_bindir)/pg_ctl" -D "$d" -l "$d/server.log" -o "-p $PG_PORT" -w -t 60 start >/dev/null ||
     { tail -20 "$d/server.log" >&2; die "PostgreSQL did not start"; }
   provision_postgres
 }
@@ -197,7 +244,6 @@ minio_running() {
 start_minio() {
   install_minio
   if minio_running; then log "MinIO already running on 127.0.0.1:$MINIO_PORT"; return; fi
-  port_busy "$MINIO_PORT" && die "port $MINIO_PORT is taken by another process; set SIEVE_MINIO_PORT"
   mkdir -p "$STACK_DIR/minio"
   log "starting MinIO on 127.0.0.1:$MINIO_PORT"
   MINIO_ROOT_USER=sieve MINIO_ROOT_PASSWORD="$(secret minio)" MINIO_BROWSER=off \
@@ -258,6 +304,7 @@ cmd="${1:-}"
 case "$cmd" in
   up)
     mkdir -p "$STACK_DIR"
+    check_ports
     start_postgres
     start_minio
     log "up: PostgreSQL 127.0.0.1:$PG_PORT, MinIO 127.0.0.1:$MINIO_PORT"
@@ -287,9 +334,9 @@ case "$cmd" in
     ;;
   # Used by the readiness tests: stop or start one service alone.
   stop-postgres) stop_postgres ;;
-  start-postgres) start_postgres ;;
+  start-postgres) check_ports; start_postgres ;;
   stop-minio) stop_minio ;;
-  start-minio) start_minio ;;
+  start-minio) check_ports; start_minio ;;
   *)
     echo "usage: $0 up|down|destroy|env|status|deps" >&2
     exit 2

@@ -36,7 +36,7 @@ func TestHasher(t *testing.T) {
 	if ok, _ := strong.Verify(ctx, hash, "correct horse battery"); !ok {
 		t.Fatal("verification depends on the hasher's current parameters")
 	}
-	for _, bad := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=19$m=x$AA$AA", dummyHash[:20]} {
+	for _, bad := range []string{"", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=19$m=x$AA$AA", h.dummy[:20]} {
 		if _, err := h.Verify(ctx, bad, "x"); err == nil {
 			t.Errorf("malformed hash %q accepted", bad)
 		}
@@ -81,7 +81,7 @@ func TestPrincipalCache(t *testing.T) {
 	now := time.Date(2026, 4, 6, 8, 0, 0, 0, time.UTC)
 	c := newPrincipalCache(10*time.Second, func() time.Time { return now })
 	h := []byte("hash")
-	c.put(h, Principal{UserID: 7}, now.Add(time.Hour))
+	c.put(h, Principal{UserID: 7}, now.Add(time.Hour), c.generation())
 	if p, ok := c.get(h); !ok || p.UserID != 7 {
 		t.Fatal("cached principal not found")
 	}
@@ -89,18 +89,18 @@ func TestPrincipalCache(t *testing.T) {
 	if _, ok := c.get(h); ok {
 		t.Fatal("entry outlived the cache TTL")
 	}
-	c.put(h, Principal{UserID: 7}, now.Add(time.Second)) // token expires before the TTL
+	c.put(h, Principal{UserID: 7}, now.Add(time.Second), c.generation()) // token expires before the TTL
 	now = now.Add(2 * time.Second)
 	if _, ok := c.get(h); ok {
 		t.Fatal("entry outlived its token")
 	}
-	c.put(h, Principal{UserID: 7}, now.Add(time.Hour))
+	c.put(h, Principal{UserID: 7}, now.Add(time.Hour), c.generation())
 	c.drop(h)
 	if _, ok := c.get(h); ok {
 		t.Fatal("dropped entry still cached")
 	}
 	var nilCache *principalCache
-	nilCache.put(h, Principal{}, now)
+	nilCache.put(h, Principal{}, now, 0)
 	if _, ok := nilCache.get(h); ok {
 		t.Fatal("nil cache cached")
 	}

@@ -7,11 +7,16 @@ import (
 
 // principalCache remembers authenticated tokens for a short time so that a request does not
 // pay a database round trip for its token. A nil cache caches nothing.
+//
+// A principal read from the database before a change committed must not be cached after the
+// change's flush: each flush starts a new generation, and put stores only what was read in
+// the generation it is put in.
 type principalCache struct {
 	ttl time.Duration
 	now func() time.Time
 	mu  sync.Mutex
 	m   map[string]cachedPrincipal
+	gen uint64
 }
 
 type cachedPrincipal struct {
@@ -41,8 +46,19 @@ func (c *principalCache) get(h []byte) (Principal, bool) {
 	return e.p, true
 }
 
-// put caches p until the cache TTL passes or the token expires, whichever is first.
-func (c *principalCache) put(h []byte, p Principal, expires time.Time) {
+// generation returns the current generation, to give to put.
+func (c *principalCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches p, read in generation gen, until the cache TTL passes or the token expires,
+// whichever is first; nothing when the cache was flushed since gen began.
+func (c *principalCache) put(h []byte, p Principal, expires time.Time, gen uint64) {
 	if c == nil {
 		return
 	}
@@ -52,6 +68,9 @@ func (c *principalCache) put(h []byte, p Principal, expires time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.m) >= maxCached {
 		c.m = map[string]cachedPrincipal{}
 	}
@@ -64,6 +83,7 @@ func (c *principalCache) drop(h []byte) {
 	}
 	c.mu.Lock()
 	delete(c.m, string(h))
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -73,5 +93,6 @@ func (c *principalCache) flush() {
 	}
 	c.mu.Lock()
 	c.m = map[string]cachedPrincipal{}
+	c.gen++
 	c.mu.Unlock()
 }

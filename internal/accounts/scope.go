@@ -3,6 +3,8 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,10 +21,20 @@ type ScopeRegion struct {
 
 // ScopeRegions returns the regions p acts in, by path: the city for the city office, the
 // caller's region, or a grid worker's cells. q is the caller's scoped transaction.
+//
+// A scope path's last label is its region's id: the regions are read by id (bigint equality,
+// which row-level security lets use the primary key) instead of comparing every region's path
+// under the policy (37 ms for a grid worker before).
 func (s *Store) ScopeRegions(ctx context.Context, q db.Querier, p Principal) ([]ScopeRegion, error) {
-	const sql = `SELECT id, code, name, level FROM regions
-		WHERE ($1 AND parent_id IS NULL) OR path::text = ANY($2) ORDER BY path`
-	rows, err := q.Query(ctx, sql, p.Role == CityAdmin, p.Scope)
+	const city = `SELECT id, code, name, level FROM regions WHERE parent_id IS NULL ORDER BY path`
+	const scoped = `SELECT id, code, name, level FROM regions WHERE id = ANY($1) AND path::text = ANY($2) ORDER BY path`
+	var rows pgx.Rows
+	var err error
+	if p.Role == CityAdmin {
+		rows, err = q.Query(ctx, city)
+	} else {
+		rows, err = q.Query(ctx, scoped, scopeIDs(p.Scope), p.Scope)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accounts: scope regions: %w", err)
 	}
@@ -38,4 +50,16 @@ func (s *Store) ScopeRegions(ctx context.Context, q db.Querier, p Principal) ([]
 		out = []ScopeRegion{}
 	}
 	return out, nil
+}
+
+// scopeIDs returns the region ids that scope paths end in (a path is region ids joined by
+// dots); a malformed path is left out.
+func scopeIDs(paths []string) []int64 {
+	ids := make([]int64, 0, len(paths))
+	for _, p := range paths {
+		if id, err := strconv.ParseInt(p[strings.LastIndexByte(p, '.')+1:], 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

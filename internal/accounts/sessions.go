@@ -72,8 +72,19 @@ var errBadCredentials = apperr.New(http.StatusUnauthorized, "invalid_credentials
 	"wrong username or password", "用户名或密码错误")
 
 // Login checks a username and password and issues a bearer token. It runs as system (nobody is
-// logged in yet); failures are counted per account and per address and, past the limits,
-// refused with ErrThrottled before the password is checked.
+// logged in yet). Under a flood it holds in three ways:
+//
+//   - The attempt is first counted as a failure of the account, before the password is
+//     checked, in one statement under the account's advisory lock (claimAttempt): past the
+//     account's or the address's limit it is refused with ErrThrottled, so at most the limit of
+//     attempts per account are ever checked, however many arrive at once. A right password
+//     takes its failure back; a wrong one is counted against the address too. (The address
+//     counts only wrong passwords, not attempts in flight: many workers behind one carrier NAT
+//     log in at once at the start of a shift, and the hasher's queue bounds a spray anyway.)
+//   - Then it takes a place in the password hasher's queue without waiting: when the queue is
+//     full the login is refused at once with ErrBusy (503) and its claim taken back, instead
+//     of queueing behind a flood of other accounts' attempts.
+//   - Unknown users cost a hash like known ones, so timing does not reveal which names exist.
 func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, password, remoteAddr, userAgent string) (string, time.Time, User, error) {
 	username = strings.ToLower(strings.TrimSpace(username))
 	if username == "" || len(username) > maxUsernameLenLogin || len(password) > MaxPasswordLen*4 {
@@ -85,15 +96,19 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 		expires time.Time
 		user    User
 		hash    string
+		at      = s.Now()
 	)
-	// 1. Throttle check and user lookup.
+	// 1. Claim the attempt and look the user up (an unknown user commits the claim too).
+	unknown := false
 	err := db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
-		if wait, err := throttled(ctx, tx, keys, s.Now()); err != nil {
+		if err := claimAttempt(ctx, tx, keys, at); err != nil {
 			return err
-		} else if wait > 0 {
-			return ErrThrottled{RetryAfter: wait}
 		}
 		u, err := s.GetByUsername(ctx, tx, username)
+		if errors.Is(err, apperr.ErrNotFound) {
+			unknown = true
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -104,32 +119,34 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 	if errors.As(err, &th) {
 		return "", time.Time{}, User{}, th
 	}
-	unknown := errors.Is(err, apperr.ErrNotFound)
-	if err != nil && !unknown {
+	if err != nil {
 		return "", time.Time{}, User{}, err
 	}
-	// 2. Password check outside the transaction (it is slow by design). Unknown users cost the
-	// same time, so timing does not reveal which usernames exist.
+	// 2. Password check outside the transaction (it is slow by design), if the hasher has room.
+	done, err := s.Hasher.reserve()
+	if err != nil {
+		s.releaseAttempt(pool, keys, at)
+		return "", time.Time{}, User{}, err
+	}
+	defer done()
 	ok := false
 	if unknown {
-		_, _ = s.Hasher.Verify(ctx, dummyHash, password)
+		_, err = s.Hasher.verifyReserved(ctx, s.Hasher.dummy, password)
 	} else {
-		ok, err = s.Hasher.Verify(ctx, hash, password)
-		if err != nil {
-			return "", time.Time{}, User{}, err
-		}
+		ok, err = s.Hasher.verifyReserved(ctx, hash, password)
 	}
-	// 3. Record the outcome.
+	if err != nil {
+		// Not checked (the hasher was too busy, the client gone): the attempt does not count.
+		s.releaseAttempt(pool, keys, at)
+		return "", time.Time{}, User{}, err
+	}
+	if !ok || user.Disabled {
+		s.failFromAddress(pool, keys)
+		return "", time.Time{}, User{}, errBadCredentials
+	}
+	// 3. A right password: take the failures back, issue the token.
 	err = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
-		if !ok || user.Disabled {
-			for _, k := range keys {
-				if _, err := tx.Exec(ctx, `INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)`, k, s.Now()); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, keys[0]); err != nil {
+		if err := forgetFailures(ctx, tx, keys); err != nil {
 			return err
 		}
 		var err error
@@ -143,39 +160,77 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 	if err != nil {
 		return "", time.Time{}, User{}, fmt.Errorf("accounts: login: %w", err)
 	}
-	if !ok || user.Disabled {
-		return "", time.Time{}, User{}, errBadCredentials
-	}
 	return token, expires, user, nil
 }
 
-// dummyHash is verified for unknown usernames so that they take as long as known ones.
-var dummyHash = "$argon2id$v=19$m=65536,t=2,p=2$c2lldmUtZHVtbXktc2FsdA$" +
-	"0000000000000000000000000000000000000000000"
+// claimAttempt counts a login attempt as a failure of the account keys[0] at time at, unless
+// the account or the address keys[1] already has its limit of failures within the window:
+// then it records nothing and returns ErrThrottled with the wait. The count and the insert are
+// one statement, run under the account's advisory lock, so concurrent attempts for one account
+// cannot all pass a check that none has yet counted. An attempt that finds the lock held (another
+// attempt for the account is being counted at this very moment) does not queue for it: it is
+// refused at once with a wait of a second, so a flood of attempts for one account holds no
+// database connections waiting and delays nobody else's login.
+func claimAttempt(ctx context.Context, tx pgx.Tx, keys []string, at time.Time) error {
+	const lock = `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 411081))`
+	var locked bool
+	if err := tx.QueryRow(ctx, lock, keys[0]).Scan(&locked); err != nil {
+		return fmt.Errorf("accounts: throttle lock: %w", err)
+	}
+	if !locked {
+		return ErrThrottled{RetryAfter: time.Second}
+	}
+	const claim = `WITH k AS (SELECT * FROM unnest($1::text[], $2::int[]) AS t(key, lim)),
+		c AS (SELECT k.key, k.lim, f.n, f.oldest FROM k CROSS JOIN LATERAL (
+			SELECT count(*) AS n, min(x.failed_at) AS oldest FROM (
+				SELECT failed_at FROM login_failures WHERE key = k.key AND failed_at > $3
+				ORDER BY failed_at DESC LIMIT k.lim) x) f),
+		ins AS (INSERT INTO login_failures (key, failed_at)
+			SELECT $1[1], $4 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.n >= c.lim) RETURNING 1)
+		SELECT max(c.oldest) FILTER (WHERE c.n >= c.lim), (SELECT count(*) FROM ins) FROM c`
+	var oldest *time.Time
+	var inserted int
+	limits := []int32{maxFailuresPerUser, maxFailuresPerAddr}
+	if err := tx.QueryRow(ctx, claim, keys, limits, at.Add(-throttleWindow), at).Scan(&oldest, &inserted); err != nil {
+		return fmt.Errorf("accounts: throttle: %w", err)
+	}
+	if oldest == nil {
+		return nil
+	}
+	wait := max(oldest.Add(throttleWindow).Sub(at), time.Second)
+	return ErrThrottled{RetryAfter: time.Duration(math.Ceil(wait.Seconds())) * time.Second}
+}
 
-// throttled returns how long to wait before another login for keys is allowed, or 0.
-func throttled(ctx context.Context, q db.Querier, keys []string, now time.Time) (time.Duration, error) {
-	limits := []int{maxFailuresPerUser, maxFailuresPerAddr}
-	var wait time.Duration
-	for i, k := range keys {
-		const sql = `SELECT count(*), min(failed_at) FROM (
-			SELECT failed_at FROM login_failures WHERE key = $1 AND failed_at > $2
-			ORDER BY failed_at DESC LIMIT $3) f`
-		var n int
-		var oldest *time.Time
-		if err := q.QueryRow(ctx, sql, k, now.Add(-throttleWindow), limits[i]).Scan(&n, &oldest); err != nil {
-			return 0, fmt.Errorf("accounts: throttle: %w", err)
-		}
-		if n >= limits[i] && oldest != nil {
-			if w := oldest.Add(throttleWindow).Sub(now); w > wait {
-				wait = w
-			}
-		}
+// forgetFailures takes back a right attempt: every failure of the account keys[0].
+func forgetFailures(ctx context.Context, q db.Querier, keys []string) error {
+	if _, err := q.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, keys[0]); err != nil {
+		return fmt.Errorf("accounts: forget failures: %w", err)
 	}
-	if wait > 0 {
-		wait = time.Duration(math.Ceil(wait.Seconds())) * time.Second
-	}
-	return wait, nil
+	return nil
+}
+
+// failFromAddress counts a wrong password against the address keys[1] (the account's failure
+// was counted by claimAttempt). It runs on its own short context: the request's may be gone.
+func (s *Store) failFromAddress(pool *pgxpool.Pool, keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)`, keys[1], s.Now())
+		return err
+	})
+}
+
+// releaseAttempt takes back the failure claimAttempt counted at time at for an attempt whose
+// password was never checked. It runs on its own short context: the request's may be gone.
+func (s *Store) releaseAttempt(pool *pgxpool.Pool, keys []string, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
+		const sql = `DELETE FROM login_failures WHERE ctid IN (
+			SELECT ctid FROM login_failures WHERE key = $1 AND failed_at = $2 LIMIT 1)`
+		_, err := tx.Exec(ctx, sql, keys[0], at)
+		return err
+	})
 }
 
 // CreateSession issues a token for user id without a password; for tools and tests.
@@ -215,6 +270,7 @@ func (s *Store) Authenticate(ctx context.Context, pool *pgxpool.Pool, token stri
 	if p, ok := s.cache.get(h); ok {
 		return p, nil
 	}
+	gen := s.cache.generation()
 	var p Principal
 	var expires time.Time
 	err := db.AsSystem(ctx, pool, "auth", func(tx pgx.Tx) error {
@@ -235,24 +291,94 @@ func (s *Store) Authenticate(ctx context.Context, pool *pgxpool.Pool, token stri
 		return Principal{}, fmt.Errorf("accounts: authenticate: %w", err)
 	}
 	p.TokenHash = h
-	s.cache.put(h, p, expires)
+	s.cache.put(h, p, expires, gen)
 	return p, nil
 }
 
-// Logout revokes the token with this hash.
+// Logout revokes the token with this hash, on this instance at once (after the commit) and on
+// the others through the change notice (Listen).
 func (s *Store) Logout(ctx context.Context, pool *pgxpool.Pool, tokenHash []byte) error {
-	s.cache.drop(tokenHash)
-	return db.AsSystem(ctx, pool, "logout", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, tokenHash, s.Now())
-		return err
+	err := db.AsSystem(ctx, pool, "logout", func(tx pgx.Tx) error {
+		const sql = `UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`
+		if _, err := tx.Exec(ctx, sql, tokenHash, s.Now()); err != nil {
+			return err
+		}
+		return notifyChange(ctx, tx)
 	})
+	s.cache.drop(tokenHash)
+	return err
 }
 
-// revokeAll ends every session of a user (password change, disabling, role change). The
-// sessions policy lets the caller revoke sessions of users it can see.
-func revokeAll(ctx context.Context, q db.Querier, userID int64) error {
-	if _, err := q.Exec(ctx, `UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, userID); err != nil {
+// revokeAll ends every session of a user (password change, disabling, role change) but keep
+// (nil: none). The sessions policy lets the caller revoke sessions of users it can see.
+func revokeAll(ctx context.Context, q db.Querier, userID int64, keep []byte) error {
+	const sql = `UPDATE sessions SET revoked_at = now()
+		WHERE user_id = $1 AND revoked_at IS NULL AND ($2::bytea IS NULL OR token_hash <> $2)`
+	if _, err := q.Exec(ctx, sql, userID, keep); err != nil {
 		return fmt.Errorf("accounts: revoke sessions: %w", err)
 	}
-	return nil
+	return notifyChange(ctx, q)
+}
+
+var errWrongPassword = apperr.New(http.StatusForbidden, "wrong_password",
+	"the current password is wrong", "当前密码错误")
+
+// ChangePassword sets a new password for the caller p, who must give their current one. The
+// check is a login attempt (same hasher queue and throttle, ErrBusy and ErrThrottled, counted
+// against the account and the address), so a stolen token cannot be used to guess the
+// password. It ends the user's other sessions; the one making the change stays. The caller
+// should Forget after it returns (it commits its own transaction).
+func (s *Store) ChangePassword(ctx context.Context, pool *pgxpool.Pool, p Principal, current, next, remoteAddr string) error {
+	if err := CheckPasswordPolicy(next); err != nil {
+		return err
+	}
+	if len(current) > MaxPasswordLen*4 {
+		return errWrongPassword
+	}
+	keys := []string{"user:" + p.Username, "addr:" + remoteAddr}
+	at := s.Now()
+	var hash string
+	err := db.AsSystem(ctx, pool, "password", func(tx pgx.Tx) error {
+		if err := claimAttempt(ctx, tx, keys, at); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 AND disabled_at IS NULL`, p.UserID).Scan(&hash)
+	})
+	if err != nil {
+		return err
+	}
+	done, err := s.Hasher.reserve()
+	if err != nil {
+		s.releaseAttempt(pool, keys, at)
+		return err
+	}
+	defer done()
+	ok, err := s.Hasher.verifyReserved(ctx, hash, current)
+	if err != nil {
+		s.releaseAttempt(pool, keys, at)
+		return err
+	}
+	if !ok {
+		s.failFromAddress(pool, keys)
+		return errWrongPassword
+	}
+	newHash, err := s.Hasher.hashReserved(ctx, next)
+	if err != nil {
+		s.releaseAttempt(pool, keys, at)
+		return err
+	}
+	return db.AsSystem(ctx, pool, "password", func(tx pgx.Tx) error {
+		if err := forgetFailures(ctx, tx, keys); err != nil {
+			return err
+		}
+		const sql = `UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1`
+		if _, err := tx.Exec(ctx, sql, p.UserID, newHash); err != nil {
+			return fmt.Errorf("accounts: change password: %w", err)
+		}
+		if err := revokeAll(ctx, tx, p.UserID, p.TokenHash); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Action{Action: "change_password", Entity: "user",
+			EntityID: strconv.FormatInt(p.UserID, 10), UserID: p.UserID, Actor: p.Username, RemoteAddr: remoteAddr})
+	})
 }

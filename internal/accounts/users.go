@@ -263,6 +263,35 @@ func (s *Store) setCells(ctx context.Context, q db.Querier, userID int64, cells 
 	return nil
 }
 
+var errLastCityAdmin = apperr.New(http.StatusConflict, "last_city_admin",
+	"the last enabled city administrator cannot be demoted or disabled; make another one first",
+	"这是最后一个启用的市级管理员，不能降级或停用；请先设置另一位市级管理员")
+
+// keepOneCityAdmin refuses to demote or disable city administrator id when no other enabled
+// one is left (nobody could manage the city's users through the API then). Concurrent changes
+// of city administrators queue on one advisory lock, so two of the last two cannot demote each
+// other at once. The system (the `sieve user` command on the server, the way to recover) is not
+// held to it.
+func keepOneCityAdmin(ctx context.Context, q db.Querier, id int64) error {
+	var system bool
+	if err := q.QueryRow(ctx, `SELECT sieve_system()`).Scan(&system); err != nil || system {
+		return err
+	}
+	// Two statements: the count's snapshot must be taken after the lock is held.
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('city_admins', 411081))`); err != nil {
+		return fmt.Errorf("accounts: lock city admins: %w", err)
+	}
+	const sql = `SELECT count(*) FROM users WHERE role = 'city_admin' AND disabled_at IS NULL AND id <> $1`
+	var others int
+	if err := q.QueryRow(ctx, sql, id).Scan(&others); err != nil {
+		return fmt.Errorf("accounts: count city admins: %w", err)
+	}
+	if others == 0 {
+		return errLastCityAdmin
+	}
+	return nil
+}
+
 func uniq(ids []int64) map[int64]bool {
 	m := make(map[int64]bool, len(ids))
 	for _, id := range ids {
@@ -319,6 +348,11 @@ func (s *Store) Update(ctx context.Context, q db.Querier, by Role, id int64, p U
 	if p.CellIDs != nil && len(*p.CellIDs) > 0 && newRole != GridWorker {
 		return User{}, errCellsForWorker
 	}
+	if cur.Role == CityAdmin && !cur.Disabled && (newRole != CityAdmin || (p.Disabled != nil && *p.Disabled)) {
+		if err := keepOneCityAdmin(ctx, q, id); err != nil {
+			return User{}, err
+		}
+	}
 	var hash *string
 	if p.Password != nil {
 		if err := CheckPasswordPolicy(*p.Password); err != nil {
@@ -344,11 +378,14 @@ func (s *Store) Update(ctx context.Context, q db.Querier, by Role, id int64, p U
 	if _, err := q.Exec(ctx, sql, id, p.DisplayName, p.Phone, newRole, p.RegionID, hash, p.Disabled, p.Department); err != nil {
 		return User{}, fmt.Errorf("accounts: update user %d: %w", id, db.MapError(err))
 	}
-	// Any change may narrow what the user's tokens allow: forget the cached principals.
-	s.cache.flush()
+	// Any change may narrow what the user's tokens allow: every instance forgets its cached
+	// principals when this commits (the caller's instance at once: Forget after the commit).
+	if err := notifyChange(ctx, q); err != nil {
+		return User{}, err
+	}
 	// A new password, a disabled account or a changed role or area ends the user's sessions.
 	if hash != nil || (p.Disabled != nil && *p.Disabled) || newRole != cur.Role || p.RegionID != nil {
-		if err := revokeAll(ctx, q, id); err != nil {
+		if err := revokeAll(ctx, q, id, nil); err != nil {
 			return User{}, err
 		}
 	}

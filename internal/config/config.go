@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -123,9 +124,18 @@ type Worker struct {
 // Auth configures logins and tokens.
 type Auth struct {
 	TokenTTL time.Duration // SIEVE_AUTH_TOKEN_TTL: how long a bearer token lasts
-	// CacheTTL is how long an instance trusts a token it has checked (SIEVE_AUTH_CACHE_TTL):
-	// revocation on another instance takes effect within this time.
+	// CacheTTL is how long an instance trusts a token it has checked (SIEVE_AUTH_CACHE_TTL).
+	// Changes are announced to every instance at once (LISTEN/NOTIFY); the TTL bounds what a
+	// lost notice could cost.
 	CacheTTL time.Duration
+	// KDFConcurrency is how many password hashes (argon2id, 19 MiB each) run at once
+	// (SIEVE_AUTH_KDF_CONCURRENCY, default the number of CPUs, at least 2); KDFQueue how many
+	// more may wait (SIEVE_AUTH_KDF_QUEUE, default 16 × concurrency: about what a hash of 70-120 ms
+	// per slot serves within the wait) and KDFWait for how long
+	// (SIEVE_AUTH_KDF_WAIT, 2s). Past either a login is answered 503 login_busy at once.
+	KDFConcurrency int32
+	KDFQueue       int32
+	KDFWait        time.Duration
 }
 
 // HTTP configures the API server.
@@ -139,6 +149,10 @@ type HTTP struct {
 	BodyLimit         int64         // SIEVE_HTTP_BODY_LIMIT: bytes for JSON and form bodies
 	UploadLimit       int64         // SIEVE_HTTP_UPLOAD_LIMIT: bytes for one uploaded file
 	TrustProxy        bool          // SIEVE_HTTP_TRUST_PROXY: client address from X-Forwarded-For
+	// BodyIdleTimeout is how long a request body may send nothing before the request is
+	// answered 408 (SIEVE_HTTP_BODY_IDLE_TIMEOUT, 60s; phones on weak 4G stall for seconds,
+	// not minutes).
+	BodyIdleTimeout time.Duration
 }
 
 // DB configures the PostgreSQL + PostGIS connection pool.
@@ -179,6 +193,7 @@ func Default() Config {
 			ShutdownTimeout:   20 * time.Second,
 			BodyLimit:         8 << 20,
 			UploadLimit:       64 << 20,
+			BodyIdleTimeout:   time.Minute,
 		},
 		DB: DB{
 			URL:      "postgres://sieve@127.0.0.1:5432/sieve?sslmode=disable",
@@ -190,7 +205,8 @@ func Default() Config {
 			BucketMedia:   "sieve-media",
 			BucketDerived: "sieve-derived",
 		},
-		Auth:     Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second},
+		Auth: Auth{TokenTTL: 7 * 24 * time.Hour, CacheTTL: 10 * time.Second,
+			KDFConcurrency: int32(max(runtime.NumCPU(), 2)), KDFWait: 2 * time.Second},
 		Log:      Log{Level: "info", Format: "text"},
 		Worker:   Worker{InProcess: true, Concurrency: 4},
 		Evidence: evidence.DefaultConfig(),
@@ -228,6 +244,11 @@ func Load(getenv func(string) string) (Config, error) {
 	r.bool("SIEVE_HTTP_TRUST_PROXY", &c.HTTP.TrustProxy)
 	r.dur("SIEVE_AUTH_TOKEN_TTL", &c.Auth.TokenTTL)
 	r.dur("SIEVE_AUTH_CACHE_TTL", &c.Auth.CacheTTL)
+	r.int32("SIEVE_AUTH_KDF_CONCURRENCY", &c.Auth.KDFConcurrency)
+	c.Auth.KDFQueue = 16 * c.Auth.KDFConcurrency
+	r.int32("SIEVE_AUTH_KDF_QUEUE", &c.Auth.KDFQueue)
+	r.dur("SIEVE_AUTH_KDF_WAIT", &c.Auth.KDFWait)
+	r.dur("SIEVE_HTTP_BODY_IDLE_TIMEOUT", &c.HTTP.BodyIdleTimeout)
 
 	r.secret("SIEVE_DB_URL", &c.DB.URL)
 	r.int32("SIEVE_DB_MAX_CONNS", &c.DB.MaxConns)
@@ -304,6 +325,15 @@ func (c Config) validate() []error {
 	}
 	if c.S3.BucketMedia == "" || c.S3.BucketDerived == "" || c.S3.BucketMedia == c.S3.BucketDerived {
 		bad("SIEVE_S3_BUCKET_MEDIA", "media and derived buckets must be set and differ")
+	}
+	if c.Auth.KDFConcurrency < 1 || c.Auth.KDFConcurrency > 256 {
+		bad("SIEVE_AUTH_KDF_CONCURRENCY", "between 1 and 256, got %d", c.Auth.KDFConcurrency)
+	}
+	if c.Auth.KDFQueue < 0 || c.Auth.KDFQueue > 10000 {
+		bad("SIEVE_AUTH_KDF_QUEUE", "between 0 and 10000, got %d", c.Auth.KDFQueue)
+	}
+	if c.Auth.KDFWait <= 0 || c.HTTP.BodyIdleTimeout <= 0 {
+		bad("SIEVE_AUTH_KDF_WAIT", "SIEVE_AUTH_KDF_WAIT and SIEVE_HTTP_BODY_IDLE_TIMEOUT must be positive")
 	}
 	if c.Worker.Concurrency < 1 || c.Worker.Concurrency > 256 {
 		bad("SIEVE_WORKER_CONCURRENCY", "between 1 and 256, got %d", c.Worker.Concurrency)
@@ -390,6 +420,8 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "s3.endpoint=%s s3.access_key=%s s3.secret_key=%s s3.ssl=%t ", c.S3.Endpoint, c.S3.AccessKey, mask(c.S3.SecretKey), c.S3.UseSSL)
 	fmt.Fprintf(&b, "s3.bucket_media=%s s3.bucket_derived=%s s3.public_url=%s ", c.S3.BucketMedia, c.S3.BucketDerived, c.S3.PublicURL)
 	fmt.Fprintf(&b, "http.trust_proxy=%t auth.token_ttl=%s auth.cache_ttl=%s ", c.HTTP.TrustProxy, c.Auth.TokenTTL, c.Auth.CacheTTL)
+	fmt.Fprintf(&b, "auth.kdf_concurrency=%d auth.kdf_queue=%d auth.kdf_wait=%s http.body_idle_timeout=%s ",
+		c.Auth.KDFConcurrency, c.Auth.KDFQueue, c.Auth.KDFWait, c.HTTP.BodyIdleTimeout)
 	fmt.Fprintf(&b, "worker.in_process=%t worker.concurrency=%d ", c.Worker.InProcess, c.Worker.Concurrency)
 	fmt.Fprintf(&b, "survey.footprint_depth_heights=%g survey.footprint_max_range_m=%g survey.region_margin_m=%g ",
 		c.Survey.FootprintDepthHeights, c.Survey.FootprintMaxRangeMetres, c.Survey.RegionMarginMetres)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -173,9 +176,22 @@ func validPath(p string) bool {
 	return true
 }
 
+// ErrDatabaseUnavailable is the answer when PostgreSQL cannot be reached or is shutting down:
+// nothing was done, and the same request may be sent again shortly (the API adds Retry-After).
+var ErrDatabaseUnavailable = apperr.New(http.StatusServiceUnavailable, "database_unavailable",
+	"the database is unavailable; nothing was changed, try again later", "数据库暂时不可用，本次未做任何更改，请稍后重试")
+
+// errBadText is PostgreSQL's refusal of text it cannot store (a NUL character, bytes that are
+// not UTF-8) that reached it from a file or a field the API's edge check does not read.
+var errBadText = apperr.New(http.StatusBadRequest, "invalid_text",
+	"text must be valid UTF-8 without NUL characters", "文本须为有效的UTF-8编码，且不能包含空字符(NUL)")
+
 // MapError turns PostgreSQL errors that callers caused into public errors: a duplicate into
 // 409, a violated check into 422, a row-level security refusal into 404 (never reveal what lies
-// outside the caller's area), a missing row into ErrNotFound. Other errors pass unchanged.
+// outside the caller's area), a missing row into ErrNotFound, text PostgreSQL cannot store into
+// 400 invalid_text; and a database that cannot be reached (refused or lost connections, a
+// server shutting down) into 503 ErrDatabaseUnavailable. A cancelled or timed-out context
+// and other errors pass unchanged.
 func MapError(err error) error {
 	if err == nil {
 		return nil
@@ -186,9 +202,17 @@ func MapError(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return apperr.ErrNotFound.Wrap(err)
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if unreachable(err) {
+		return ErrDatabaseUnavailable.Wrap(err)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
+		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character (NUL)
+			return errBadText.Wrap(err)
 		case "23505": // unique_violation
 			return apperr.ErrConflict.Wrap(err)
 		case "23514", "23502", "22001", "22P02", "22003": // check, not null, too long, bad text, out of range
@@ -200,4 +224,25 @@ func MapError(err error) error {
 		}
 	}
 	return err
+}
+
+// unreachable reports whether err says the database could not be reached or went away: a
+// failed connect, a connection lost or closed mid-query, a closed pool, or the server's
+// connection and shutdown errors (class 08, 57P01-57P03, too many connections).
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" ||
+			pe.Code == "57P03" || pe.Code == "53300"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "closed pool") || strings.Contains(msg, "conn closed")
 }

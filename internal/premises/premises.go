@@ -374,13 +374,31 @@ type Filter struct {
 // is leakproof); the exact conditions still apply. On the demo city (50,000 premises) a
 // village's page took 87 ms before and 3-13 ms after, a 500 m bbox 45 ms and 6 ms; a whole
 // city's page 20 ms either way.
+//
+// A grid worker's own area is such a small one, filter or not: their policy lets them see the
+// premises of their assigned cells only (the scope paths of the transaction, whose last labels
+// are the cells' ids), so List reads a worker's page through those cells, whose premises the
+// filter then narrows exactly, and never walks the register (an unfiltered page took
+// 162 ms for a worker before, the policy refusing every row of the register until the page
+// filled). No premise in no cell lies in a cell, so that part is skipped for them.
 func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, error) {
 	var bb [4]float64
 	if f.BBox != nil {
 		bb = *f.BBox
 	}
-	var cells []int64
-	if f.CellID == 0 && (f.RegionID != 0 || f.BBox != nil) {
+	var cells, mine []int64
+	if f.CellID == 0 {
+		const workerCells = `SELECT CASE WHEN sieve_role() = 'grid_worker' AND NOT sieve_system()
+			THEN coalesce(array_agg(ltree2text(subpath(sc, -1))::bigint), '{}') END
+			FROM unnest(sieve_scope()) AS sc`
+		if err := q.QueryRow(ctx, workerCells).Scan(&mine); err != nil {
+			return nil, fmt.Errorf("premises: list: %w", err)
+		}
+	}
+	switch {
+	case mine != nil:
+		cells = mine
+	case f.CellID == 0 && (f.RegionID != 0 || f.BBox != nil):
 		const few = `SELECT CASE WHEN count(*) * $4 <= (SELECT count(*) FROM region_shapes WHERE level = 'cell')
 				THEN coalesce(array_agg(c.id), '{}') END
 			FROM sieve_cells_in(nullif($1::bigint, 0),
@@ -399,7 +417,10 @@ func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Premise, er
 	// $13 (the area's cells) is NULL here; it is named so that both statements take the same
 	// arguments.
 	sql := `SELECT ` + premiseCols + ` FROM premises p WHERE ` + match + ` AND $13::bigint[] IS NULL ORDER BY p.id LIMIT $12`
-	if cells != nil {
+	switch {
+	case mine != nil:
+		sql = `SELECT ` + premiseCols + ` FROM premises p WHERE p.cell_id = ANY ($13) AND ` + match + ` ORDER BY p.id LIMIT $12`
+	case cells != nil:
 		sql = `SELECT p.* FROM (
 			(SELECT ` + premiseCols + ` FROM premises p WHERE p.cell_id = ANY ($13) AND ` + match + ` ORDER BY p.id LIMIT $12)
 			UNION ALL

@@ -117,15 +117,26 @@ const premisesPlacer = "premises"
 // regionCols are the columns scan reads; $1 says whether to load the boundary. Premises are
 // counted through their cell ids: under row-level security a btree lookup on cell_id can use
 // its index (int8 equality is leakproof), a path comparison cannot.
-var regionCols = `r.id, r.parent_id, r.level, r.code, r.name, r.kind,
+var regionCols = regionColumns("")
+
+// workerRegionCols are regionCols for a grid worker's list, whose visible cells are among the
+// region ids $8 (List): the cells below each region are looked up by those ids instead of
+// comparing the path of every region of the city under the policy.
+var workerRegionCols = regionColumns("k.id = ANY ($8) AND ")
+
+// regionColumns writes the columns with cells (a condition on the cells k, ending in AND)
+// narrowing the cells counted.
+func regionColumns(cells string) string {
+	return `r.id, r.parent_id, r.level, r.code, r.name, r.kind,
 	coalesce(` + gis.AreaKm2("r.geom") + `, 0),
 	(SELECT count(*) FROM regions k WHERE k.parent_id = r.id),
-	(SELECT count(*) FROM regions k WHERE k.path <@ r.path AND k.level = 'cell'),
+	(SELECT count(*) FROM regions k WHERE ` + cells + `k.path <@ r.path AND k.level = 'cell'),
 	(SELECT count(*) FROM premises p
-		WHERE p.cell_id = ANY (ARRAY(SELECT k.id FROM regions k WHERE k.path <@ r.path AND k.level = 'cell'))),
+		WHERE p.cell_id = ANY (ARRAY(SELECT k.id FROM regions k WHERE ` + cells + `k.path <@ r.path AND k.level = 'cell'))),
 	coalesce((SELECT array_agg(a.user_id ORDER BY a.user_id) FROM cell_assignments a WHERE a.cell_id = r.id), '{}'),
 	r.grid_shape, r.grid_size_m, r.path::text, r.created_at, r.updated_at,
 	CASE WHEN $1::bool AND r.geom IS NOT NULL THEN ` + gis.AsGeoJSON("r.geom") + ` END`
+}
 
 func scan(row pgx.Row) (Region, error) {
 	var r Region
@@ -163,15 +174,31 @@ type Filter struct {
 }
 
 // List returns the regions the caller may see that match f, by id.
+//
+// A grid worker sees their cells and the regions above them (the policy: inside the scope, or
+// above it), and those are exactly the labels of their scope paths (paths of region ids). List
+// reads a worker's regions by those ids (bigint equality, which row-level security lets use the
+// primary key) instead of walking every region of the city in id order with the policy
+// refusing nearly all (0.3-0.9 s for an unfiltered page before); the filter still applies.
 func (s *Store) List(ctx context.Context, q db.Querier, f Filter) ([]Region, error) {
-	sql := `SELECT ` + regionCols + ` FROM regions r
-		WHERE r.id > $2
+	const workerRegions = `SELECT CASE WHEN sieve_role() = 'grid_worker' AND NOT sieve_system()
+		THEN coalesce(array_agg(DISTINCT ltree2text(subpath(sc, i, 1))::bigint), '{}') END
+		FROM unnest(sieve_scope()) AS sc, generate_series(0, nlevel(sc) - 1) AS i`
+	var ids []int64
+	if err := q.QueryRow(ctx, workerRegions).Scan(&ids); err != nil {
+		return nil, fmt.Errorf("regions: list: %w", err)
+	}
+	const match = `r.id > $2
 		  AND ($3 = 0 OR r.parent_id = $3)
 		  AND ($4 = 0 OR (r.path <@ (SELECT path FROM regions WHERE id = $4) AND r.id <> $4))
 		  AND ($5 = '' OR r.level = $5)
-		  AND ($6 = '' OR strpos(r.name, $6) > 0 OR starts_with(r.code, $6))
-		ORDER BY r.id LIMIT $7`
-	rows, err := q.Query(ctx, sql, f.WithGeom, f.After, f.ParentID, f.Within, string(f.Level), f.Query, f.Limit)
+		  AND ($6 = '' OR strpos(r.name, $6) > 0 OR starts_with(r.code, $6))`
+	// $8 (a worker's regions) is NULL in the first; both statements take the same arguments.
+	sql := `SELECT ` + regionCols + ` FROM regions r WHERE ` + match + ` AND $8::bigint[] IS NULL ORDER BY r.id LIMIT $7`
+	if ids != nil {
+		sql = `SELECT ` + workerRegionCols + ` FROM regions r WHERE r.id = ANY ($8) AND ` + match + ` ORDER BY r.id LIMIT $7`
+	}
+	rows, err := q.Query(ctx, sql, f.WithGeom, f.After, f.ParentID, f.Within, string(f.Level), f.Query, f.Limit, ids)
 	if err != nil {
 		return nil, fmt.Errorf("regions: list: %w", err)
 	}
