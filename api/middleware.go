@@ -152,16 +152,16 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	return b.ReadCloser.Read(p)
 }
 
-// withIdle gives one request's body its own idle limit, for a route whose bodies need a
-// different one than every body's (POST /media: SIEVE_UPLOAD_IDLE_TIMEOUT), through the same
-// idleBody. Zero idle leaves the body as it is.
+// withIdle gives one request's body a tighter idle limit, for a route whose bodies need one
+// (POST /media: SIEVE_UPLOAD_IDLE_TIMEOUT), through the same idleBody: the shorter of the two
+// limits holds. Zero idle leaves the body as it is.
 func withIdle(c echo.Context, idle, total time.Duration) {
 	if idle <= 0 {
 		return
 	}
 	req := c.Request()
 	if b, ok := req.Body.(*idleBody); ok {
-		b.idle = idle
+		b.idle = min(b.idle, idle)
 		return
 	}
 	b := &idleBody{ReadCloser: req.Body, rc: http.NewResponseController(c.Response()), idle: idle}
