@@ -1,12 +1,6 @@
-//go:build evidence_rules
-
 // The acceptance set of the evidence check (issue 10, "Done means"): planted fakes and genuine
-// visits on the demo city, judged by the real rules of internal/evidence. It is built with the
-// tag evidence_rules, which the lead turns on once the rules are merged:
-//
-//	./deploy/local/test.sh ./cmd/... -tags evidence_rules -run TestEvidenceAcceptance
-//
-// (test.sh passes its arguments to go test.)
+// visits on the demo city, recorded through the inspections service and judged by the real
+// rules of internal/evidence, with the photo-reuse lookup through media's pHash index.
 
 package main
 
@@ -286,6 +280,7 @@ func TestEvidenceAcceptance(t *testing.T) {
 	// minutes before the record near the premise; some positions in GCJ-02, some register
 	// points a few tens of metres off, some closed doors without photos.
 	originals := map[string]image.Image{} // photos of genuine visits that fakers copy later
+	latest := day                         // the last genuine visit: the copies come after it
 	for g := 0; g < 4; g++ {
 		w := a.newWorker(fmt.Sprintf("genuine%d", g), taken)
 		at := day
@@ -318,6 +313,9 @@ func TestEvidenceAcceptance(t *testing.T) {
 				}
 			}
 			genuine[a.record(w, v)] = kind
+			if at.After(latest) {
+				latest = at
+			}
 		}
 	}
 
@@ -328,7 +326,9 @@ func TestEvidenceAcceptance(t *testing.T) {
 	}
 	plant := func(name, kind string, n int, make func(w *worker, i int, p premisePoint, at time.Time) visit) {
 		w := a.newWorker(name, taken)
-		at := day.Add(time.Hour) // after the genuine originals
+		// After every genuine original by visit time: the first use of a photo keeps its verdict,
+		// so a copy dated before its original would flag the original instead.
+		at := latest.Add(time.Hour)
 		for i := 0; i < n; i++ {
 			at = at.Add(time.Duration(15+a.rng.Intn(10)) * time.Minute)
 			p := w.takePremise()

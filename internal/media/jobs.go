@@ -443,9 +443,6 @@ func (s *Service) makeThumbnails(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		if err := s.store.indexPHash(ctx, tx, []int64{id}); err != nil { // the reuse index (phash.go)
-			return err
-		}
 		return s.processed(ctx, tx, id, status)
 	})
 }

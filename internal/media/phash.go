@@ -67,12 +67,3 @@ func (Store) SimilarByPHash(ctx context.Context, q db.Querier, phash int64, maxD
 	}
 	return out, nil
 }
-
-// indexPHash (re)writes the reuse index keys of media ids from their stored pHash (migration
-// 0018's media_phash_index), as the system, in the transaction that stored it.
-func (Store) indexPHash(ctx context.Context, q db.Querier, ids []int64) error {
-	if _, err := q.Exec(ctx, `SELECT media_phash_index($1::bigint[])`, ids); err != nil {
-		return fmt.Errorf("media: index pHash of %v: %w", ids, err)
-	}
-	return nil
-}
