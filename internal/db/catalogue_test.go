@@ -25,6 +25,10 @@ var unaudited = map[string]string{
 	"region_shapes":  "a copy of regions' boundaries kept by a trigger on regions, audited there",
 	"media_cells":    "where media land in cells, derived from the media's point and footprint by place_media and recomputed when cells change; media are audited",
 	"upload_intents": "markers of uploads being streamed, removed in the transaction that records the medium (audited)",
+	"coverage_cells": "per-cell coverage derived from premises, inspections and rounds by sieve_coverage_refresh (migration 0023); those are audited",
+	"coverage_days":  "the daily series derived with coverage_cells by sieve_coverage_refresh",
+	"coverage_drone": "drone share derived from media_cells by sieve_drone_refresh",
+	"region_pieces":  "outlines cut for the map tiles, kept by a trigger on regions, audited there",
 }
 
 // notRepathed are the tables with an ltree column that region moves do not rewrite, and why;
