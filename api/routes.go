@@ -71,4 +71,17 @@ func (s *Server) routes() {
 	// Phone sync (sync_handlers.go).
 
 	// Suspected sites and their cases (sites_handlers.go).
+
+	// Coverage, tiles and the map page (issue 12).
+	s.route(http.MethodGet, v1+"/coverage", accounts.PermRead, s.getCoverage)
+	s.route(http.MethodGet, v1+"/coverage/series", accounts.PermRead, s.getCoverageSeries)
+	s.route(http.MethodGet, v1+"/coverage/gaps", accounts.PermRead, s.getCoverageGaps)
+	s.route(http.MethodPost, v1+"/coverage/gaps/tasks", accounts.PermManageRegions, s.createGapTasks)
+	s.route(http.MethodGet, tilePath, accounts.PermRead, s.getTile)
+	s.route(http.MethodGet, v1+"/layers/:layer", accounts.PermRead, s.getLayer)
+	e.GET("/map", s.mapPage)
+	e.GET("/login", s.loginPage)
+	e.GET("/map/assets/:file", s.mapAsset)
+	e.GET("/map/vendor/:file", s.mapVendor)
+	e.GET("/map/glyphs/:fontstack/:range", s.mapGlyphs)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
+	"github.com/sieve-city/sieve/web"
 )
 
 // app is what every subcommand that talks to the services shares.
@@ -170,5 +171,6 @@ func (a *app) server(svc *media.Service) *api.Server {
 		BodyLimit:   a.cfg.HTTP.BodyLimit,
 		UploadLimit: a.cfg.HTTP.UploadLimit,
 		TrustProxy:  a.cfg.HTTP.TrustProxy,
+		Map:         web.Config{TiandituKey: a.cfg.Map.TiandituKey},
 	})
 }

@@ -25,6 +25,8 @@ type Config struct {
 	Auth   Auth
 	Log    Log
 	Worker Worker
+	// Map configures the map page (SIEVE_MAP_*).
+	Map Map
 	// Evidence is the evidence check's thresholds (SIEVE_EVIDENCE_*, internal/config/evidence.go).
 	Evidence evidence.Config
 }
@@ -36,6 +38,13 @@ type Worker struct {
 	InProcess bool
 	// Concurrency is how many jobs one process runs at once (SIEVE_WORKER_CONCURRENCY).
 	Concurrency int32
+}
+
+// Map configures the coordinators' map page.
+type Map struct {
+	// TiandituKey is the 天地图 browser key for the optional base map (SIEVE_MAP_TIANDITU_KEY);
+	// empty: outlines and cells on a plain background.
+	TiandituKey string
 }
 
 // Auth configures logins and tokens.
@@ -149,6 +158,8 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
+
+	r.str("SIEVE_MAP_TIANDITU_KEY", &c.Map.TiandituKey)
 
 	r.evidence(&c.Evidence)
 
