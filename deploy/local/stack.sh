@@ -230,6 +230,7 @@ stop_minio() {
 # Debian packages Sieve builds or tests with: libjpeg-turbo headers for the thumbnailer (cgo),
 # exiftool to write test fixtures, GDAL for shapefile import and for checking our GeoJSON.
 DEPS=(gcc libjpeg62-turbo-dev libimage-exiftool-perl gdal-bin curl)
+DEPS+=(chromium fonts-wqy-microhei)  # the map page's browser test: headless Chromium, a Chinese font (issue 12)
 
 install_deps() {
   local missing=() p

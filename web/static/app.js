@@ -173,6 +173,9 @@
     svg.innerHTML = '<line x1="' + x0 + '" y1="' + (y0 + h) + '" x2="' + w + '" y2="' + (y0 + h) + '" stroke="#999"/>' +
       '<text x="0" y="' + (y0 + 4) + '" font-size="10">100%</text><text x="8" y="' + (y0 + h) + '" font-size="10">0%</text>' +
       '<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="' + pts.map((p) => p.join(',')).join(' ') + '"/>' +
+      pts.map((p) => '<circle cx="' + p[0] + '" cy="' + p[1] + '" r="2.5" fill="#1f77b4"/>').join('') +
+      '<text x="' + (pts[pts.length - 1][0] - 20) + '" y="' + (pts[pts.length - 1][1] - 6) + '" font-size="10">' +
+        pct(days[days.length - 1].shareVerified) + '</text>' +
       '<text x="' + x0 + '" y="' + (y0 + h + 14) + '" font-size="10">' + days[0].day + '</text>' +
       '<text x="' + (w - 60) + '" y="' + (y0 + h + 14) + '" font-size="10">' + days[days.length - 1].day + '</text>';
     svg.dataset.days = String(days.length);
