@@ -271,3 +271,49 @@ func TestGapsAndTheirTasks(t *testing.T) {
 		t.Errorf("another township's cell: %v, want not found", err)
 	}
 }
+
+// TestConcurrentVisitsOfOneCell records two visits of the same cell in two transactions at
+// once: both commit, and the cell counts both (the second refresh waits for the first and sees
+// it).
+func TestConcurrentVisitsOfOneCell(t *testing.T) {
+	w := newTown(t)
+	ctx := context.Background()
+	insert := func(tx pgx.Tx, name string) error {
+		_, err := tx.Exec(ctx, `INSERT INTO inspections (id, premise_id, round_id, inspector_id, visited_at, outcome, evidence)
+			VALUES (gen_random_uuid(), $1, $2, $3, now(), 'clear', 'ok')`, w.premises[name], w.r1, w.inspector)
+		return err
+	}
+	tx1, err := w.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx1.Rollback(ctx)
+	if err := db.SetActor(ctx, tx1, db.System("test")); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(tx1, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error { return insert(tx, "a2") })
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the second writer did not wait for the first: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("second writer: %v", err)
+	}
+	rep, err := w.get(t, w.coord1, w.v1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := child(rep, w.a); a.Verified != 2 {
+		t.Errorf("cell a after two concurrent visits: %+v, want 2 verified", a)
+	}
+}
