@@ -25,7 +25,9 @@ func defaultLayers() []Layer {
 			// Grid cells (网格) with the coverage of the current round, from zoom 9.
 			Name: "cells", MinZoom: 9, States: []string{"tiles_regions_state", "tiles_cells_state"},
 			Rows: func(a Area) string {
-				return `SELECT c.id, c.code, c.name, coalesce(cc.premises, 0) AS premises, coalesce(cc.verified, 0) AS verified,
+				// Names and codes from zoom 12 only: a whole-city tile stays small.
+				return `SELECT c.id, CASE WHEN ` + a.Zoom + ` >= 12 THEN c.code END AS code,
+		CASE WHEN ` + a.Zoom + ` >= 12 THEN c.name END AS name, coalesce(cc.premises, 0) AS premises, coalesce(cc.verified, 0) AS verified,
 		coalesce(cc.flagged, 0) AS flagged, coalesce(cc.never_visited, 0) AS never_visited, coalesce(cc.due_again, 0) AS due_again,
 		CASE WHEN coalesce(cc.premises, 0) > 0 THEN round((cc.verified::numeric / cc.premises), 4)::float8 ELSE 0 END AS share_verified,
 		round(coalesce(d.share, 0)::numeric, 4)::float8 AS drone_share,

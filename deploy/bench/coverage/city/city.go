@@ -34,13 +34,13 @@ const MinLon, MinLat, MaxLon, MaxLat = 113.2, 34.0, 113.6, 34.35
 
 // City is the built benchmark city.
 type City struct {
-	Pool              *pgxpool.Pool
-	CityID, RoundID   int64
-	Cells, Premises   int
-	Inspections       int64
-	Setup, Refresh    time.Duration // building it all; the inspections' statement with its coverage refresh
-	URL, Token        string        // the API server and the city office's bearer token
-	close             func()
+	Pool            *pgxpool.Pool
+	CityID, RoundID int64
+	Cells, Premises int
+	Inspections     int64
+	Setup, Refresh  time.Duration // building it all; the inspections' statement with its coverage refresh
+	URL, Token      string        // the API server and the city office's bearer token
+	close           func()
 }
 
 // Close stops the server and drops the scratch database (unless keep was set).
