@@ -9,7 +9,8 @@
 //     against a fresh one; target ≤ 0.3×.
 //
 // Requests alternate and medians are compared, in the same run. The API's tile must equal the
-// bare query's bytes. Exits 1 when a target is missed.
+// bare query's bytes. It also fetches every layer at every zoom up to 16 at the city's centre
+// and checks each tile stays under 500 KB. Exits 1 when a target is missed.
 //
 //	go run ./deploy/bench/tiles [-cells 5000] [-premises 400000] [-n 50]
 package main
@@ -137,6 +138,25 @@ func run(args []string, out io.Writer) error {
 			z, path, len(want), *n, b.Round(10*time.Microsecond), a.Round(10*time.Microsecond), r1, *apiTarget,
 			e.Round(10*time.Microsecond), r2, *etagTarget)
 		if (*apiTarget > 0 && r1 > *apiTarget) || (*etagTarget > 0 && r2 > *etagTarget) {
+			failed = true
+		}
+	}
+	// Tile sizes: every layer at every zoom from 0 to 16, the tile at the city's centre, under
+	// the 500 KB the map page can take.
+	for _, name := range tiles.NewRegistry().Names() {
+		biggest, at := 0, 0
+		for z := 0; z <= 16; z++ {
+			x, y := tileOf((city.MinLon+city.MaxLon)/2, (city.MinLat+city.MaxLat)/2, z)
+			status, b, _, err := fetch(fmt.Sprintf("/tiles/%s/%d/%d/%d.mvt", name, z, x, y), "")
+			if err != nil || (status != http.StatusOK && status != http.StatusNoContent) {
+				return fmt.Errorf("%s tile at z%d: %d %v", name, z, status, err)
+			}
+			if len(b) > biggest {
+				biggest, at = len(b), z
+			}
+		}
+		fmt.Fprintf(out, "layer %s: largest tile at the centre %d bytes (z%d), limit 500 KB\n", name, biggest, at)
+		if biggest > 500<<10 {
 			failed = true
 		}
 	}
