@@ -23,8 +23,10 @@ CREATE FUNCTION sieve_inspection_flagged(evidence text) RETURNS boolean LANGUAGE
   SELECT $1 IN ('flagged', 'doubtful')
 $$;
 
+-- round_id has no foreign key, so that rounds can be truncated on their own; the rounds'
+-- delete and truncate triggers below remove their coverage.
 CREATE TABLE coverage_cells (
-  round_id         bigint NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
+  round_id         bigint NOT NULL,
   cell_id          bigint NOT NULL REFERENCES regions (id) ON DELETE CASCADE,
   cell_path        ltree  NOT NULL,
   premises         integer NOT NULL,  -- in the register, in the cell
@@ -39,7 +41,7 @@ CREATE TABLE coverage_cells (
 CREATE INDEX coverage_cells_cell ON coverage_cells (cell_id);
 
 CREATE TABLE coverage_days (
-  round_id   bigint NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
+  round_id   bigint NOT NULL,
   cell_id    bigint NOT NULL REFERENCES regions (id) ON DELETE CASCADE,
   cell_path  ltree  NOT NULL,
   day        date   NOT NULL,
@@ -181,6 +183,24 @@ CREATE TRIGGER coverage_inspections_insert AFTER INSERT ON inspections
 CREATE TRIGGER coverage_inspections_update AFTER UPDATE ON inspections
   REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION coverage_inspections_changed();
 
+-- Inspections or premises truncated: every cell again (TRUNCATE has no transition table).
+CREATE FUNCTION coverage_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  was    text := coalesce(current_setting('sieve.system', true), '');
+  cells  bigint[];
+BEGIN
+  PERFORM set_config('sieve.system', 'on', true);
+  cells := ARRAY(SELECT id FROM regions WHERE level = 'cell');
+  PERFORM set_config('sieve.system', was, true);
+  PERFORM nextval('tiles_premises_state');
+  PERFORM sieve_coverage_refresh(cells);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER coverage_inspections_truncate AFTER TRUNCATE ON inspections
+  FOR EACH STATEMENT EXECUTE FUNCTION coverage_truncated();
+CREATE TRIGGER coverage_premises_truncate AFTER TRUNCATE ON premises
+  FOR EACH STATEMENT EXECUTE FUNCTION coverage_truncated();
+
 CREATE FUNCTION coverage_premises_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE cells bigint[];
 BEGIN
@@ -223,6 +243,27 @@ CREATE TRIGGER coverage_rounds_insert AFTER INSERT ON rounds
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION coverage_rounds_changed();
 CREATE TRIGGER coverage_rounds_update AFTER UPDATE ON rounds
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION coverage_rounds_changed();
+
+-- A round deleted or truncated takes its coverage along.
+CREATE FUNCTION coverage_rounds_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE was text := coalesce(current_setting('sieve.system', true), '');
+BEGIN
+  PERFORM set_config('sieve.system', 'on', true);
+  IF TG_OP = 'TRUNCATE' THEN
+    DELETE FROM coverage_cells;
+    DELETE FROM coverage_days;
+  ELSE
+    DELETE FROM coverage_cells WHERE round_id IN (SELECT id FROM old_rows);
+    DELETE FROM coverage_days WHERE round_id IN (SELECT id FROM old_rows);
+  END IF;
+  PERFORM nextval('tiles_cells_state');
+  PERFORM set_config('sieve.system', was, true);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER coverage_rounds_delete AFTER DELETE ON rounds
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION coverage_rounds_removed();
+CREATE TRIGGER coverage_rounds_truncate AFTER TRUNCATE ON rounds
+  FOR EACH STATEMENT EXECUTE FUNCTION coverage_rounds_removed();
 
 CREATE FUNCTION coverage_media_cells_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE cells bigint[];
