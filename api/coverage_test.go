@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sieve-city/sieve/client"
 	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/db"
 )
@@ -171,5 +173,43 @@ func TestTiles(t *testing.T) {
 	out, err = exec.Command("ogrinfo", "-ro", "-al", "-so", gj).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Feature Count: 2") {
 		t.Errorf("ogrinfo %s: %v\n%s", gj, err, out)
+	}
+}
+
+// TestCoverageClient drives coverage, gaps and a tile through client/.
+func TestCoverageClient(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	h.coverageWorld(w)
+	ctx := context.Background()
+	c := client.New(h.url, client.WithLanguage("en"))
+	if _, err := c.Login(ctx, "coord", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.Coverage(ctx, w.t1, 0)
+	if err != nil || rep.Region.Verified != 1 || len(rep.Children) != 1 {
+		t.Fatalf("coverage: %+v %v", rep, err)
+	}
+	if s, err := c.CoverageSeries(ctx, w.t1, rep.Round.ID); err != nil || len(s.Days) != 1 {
+		t.Errorf("series: %+v %v", s, err)
+	}
+	if g, err := c.CoverageGaps(ctx, w.v1, 0); err != nil || len(g.LowestCells) != 1 {
+		t.Errorf("gaps: %+v %v", g, err)
+	}
+	if r, err := c.CreateGapTasks(ctx, client.GapTasks{Gap: coverage.GapUnverified, CellID: w.k1}); err != nil || r.Added != 0 {
+		t.Errorf("gap tasks: %+v %v", r, err)
+	}
+	var ae *client.Error
+	if _, err := c.Coverage(ctx, w.t2, 0); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Errorf("another township: %v, want a 404", err)
+	}
+	x, y := tileOf(113.42, 34.2, 12)
+	status, tile, etag, err := c.Tile(ctx, "cells", 12, x, y, "")
+	if err != nil || status != http.StatusOK || len(tile) == 0 || etag == "" {
+		t.Fatalf("tile: %d %d bytes %q %v", status, len(tile), etag, err)
+	}
+	if status, _, _, err := c.Tile(ctx, "cells", 12, x, y, etag); err != nil || status != http.StatusNotModified {
+		t.Errorf("tile again: %d %v, want 304", status, err)
 	}
 }
