@@ -92,8 +92,15 @@ BEGIN
   PERFORM set_config('sieve.system', 'on', true);
   -- One refresh of a cell at a time: a concurrent writer of the same cell waits here until this
   -- transaction ends, and its statements below (each with a fresh snapshot under READ
-  -- COMMITTED) then see what this one wrote. Locks are taken in cell order.
-  PERFORM pg_advisory_xact_lock(230023, (c % 2147483647)::int4) FROM unnest(cells) c ORDER BY c;
+  -- COMMITTED) then see what this one wrote. Locks are taken in cell order; a refresh of many
+  -- cells (a new round, an import) takes one exclusive lock instead of one per cell, which the
+  -- small refreshes hold shared, so the lock table never fills up.
+  IF cardinality(cells) > 64 THEN
+    PERFORM pg_advisory_xact_lock(230022, 0);
+  ELSE
+    PERFORM pg_advisory_xact_lock_shared(230022, 0);
+    PERFORM pg_advisory_xact_lock(230023, (c % 2147483647)::int4) FROM unnest(cells) c ORDER BY c;
+  END IF;
   DELETE FROM coverage_cells WHERE cell_id = ANY (cells) AND (round_ids IS NULL OR round_id = ANY (round_ids));
   DELETE FROM coverage_days WHERE cell_id = ANY (cells) AND (round_ids IS NULL OR round_id = ANY (round_ids));
   WITH cells_rounds AS (
@@ -144,7 +151,12 @@ BEGIN
     RETURN;
   END IF;
   PERFORM set_config('sieve.system', 'on', true);
-  PERFORM pg_advisory_xact_lock(230024, (c % 2147483647)::int4) FROM unnest(cells) c ORDER BY c;
+  IF cardinality(cells) > 64 THEN
+    PERFORM pg_advisory_xact_lock(230022, 1);
+  ELSE
+    PERFORM pg_advisory_xact_lock_shared(230022, 1);
+    PERFORM pg_advisory_xact_lock(230024, (c % 2147483647)::int4) FROM unnest(cells) c ORDER BY c;
+  END IF;
   DELETE FROM coverage_drone WHERE cell_id = ANY (cells);
   INSERT INTO coverage_drone (cell_id, cell_path, share)
   SELECT c.id, c.path,
