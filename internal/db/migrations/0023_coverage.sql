@@ -101,13 +101,13 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(230022, 0);
     PERFORM pg_advisory_xact_lock(230023, (c % 2147483647)::int4) FROM unnest(cells) c ORDER BY c;
   END IF;
-  DELETE FROM coverage_cells WHERE cell_id = ANY (cells) AND (round_ids IS NULL OR round_id = ANY (round_ids));
-  DELETE FROM coverage_days WHERE cell_id = ANY (cells) AND (round_ids IS NULL OR round_id = ANY (round_ids));
+  DELETE FROM coverage_cells WHERE cell_id IN (SELECT unnest(cells)) AND (round_ids IS NULL OR round_id = ANY (round_ids));
+  DELETE FROM coverage_days WHERE cell_id IN (SELECT unnest(cells)) AND (round_ids IS NULL OR round_id = ANY (round_ids));
   WITH cells_rounds AS (
     SELECT r.id AS round_id, r.starts_at, c.id AS cell_id, c.path AS cell_path
-    FROM regions c
-    JOIN rounds r ON (round_ids IS NULL OR r.id = ANY (round_ids)) AND (r.region_path IS NULL OR c.path <@ r.region_path)
-    WHERE c.id = ANY (cells) AND c.level = 'cell'),
+    FROM unnest(cells) k(id)
+    JOIN regions c ON c.id = k.id AND c.level = 'cell'
+    JOIN rounds r ON (round_ids IS NULL OR r.id = ANY (round_ids)) AND (r.region_path IS NULL OR c.path <@ r.region_path)),
   premise_state AS (
     SELECT cr.round_id, cr.cell_id, cr.cell_path, coalesce(st.counted, false) AS counted,
            coalesce(st.flagged, false) AS flagged, coalesce(st.visited, false) AS visited,
@@ -128,16 +128,17 @@ BEGIN
     SELECT s.round_id, s.cell_id, s.cell_path, (s.first_counted AT TIME ZONE 'Asia/Shanghai')::date, count(*)
     FROM premise_state s WHERE s.first_counted IS NOT NULL
     GROUP BY 1, 2, 3, 4)
+  -- One pass over the premises' states plus one zero row per (round, cell), so that cells
+  -- without premises get a row too; summed by hash, never a join of cells with premises.
   INSERT INTO coverage_cells (round_id, cell_id, cell_path, premises, verified, flagged, never_visited, due_again, last_inspection)
-  SELECT cr.round_id, cr.cell_id, cr.cell_path, count(s.cell_id),
-         count(*) FILTER (WHERE s.counted),
-         count(*) FILTER (WHERE s.flagged AND NOT s.counted),
-         count(*) FILTER (WHERE s.cell_id IS NOT NULL AND NOT s.visited AND NOT s.earlier),
-         count(*) FILTER (WHERE NOT s.visited AND s.earlier),
-         max(s.last)
-  FROM cells_rounds cr
-  LEFT JOIN premise_state s ON s.round_id = cr.round_id AND s.cell_id = cr.cell_id
-  GROUP BY cr.round_id, cr.cell_id, cr.cell_path;
+  SELECT x.round_id, x.cell_id, x.cell_path, sum(x.n), sum(x.v), sum(x.f), sum(x.nv), sum(x.d), max(x.last)
+  FROM (
+    SELECT s.round_id, s.cell_id, s.cell_path, 1 AS n, s.counted::int AS v, (s.flagged AND NOT s.counted)::int AS f,
+           (NOT s.visited AND NOT s.earlier)::int AS nv, (NOT s.visited AND s.earlier)::int AS d, s.last
+    FROM premise_state s
+    UNION ALL
+    SELECT cr.round_id, cr.cell_id, cr.cell_path, 0, 0, 0, 0, 0, NULL::timestamptz FROM cells_rounds cr) x
+  GROUP BY x.round_id, x.cell_id, x.cell_path;
   PERFORM nextval('tiles_cells_state');
   PERFORM set_config('sieve.system', was, true);
 END $$;
