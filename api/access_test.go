@@ -55,6 +55,19 @@ type areaCase struct {
 	outObject int64
 	notFound  bool
 	shows     func(body string, id int64) bool
+	// outStatus is what out answers a t1 user when it is not 200 (a map tile with nothing of
+	// the caller's: 204).
+	outStatus int
+}
+
+// pathFixtures are, for routes whose path parameters are not ids (a map layer's name, a
+// tile's z/x/y), the one path the matrix requests: inside the t1 users' area.
+func pathFixtures(w *world) map[string]string {
+	x, y := tileOf(113.42, 34.2, 12)
+	return map[string]string{
+		"GET " + tilePath:              fmt.Sprintf("/tiles/cells/12/%d/%d.mvt", x, y),
+		"GET " + v1 + "/layers/:layer": v1 + "/layers/cells?bbox=113.4,34.1,113.6,34.3",
+	}
 }
 
 // areaFixtures gives, by route and area parameter, the cases of the access matrix. The world's
@@ -68,7 +81,25 @@ func areaFixtures(w *world) map[string]map[string]areaCase {
 		return areaCase{in: a, out: b, outObject: outObject}
 	}
 	premises := v1 + "/premises"
+	// Coverage of another township is 404; the city office's answer names it.
+	coverageOf := func(path, field string) areaCase {
+		a, b := id(path, "region", w.t1, w.t2)
+		return areaCase{in: a, out: b, outObject: w.t2, notFound: true,
+			shows: func(body string, id int64) bool { return strings.Contains(body, fmt.Sprintf(`"%s":%d,`, field, id)) }}
+	}
+	tx1, ty1 := tileOf(113.42, 34.2, 12)
+	tx2, ty2 := tileOf(113.65, 34.2, 12)
 	fx := map[string]map[string]areaCase{
+		// Coverage, tiles and the map page (issue 12).
+		"GET " + v1 + "/coverage":        {"region": coverageOf(v1+"/coverage", "id")},
+		"GET " + v1 + "/coverage/series": {"region": coverageOf(v1+"/coverage/series", "regionId")},
+		"GET " + v1 + "/coverage/gaps":   {"region": coverageOf(v1+"/coverage/gaps", "regionId")},
+		"GET " + v1 + "/layers/:layer": {"bbox": {in: v1 + "/layers/cells?bbox=113.4,34.1,113.6,34.3",
+			out: v1 + "/layers/cells?bbox=113.61,34.1,113.8,34.3", outObject: w.k2}},
+		"GET " + tilePath: {"z": {in: fmt.Sprintf("/tiles/cells/12/%d/%d.mvt", tx1, ty1),
+			out: fmt.Sprintf("/tiles/cells/12/%d/%d.mvt", tx2, ty2), outStatus: http.StatusNoContent,
+			shows: func(body string, _ int64) bool { return strings.Contains(body, "share_verified") }}},
+
 		"GET " + premises: {
 			"region": byID(premises, "region", w.t1, w.t2, w.premise2),
 			"cell":   byID(premises, "cell", w.k1, w.k2, w.premise2),
@@ -148,7 +179,9 @@ func TestAccessMatrix(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
 	h.mapWorld(w)
+	h.coverageWorld(w)
 	fixtures := scopeFixtures(w)
+	fixed := pathFixtures(w)
 
 	// Every route the router serves under /api/v1 has a rule.
 	for _, r := range h.srv.Echo().Routes() {
@@ -184,7 +217,9 @@ func TestAccessMatrix(t *testing.T) {
 			continue // revokes the token; covered by TestTokens
 		}
 		targets := map[string]string{"in": path}
-		if m := pathParam.FindStringSubmatch(path); m != nil {
+		if p, ok := fixed[key]; ok {
+			targets["in"] = p
+		} else if m := pathParam.FindStringSubmatch(path); m != nil {
 			resource := strings.Split(strings.TrimPrefix(path, v1+"/"), "/")[0]
 			fx, ok := fixtures[resource]
 			if !ok {
@@ -273,6 +308,10 @@ func TestAccessMatrix(t *testing.T) {
 					case ac.notFound:
 						if status != http.StatusNotFound {
 							t.Fatalf("out: got %d %s, want 404 for another township", status, b)
+						}
+					case ac.outStatus != 0:
+						if status != ac.outStatus {
+							t.Fatalf("out: got %d %s, want %d for another township's area", status, b, ac.outStatus)
 						}
 					default:
 						if status != http.StatusOK || shows(b, ac.outObject) {

@@ -101,4 +101,17 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/overdue-actions", accounts.PermRead, s.listOverdueActions)
 	s.route(http.MethodGet, v1+"/exited-enterprises", accounts.PermRead, s.listExited)
 	s.route(http.MethodPost, v1+"/exited-enterprises/import", accounts.PermManagePremises, s.importExited, takesFiles)
+
+	// Coverage, tiles and the map page (issue 12).
+	s.route(http.MethodGet, v1+"/coverage", accounts.PermRead, s.getCoverage)
+	s.route(http.MethodGet, v1+"/coverage/series", accounts.PermRead, s.getCoverageSeries)
+	s.route(http.MethodGet, v1+"/coverage/gaps", accounts.PermRead, s.getCoverageGaps)
+	s.route(http.MethodPost, v1+"/coverage/gaps/tasks", accounts.PermManageRegions, s.createGapTasks)
+	s.route(http.MethodGet, tilePath, accounts.PermRead, s.getTile)
+	s.route(http.MethodGet, v1+"/layers/:layer", accounts.PermRead, s.getLayer)
+	e.GET("/map", s.mapPage)
+	e.GET("/login", s.loginPage)
+	e.GET("/map/assets/:file", s.mapAsset)
+	e.GET("/map/vendor/:file", s.mapVendor)
+	e.GET("/map/glyphs/:fontstack/:range", s.mapGlyphs)
 }

@@ -16,12 +16,15 @@ import (
 
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/changes"
+	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
+	"github.com/sieve-city/sieve/internal/tiles"
+	"github.com/sieve-city/sieve/web"
 )
 
 // Check is one readiness probe of a backing service. /readyz names the service and says "ok" or
@@ -38,6 +41,12 @@ type Deps struct {
 	// Regions and Premises are the region tree and the premises register (defaults when nil).
 	Regions  *regions.Store
 	Premises *premises.Store
+	// Coverage reads coverage, its series and gaps (default: no plug-in counts).
+	Coverage *coverage.Store
+	// Tiles holds the map layers (default: tiles.NewRegistry, Sieve's own layers).
+	Tiles *tiles.Registry
+	// Map configures the map page (its optional base map).
+	Map web.Config
 	// Media stores photos and drone survey images and enqueues their jobs.
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
@@ -66,6 +75,7 @@ type Deps struct {
 type Server struct {
 	Deps
 	echo    *echo.Echo
+	pages   *web.Pages
 	metrics *httpMetrics
 	// rules maps "METHOD /path" of every /api/v1 route to the permission it needs.
 	rules map[string]accounts.Permission
@@ -87,6 +97,16 @@ func New(d Deps) *Server {
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
 	}
+	if d.Coverage == nil {
+		d.Coverage = coverage.NewStore(coverage.Extras{})
+	}
+	if d.Tiles == nil {
+		d.Tiles = tiles.NewRegistry()
+	}
+	pages, err := web.New(d.Map)
+	if err != nil {
+		panic(err) // the pages are embedded: a failure is a build error, caught by every test
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -96,7 +116,7 @@ func New(d Deps) *Server {
 	if d.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
-	s := &Server{Deps: d, echo: e, metrics: newHTTPMetrics(d.Registry), rules: map[string]accounts.Permission{},
+	s := &Server{Deps: d, pages: pages, echo: e, metrics: newHTTPMetrics(d.Registry), rules: map[string]accounts.Permission{},
 		limits: map[string]int64{}}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.middleware()...)

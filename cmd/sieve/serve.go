@@ -23,6 +23,7 @@ import (
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/web"
 )
 
 // app is what every subcommand that talks to the services shares.
@@ -182,5 +183,6 @@ func (a *app) server(d *domains) *api.Server {
 		// A body that stalls is answered 408 (the whole-request ReadTimeout is for slow phones).
 		BodyIdleTimeout: a.cfg.HTTP.BodyIdleTimeout,
 		ReadTimeout:     a.cfg.HTTP.ReadTimeout,
+		Map:             web.Config{TiandituKey: a.cfg.Map.TiandituKey},
 	})
 }

@@ -12,6 +12,7 @@ export PATH="$PATH:/usr/local/go/bin"
 export SIEVE_STACK_NAME="${SIEVE_STACK_NAME:-dev}"
 
 ./deploy/local/stack.sh deps
+./web/build.sh  # MapLibre GL JS for the map page, checked against web/package-lock.json
 ./deploy/local/stack.sh up
 set -a
 eval "$(./deploy/local/stack.sh env)"

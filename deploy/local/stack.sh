@@ -41,11 +41,12 @@ MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 MINIO_BIN="$CACHE_DIR/minio-$MINIO_VERSION/bin/minio"
 PG_MAJOR="${SIEVE_PG_MAJOR:-15}"
 
-# port_user PORT: prints what holds 127.0.0.1:PORT (a listener, or a connection whose local port
-# it is), nothing when the port is free.
+# port_user PORT: prints what holds 127.0.0.1:PORT (a listener, or a live connection whose local
+# port it is), nothing when the port is free. Sockets closing down (TIME-WAIT, FIN-WAIT, ...,
+# left by a server just stopped) do not keep PostgreSQL or MinIO from binding and are ignored.
 port_user() {
   if command -v ss >/dev/null; then
-    ss -Htanp "sport = :$1" 2>/dev/null | awk '{ u = $NF; if (u ~ /users:/) { sub(/.*users:\(\("/, "", u); sub(/".*/, "", u) } else u = ""; printf "%s %s%s\n", $1, $4, (u != "" ? " (" u ")" : "") }' | head -3
+    ss -Htanp "sport = :$1" 2>/dev/null | awk '$1 ~ /^(LISTEN|ESTAB|SYN-SENT|SYN-RECV)$/ { u = $NF; if (u ~ /users:/) { sub(/.*users:\(\("/, "", u); sub(/".*/, "", u) } else u = ""; printf "%s %s%s\n", $1, $4, (u != "" ? " (" u ")" : "") }' | head -3
   elif (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
     echo "LISTEN 127.0.0.1:$1"
   fi
@@ -276,6 +277,7 @@ stop_minio() {
 # Debian packages Sieve builds or tests with: libjpeg-turbo headers for the thumbnailer (cgo),
 # exiftool to write test fixtures, GDAL for shapefile import and for checking our GeoJSON.
 DEPS=(gcc libjpeg62-turbo-dev libimage-exiftool-perl gdal-bin curl)
+DEPS+=(chromium fonts-wqy-microhei)  # the map page's browser test: headless Chromium, a Chinese font (issue 12)
 
 install_deps() {
   local missing=() p

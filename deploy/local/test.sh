@@ -15,6 +15,7 @@ export SIEVE_PG_FSYNC=off
 
 start=$SECONDS
 ./deploy/local/stack.sh deps
+./web/build.sh  # MapLibre GL JS for the map page, checked against web/package-lock.json
 ./deploy/local/stack.sh up
 set -a
 eval "$(./deploy/local/stack.sh env)"

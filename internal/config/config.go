@@ -27,6 +27,8 @@ type Config struct {
 	Auth   Auth
 	Log    Log
 	Worker Worker
+	// Map configures the map page (SIEVE_MAP_*).
+	Map Map
 	// Evidence is the evidence check's thresholds (SIEVE_EVIDENCE_*, internal/config/evidence.go).
 	Evidence evidence.Config
 	Limits   Limits
@@ -119,6 +121,13 @@ type Worker struct {
 	InProcess bool
 	// Concurrency is how many jobs one process runs at once (SIEVE_WORKER_CONCURRENCY).
 	Concurrency int32
+}
+
+// Map configures the coordinators' map page.
+type Map struct {
+	// TiandituKey is the 天地图 browser key for the optional base map (SIEVE_MAP_TIANDITU_KEY);
+	// empty: outlines and cells on a plain background.
+	TiandituKey string
 }
 
 // Auth configures logins and tokens.
@@ -289,6 +298,8 @@ func Load(getenv func(string) string) (Config, error) {
 	r.str("SIEVE_LOG_LEVEL", &c.Log.Level)
 	r.str("SIEVE_LOG_FORMAT", &c.Log.Format)
 	r.evidence(&c.Evidence)
+
+	r.str("SIEVE_MAP_TIANDITU_KEY", &c.Map.TiandituKey)
 
 	r.evidence(&c.Evidence)
 

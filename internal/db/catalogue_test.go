@@ -29,6 +29,10 @@ var unaudited = map[string]string{
 	"changes_pruned": "the change feed's retention mark (one row), kept by the pruning job",
 	"media_phash_chunks": "the photo-reuse index: keys derived from media.phash by media_phash_index in the transaction " +
 		"that stores the pHash; media are audited",
+	"coverage_cells": "per-cell coverage derived from premises, inspections and rounds by sieve_coverage_refresh (migration 0023); those are audited",
+	"coverage_days":  "the daily series derived with coverage_cells by sieve_coverage_refresh",
+	"coverage_drone": "drone share derived from media_cells by sieve_drone_refresh",
+	"region_pieces":  "outlines cut for the map tiles, kept by a trigger on regions, audited there",
 }
 
 // notRepathed are the tables with an ltree column that region moves do not rewrite, and why;

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"context"
+	"hash/fnv"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/tiles"
+)
+
+// tilePath is the route of the vector tiles, outside /api/v1 (map clients ask for
+// {z}/{x}/{y}.mvt). Echo names the last parameter "y.mvt" (a parameter runs to the next slash).
+const tilePath = "/tiles/:layer/:z/:x/:y.mvt"
+
+// mimeMVT is the media type of a Mapbox vector tile.
+const mimeMVT = "application/vnd.mapbox-vector-tile"
+
+// tileCoords reads z, x and y of a tile request.
+func tileCoords(c echo.Context) (z, x, y int, err error) {
+	parse := func(name, v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, invalidParam(name, "a whole number", "应为非负整数")
+		}
+		return n, nil
+	}
+	if z, err = parse("z", c.Param("z")); err != nil {
+		return
+	}
+	if x, err = parse("x", c.Param("x")); err != nil {
+		return
+	}
+	if y, err = parse("y", strings.TrimSuffix(c.Param("y.mvt"), ".mvt")); err != nil {
+		return
+	}
+	if !tiles.ValidTile(z, x, y) {
+		err = apperr.ErrNotFound
+	}
+	return
+}
+
+// tileETag is the tile's entity tag: the layer's change state and the caller's area (two
+// callers of the same area share tiles, of different areas never do).
+func (s *Server) tileETag(c echo.Context, layer string) (string, error) {
+	state, err := s.Tiles.State(c.Request().Context(), s.Pool, layer)
+	if err != nil {
+		return "", err
+	}
+	p := principal(c)
+	h := fnv.New64a()
+	h.Write([]byte(string(p.Role) + "|" + strings.Join(p.Scope, ",")))
+	return `W/"` + layer + "-" + state + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`, nil
+}
+
+// getTile answers a vector tile of a layer in the caller's area: 204 when empty, 304 when the
+// caller's ETag is current. Cache-Control is private: a shared cache must never hand one
+// area's tile to another caller.
+func (s *Server) getTile(c echo.Context) error {
+	layer := c.Param("layer")
+	if _, err := s.Tiles.Layer(layer); err != nil {
+		return err
+	}
+	z, x, y, err := tileCoords(c)
+	if err != nil {
+		return err
+	}
+	etag, err := s.tileETag(c, layer)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("ETag", etag)
+	h.Set("Vary", "Authorization")
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	tile, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]byte, error) {
+		return s.Tiles.Tile(ctx, tx, layer, z, x, y)
+	})
+	if err != nil {
+		return err
+	}
+	if len(tile) == 0 {
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.Blob(http.StatusOK, mimeMVT, tile)
+}
+
+// etagMatches reports whether an If-None-Match header names etag (or is *).
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
+}
+
+// getLayer answers a layer's features in a box as GeoJSON, for GIS staff.
+func (s *Server) getLayer(c echo.Context) error {
+	layer := c.Param("layer")
+	if _, err := s.Tiles.Layer(layer); err != nil {
+		return err
+	}
+	bbox, err := queryBBox(c, "bbox")
+	if err != nil {
+		return err
+	}
+	if bbox == nil {
+		return invalidParam("bbox", "minLon,minLat,maxLon,maxLat", "应为 最小经度,最小纬度,最大经度,最大纬度")
+	}
+	out, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]byte, error) {
+		return s.Tiles.GeoJSON(ctx, tx, layer, *bbox)
+	})
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, mimeGeoJSON, out)
+}
+
+// mapPage serves the map page; it logs in through the login page (the token stays in the
+// browser), so the page itself needs none.
+func (s *Server) mapPage(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.HTMLBlob(http.StatusOK, s.pages.Map())
+}
+
+// loginPage serves the map's login page.
+func (s *Server) loginPage(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.HTMLBlob(http.StatusOK, s.pages.Login())
+}
+
+// mapAsset serves an embedded asset of the map page.
+func (s *Server) mapAsset(c echo.Context) error { return s.asset(c, c.Param("file")) }
+
+// mapVendor serves a vendored library of the map page (MapLibre GL JS).
+func (s *Server) mapVendor(c echo.Context) error { return s.asset(c, "vendor/"+c.Param("file")) }
+
+func (s *Server) asset(c echo.Context, name string) error {
+	data, ct, ok := s.pages.Asset(name)
+	if !ok {
+		return apperr.ErrNotFound
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, ct, data)
+}
+
+// mapGlyphs answers MapLibre's glyph requests with an empty glyph set (a valid, empty
+// protobuf): Chinese labels are drawn from the browser's local font (localIdeographFontFamily),
+// and the page needs no other characters, so no glyph server is needed.
+func (s *Server) mapGlyphs(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+	return c.Blob(http.StatusOK, "application/x-protobuf", nil)
+}

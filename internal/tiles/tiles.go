@@ -1,0 +1,221 @@
+// Package tiles builds the coordinators' map layers (地图图层) as Mapbox vector tiles and as
+// GeoJSON, in PostGIS, through gis's tile builders (gis.TileEnvelope, TileBoundsWGS84,
+// AsMVTGeom, AsMVT), scoped by the caller's area: each layer finds the grid cells of the tile
+// first (sieve_cells_in over region_shapes, whose index works under row-level security) or the
+// pieces of outlines (region_pieces), then reads its rows by id or cell_id under the caller's
+// policies, so a tile of another township is empty.
+//
+// A Registry holds the layers: regions, cells (with coverage properties), premises (from zoom
+// 14) and footprints, and any a later domain adds (Registry.Add: the sites layer with its own
+// change-state sequence). A layer's change state, read from sequences the writes advance
+// (migration 0023), makes the tile's ETag.
+package tiles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sieve-city/sieve/gis"
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/db"
+)
+
+// MaxFeatures is the most features one tile or GeoJSON answer of a layer holds.
+const MaxFeatures = 5000
+
+// MaxZoom is the deepest zoom served.
+const MaxZoom = 22
+
+// ErrNoLayer is a layer name the registry does not hold.
+var ErrNoLayer = apperr.ErrNotFound
+
+// Area is where a layer's rows are looked for, as SQL expressions the layer embeds.
+type Area struct {
+	// Bounds is the box in WGS-84 (SRID 4326), for spatial indexes of 4326 columns.
+	Bounds string
+	// Cells is a subquery of the ids of the grid cells meeting Bounds (sieve_cells_in), for
+	// "cell_id IN (...)" on tables under row-level security.
+	Cells string
+	// Geom turns a WGS-84 geometry expression into what the answer holds: tile coordinates
+	// (gis.AsMVTGeom) for a tile, GeoJSON text (gis.AsGeoJSON) for GeoJSON.
+	Geom func(expr string) string
+	// Zoom is the tile's zoom (for GeoJSON the deepest, so every layer answers).
+	Zoom string
+}
+
+// Layer is one map layer.
+type Layer struct {
+	// Name is the layer's name in URLs and in the tile (lower case, digits, underscores).
+	Name string
+	// MinZoom is the first zoom with features (tiles above it are empty).
+	MinZoom int
+	// States are the sequences whose last values are the layer's change state (ETag).
+	States []string
+	// Rows returns a SELECT of the layer's rows in area: an id column, a geom column (built
+	// with area.Geom) and the properties; at most MaxFeatures are kept.
+	Rows func(area Area) string
+}
+
+// Registry holds the layers by name.
+type Registry struct {
+	layers map[string]Layer
+}
+
+var layerName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// NewRegistry returns the registry with Sieve's layers: regions, cells, premises, footprints.
+func NewRegistry() *Registry {
+	r := &Registry{layers: map[string]Layer{}}
+	for _, l := range defaultLayers() {
+		r.Add(l)
+	}
+	return r
+}
+
+// Add adds or replaces a layer (the sites domain adds "sites" when it is wired). It panics on
+// a bad name or state sequence name: layers are written by the programmer.
+func (r *Registry) Add(l Layer) {
+	if !layerName.MatchString(l.Name) || l.Rows == nil {
+		panic(fmt.Sprintf("tiles: bad layer %q", l.Name))
+	}
+	for _, s := range l.States {
+		if !layerName.MatchString(s) {
+			panic(fmt.Sprintf("tiles: bad state sequence %q of layer %q", s, l.Name))
+		}
+	}
+	r.layers[l.Name] = l
+}
+
+// Names lists the layers.
+func (r *Registry) Names() []string {
+	out := make([]string, 0, len(r.layers))
+	for n := range r.layers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Layer returns a layer by name, or ErrNoLayer.
+func (r *Registry) Layer(name string) (Layer, error) {
+	l, ok := r.layers[name]
+	if !ok {
+		return Layer{}, ErrNoLayer
+	}
+	return l, nil
+}
+
+// ValidTile reports whether z/x/y names a tile.
+func ValidTile(z, x, y int) bool {
+	if z < 0 || z > MaxZoom || x < 0 || y < 0 {
+		return false
+	}
+	n := 1 << z
+	return x < n && y < n
+}
+
+// State returns the change state of a layer: the last values of its sequences, joined. It
+// reads no policed table, so it needs no scoped transaction.
+func (r *Registry) State(ctx context.Context, q db.Querier, name string) (string, error) {
+	l, err := r.Layer(name)
+	if err != nil {
+		return "", err
+	}
+	if len(l.States) == 0 {
+		return "0", nil
+	}
+	parts := make([]string, len(l.States))
+	for i, s := range l.States {
+		parts[i] = "SELECT last_value FROM " + pgx.Identifier{s}.Sanitize()
+	}
+	rows, err := q.Query(ctx, strings.Join(parts, " UNION ALL "))
+	if err != nil {
+		return "", fmt.Errorf("tiles: state of %s: %w", name, err)
+	}
+	vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return "", fmt.Errorf("tiles: state of %s: %w", name, err)
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = strconv.FormatInt(v, 10)
+	}
+	return strings.Join(out, "."), nil
+}
+
+// TileSQL is the query of one tile of layer l: parameters $1 z, $2 x, $3 y; one bytea row
+// (empty when nothing is in the tile).
+func TileSQL(l Layer) string {
+	env := "tile.env"
+	area := Area{
+		Bounds: "tile.bounds",
+		Cells:  "(SELECT k FROM sieve_cells_in(NULL, tile.bounds) k)",
+		Geom:   func(expr string) string { return gis.AsMVTGeom(expr, env, gis.DefaultMVT) },
+		Zoom:   "$1::int",
+	}
+	return `WITH tile AS (SELECT e AS env, ` + gis.TileBoundsWGS84("e") + ` AS bounds FROM (SELECT ` + gis.TileEnvelope(1, 2, 3) + ` AS e) t)
+SELECT coalesce((SELECT ` + gis.AsMVT("mvt", l.Name, gis.DefaultMVT.Extent, "geom", "id") + ` FROM (
+	SELECT * FROM (` + l.Rows(area) + `) r WHERE r.geom IS NOT NULL LIMIT ` + strconv.Itoa(MaxFeatures) + `) mvt), ''::bytea)
+FROM tile`
+}
+
+// Tile answers tile z/x/y of a layer in the caller's transaction (empty: nothing there for the
+// caller). Above the layer's MinZoom it is empty without a query.
+func (r *Registry) Tile(ctx context.Context, tx pgx.Tx, name string, z, x, y int) ([]byte, error) {
+	l, err := r.Layer(name)
+	if err != nil {
+		return nil, err
+	}
+	if !ValidTile(z, x, y) {
+		return nil, apperr.ErrNotFound
+	}
+	if z < l.MinZoom {
+		return nil, nil
+	}
+	var out []byte
+	if err := tx.QueryRow(ctx, TileSQL(l), z, x, y).Scan(&out); err != nil {
+		return nil, fmt.Errorf("tiles: %s %d/%d/%d: %w", name, z, x, y, err)
+	}
+	return out, nil
+}
+
+// GeoJSONSQL is the query of a layer's features in a box as one GeoJSON FeatureCollection:
+// parameters $1..$4 min lon, min lat, max lon, max lat.
+func GeoJSONSQL(l Layer) string {
+	area := Area{
+		Bounds: "box.bounds",
+		Cells:  "(SELECT k FROM sieve_cells_in(NULL, box.bounds) k)",
+		Geom:   gis.AsGeoJSON,
+		Zoom:   strconv.Itoa(MaxZoom),
+	}
+	return `WITH box AS (SELECT ST_MakeEnvelope($1::float8, $2::float8, $3::float8, $4::float8, 4326) AS bounds)
+SELECT (SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+	'type', 'Feature', 'id', f.id, 'geometry', f.geom::json, 'properties', to_jsonb(f) - 'geom')), '[]'::json))::text
+	FROM (SELECT * FROM (` + l.Rows(area) + `) r WHERE r.geom IS NOT NULL LIMIT ` + strconv.Itoa(MaxFeatures) + `) f)
+FROM box`
+}
+
+// GeoJSON answers a layer's features in bbox (min lon, min lat, max lon, max lat) as a GeoJSON
+// FeatureCollection, in the caller's transaction.
+func (r *Registry) GeoJSON(ctx context.Context, tx pgx.Tx, name string, bbox [4]float64) ([]byte, error) {
+	l, err := r.Layer(name)
+	if err != nil {
+		return nil, err
+	}
+	var out string
+	err = tx.QueryRow(ctx, GeoJSONSQL(l), bbox[0], bbox[1], bbox[2], bbox[3]).Scan(&out)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return []byte(`{"type":"FeatureCollection","features":[]}`), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tiles: GeoJSON of %s: %w", name, err)
+	}
+	return []byte(out), nil
+}
