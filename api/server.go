@@ -98,7 +98,8 @@ func New(d Deps) *Server {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
 	}
 	if d.Coverage == nil {
-		d.Coverage = coverage.NewStore(coverage.Extras{})
+		d.Coverage = coverage.NewStore(coverage.Extras{OpenSites: &coverage.Extra{Query: sites.OpenSitesPerCell},
+			OverdueActions: &coverage.Extra{Query: sites.OverdueActionsPerCell}})
 	}
 	if d.Tiles == nil {
 		d.Tiles = tiles.NewRegistry()

@@ -39,7 +39,7 @@ var ErrNoRound = apperr.New(http.StatusNotFound, "no_round", "no inspection roun
 // named by the token {{cells}} (a bigint[] expression put in its place), read in the caller's
 // transaction and so under its policies, for example
 //
-//	SELECT cell_id, count(*) FROM sites WHERE cell_id = ANY ({{cells}}) AND status <> 'closed' GROUP BY cell_id
+//	SELECT cell_id, count(*) AS n FROM sites WHERE cell_id = ANY ({{cells}}) AND status <> 'closed' GROUP BY cell_id
 type Extra struct {
 	Query string
 }
@@ -268,11 +268,11 @@ func (s *Store) addExtras(ctx context.Context, tx pgx.Tx, regionID int64, depth 
 		}
 		q := `WITH cells AS (SELECT array_agg(k) AS ids FROM sieve_cells_in($1) k),
 		e AS (` + x.extra.Query + `)
-		SELECT CASE WHEN GROUPING(child) = 1 THEN 0 ELSE child END, sum(n)::bigint FROM (
+		SELECT CASE WHEN GROUPING(child) = 1 THEN 0 ELSE child END, coalesce(sum(n), 0)::bigint FROM (
 			SELECT CASE WHEN nlevel(s.path) > $2 THEN ltree2text(subpath(s.path, $2, 1))::bigint ELSE s.region_id END AS child, e.n
 			FROM e JOIN region_shapes s ON s.region_id = e.cell_id) x
 		GROUP BY GROUPING SETS ((child), ())`
-		q = strings.ReplaceAll(q, "{{cells}}", "(SELECT ids FROM cells)")
+		q = strings.ReplaceAll(q, "{{cells}}", "(SELECT ids FROM cells)::bigint[]") // an array expression, not a subquery: ANY (subquery) would compare with whole arrays
 		rows, err := tx.Query(ctx, q, regionID, depth)
 		if err != nil {
 			return fmt.Errorf("coverage: plug-in count: %w", err)

@@ -139,9 +139,9 @@ func child(rep coverage.Report, id int64) coverage.Numbers {
 func TestCoverageKeptWithTheWrites(t *testing.T) {
 	w := newTown(t)
 	day := time.Now().AddDate(0, 0, -2)
-	w.inspect(t, w.r0, "ok", time.Now().AddDate(0, -2, 0), "a3")
-	w.inspect(t, w.r1, "ok", day, "a1", "b1")
-	w.inspect(t, w.r1, "doubtful", day.Add(24*time.Hour), "a2")
+	w.inspect(t, w.r0, "verified", time.Now().AddDate(0, -2, 0), "a3")
+	w.inspect(t, w.r1, "verified", day, "a1", "b1")
+	w.inspect(t, w.r1, "flagged", day.Add(24*time.Hour), "a2")
 
 	rep, err := w.get(t, w.coord1, w.v1, 0)
 	if err != nil {
@@ -163,7 +163,7 @@ func TestCoverageKeptWithTheWrites(t *testing.T) {
 
 	// The evidence check changes its mind: the coverage follows at once.
 	err = db.AsSystem(context.Background(), w.pool, "test", func(tx pgx.Tx) error {
-		_, err := tx.Exec(context.Background(), `UPDATE inspections SET evidence = 'ok' WHERE premise_id = $1`, w.premises["a2"])
+		_, err := tx.Exec(context.Background(), `UPDATE inspections SET evidence = 'verified' WHERE premise_id = $1`, w.premises["a2"])
 		return err
 	})
 	if err != nil {
@@ -219,9 +219,9 @@ func TestCoverageKeptWithTheWrites(t *testing.T) {
 // once.
 func TestGapsAndTheirTasks(t *testing.T) {
 	w := newTown(t)
-	w.inspect(t, w.r0, "ok", time.Now().AddDate(0, -2, 0), "a3")
-	w.inspect(t, w.r1, "ok", time.Now(), "b1", "b2")
-	w.inspect(t, w.r1, "doubtful", time.Now(), "a1")
+	w.inspect(t, w.r0, "verified", time.Now().AddDate(0, -2, 0), "a3")
+	w.inspect(t, w.r1, "verified", time.Now(), "b1", "b2")
+	w.inspect(t, w.r1, "flagged", time.Now(), "a1")
 	st := coverage.NewStore(coverage.Extras{})
 	var g coverage.Gaps
 	err := db.ReadInScope(context.Background(), w.pool, w.coord1, func(tx pgx.Tx) error {
@@ -280,7 +280,7 @@ func TestConcurrentVisitsOfOneCell(t *testing.T) {
 	ctx := context.Background()
 	insert := func(tx pgx.Tx, name string) error {
 		_, err := tx.Exec(ctx, `INSERT INTO inspections (id, premise_id, round_id, inspector_id, visited_at, outcome, evidence)
-			VALUES (gen_random_uuid(), $1, $2, $3, now(), 'clear', 'ok')`, w.premises[name], w.r1, w.inspector)
+			VALUES (gen_random_uuid(), $1, $2, $3, now(), 'clear', 'verified')`, w.premises[name], w.r1, w.inspector)
 		return err
 	}
 	tx1, err := w.pool.Begin(ctx)

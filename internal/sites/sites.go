@@ -208,3 +208,15 @@ type Filter struct {
 	After    int64 // cursor: sites with a larger id
 	Limit    int
 }
+
+// Per-cell counts for coverage (internal/coverage's plug-in counts, wired in cmd/sieve and
+// api.New): SQL returning columns cell_id and n for the cells of the token {{cells}}, read in the
+// caller's transaction. Sites owns what "open" and "overdue" mean.
+const (
+	// OpenSitesPerCell counts the sites whose case is not over (neither cleared nor closed).
+	OpenSitesPerCell = `SELECT s.cell_id, count(*) AS n FROM sites s
+		WHERE s.cell_id = ANY ({{cells}}) AND s.status NOT IN ('cleared', 'closed') GROUP BY s.cell_id`
+	// OverdueActionsPerCell counts the disposal actions past their deadline and not done.
+	OverdueActionsPerCell = `SELECT s.cell_id, count(*) AS n FROM site_actions a JOIN sites s ON s.id = a.site_id
+		WHERE s.cell_id = ANY ({{cells}}) AND a.done_at IS NULL AND a.deadline < now() GROUP BY s.cell_id`
+)

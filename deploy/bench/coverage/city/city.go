@@ -144,7 +144,7 @@ func Build(ctx context.Context, base string, nCells, nPremises int, keep bool) (
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO inspections (id, premise_id, round_id, inspector_id, visited_at, outcome, evidence)
 			SELECT gen_random_uuid(), p.id, $1, $2, now() - (p.id % 20) * interval '1 day', 'clear',
-			       CASE WHEN p.id % 10 = 0 THEN 'doubtful' ELSE 'ok' END
+			       CASE WHEN p.id % 10 = 0 THEN 'flagged' ELSE 'verified' END
 			FROM premises p WHERE p.id % 20 < 11`, c.RoundID, office.ID)
 		c.Inspections = tag.RowsAffected()
 		return err
