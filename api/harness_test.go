@@ -15,6 +15,7 @@ import (
 
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/testenv"
 	"github.com/sieve-city/sieve/openapi/contract"
 )
@@ -39,6 +40,7 @@ func newHarness(t testing.TB) *harness {
 	pool := testenv.DB(t)
 	store := testenv.Blob(t)
 	acc := accounts.NewStore(testHasher(), time.Hour, 10*time.Second, time.Now)
+	st := sites.New(sites.DefaultConfig(), time.Now)
 	s := New(Deps{
 		Pool:        pool,
 		Accounts:    acc,
@@ -48,7 +50,8 @@ func newHarness(t testing.TB) *harness {
 		Checks:      []Check{{Name: "postgres", Ping: pool.Ping}, {Name: "minio", Ping: store.Ping}},
 		BodyLimit:   64 << 10,
 		UploadLimit: 32 << 20,
-		Inspections: testInspections(t, pool),
+		Sites:       st,
+		Inspections: testInspections(t, pool, st),
 	})
 	var ts *httptest.Server
 	if _, bench := t.(*testing.B); bench {

@@ -19,16 +19,19 @@ import (
 	"github.com/sieve-city/sieve/internal/evidence"
 	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/jobs"
+	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/testenv"
 )
 
-// testInspections is the inspections service of the harness; its queue only enqueues (the
-// tests run the evidence check themselves with Check).
-func testInspections(t testing.TB, pool *pgxpool.Pool) *inspections.Service {
+// testInspections is the inspections service of the harness, wired to sites as the binary is
+// (cmd/sieve/wiring.go); its queue only enqueues (the tests run the evidence check themselves
+// with Check).
+func testInspections(t testing.TB, pool *pgxpool.Pool, st *sites.Service) *inspections.Service {
 	t.Helper()
 	q := jobs.New(pool, jobs.Options{MaxAttempts: testMaxAttempts}, testenv.Logger())
 	svc, err := inspections.New(inspections.Deps{Pool: pool, Jobs: q, Evidence: evidence.DefaultConfig(), Now: time.Now,
-		Log: testenv.Logger()})
+		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{sites.InspectionHook(st)}},
+		Log:   testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

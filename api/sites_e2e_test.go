@@ -12,9 +12,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/client"
+	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/tasks"
 )
 
 // TestSuspectedInspectionToClosure is issue 11's end to end, as far as it goes without the
@@ -52,7 +55,7 @@ func TestSuspectedInspectionToClosure(t *testing.T) {
 	h.waitProcessed(coordTok, photo.medium.ID)
 	h.waitProcessed(coordTok, drone.ID)
 
-	// The suspected inspection, and the hook's call.
+	// The premise the worker finds suspected, and the round in force.
 	var premise, round int64
 	inspection := "6f1c2a4e-8d3b-4c59-9a7e-1b2c3d4e5f60"
 	var siteID int64
@@ -66,22 +69,30 @@ func TestSuspectedInspectionToClosure(t *testing.T) {
 			now() + interval '60 days') RETURNING id`).Scan(&round); err != nil {
 			return err
 		}
-		visited := time.Now().Add(-time.Hour)
-		if _, err := tx.Exec(ctx, `INSERT INTO inspections (id, premise_id, round_id, inspector_id, visited_at, outcome, findings)
-			VALUES ($1, $2, $3, $4, $5, 'suspected', '{non_chemical_producing,affiliated_leased}')`,
-			inspection, premise, round, w.users["worker"].ID, visited); err != nil {
-			return err
-		}
-		var created bool
-		var err error
-		siteID, created, err = h.srv.Sites.FromInspection(ctx, tx, sites.SuspectedVisit{InspectionID: inspection,
-			PremiseID: premise, Lon: 113.47212, Lat: 34.15121, InspectorID: w.users["worker"].ID, VisitedAt: visited,
-			Findings: []string{"non_chemical_producing", "affiliated_leased"}, MediaIDs: []int64{photo.medium.ID}})
-		if err == nil && !created {
-			t.Error("the inspection did not open a site")
-		}
-		return err
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The worker records the suspected visit through the API, as the phone does; the inspections
+	// domain's hook (sites.InspectionHook, wired as in cmd/sieve) opens the site in the same
+	// transaction.
+	worker := client.New(h.url, client.WithToken(wtok), client.WithLanguage("en"))
+	acc := 8.0
+	rec, created, err := worker.RecordInspection(ctx, client.InspectionRequest{ID: inspection, PremiseID: &premise,
+		VisitedAt: time.Now().Add(-time.Hour), Position: &inspections.Position{Lon: 113.47213, Lat: 34.15122, AccuracyM: &acc, CRS: "wgs84"},
+		Outcome: "suspected", Findings: []string{"non_chemical_producing", "affiliated_leased"}, MediaIDs: []int64{photo.medium.ID}})
+	if err != nil || !created || rec.ID != inspection {
+		t.Fatalf("record the suspected inspection: %+v %v %v", rec, created, err)
+	}
+	err = db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT site_id FROM site_inspections WHERE inspection_id = $1`, inspection).Scan(&siteID)
+	})
+	if err != nil {
+		t.Fatalf("the inspection opened no site: %v", err)
+	}
+	// The worker's phone syncs before the case goes on.
+	_, cursor, _, err := worker.SyncAll(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +158,20 @@ func TestSuspectedInspectionToClosure(t *testing.T) {
 	if err != nil || closed.ClosedAt == nil {
 		t.Fatalf("close: %+v %v", closed, err)
 	}
-	// The re-inspection tasks reach the worker's cell (phone sync hands them over: the lead's part).
+	// The re-inspection tasks reach the worker's phone through sync, and sit in the worker's cell.
+	items, _, _, err := worker.SyncAll(ctx, cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := 0
+	for _, it := range items {
+		if it.Kind == changes.KindTask && it.Task != nil && it.Task.Kind == tasks.SiteReinspection && it.Task.SiteID != nil && *it.Task.SiteID == siteID {
+			synced++
+		}
+	}
+	if synced != 2 {
+		t.Fatalf("re-inspection tasks in the worker's sync: %d, want 2 (%+v)", synced, items)
+	}
 	var due []time.Time
 	err = db.ReadInScope(ctx, h.pool, h.actorOf(w, "worker"), func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT due_at FROM tasks WHERE kind = 'site_reinspection' AND site_id = $1 AND cell_id = $2

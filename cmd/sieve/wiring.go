@@ -41,7 +41,7 @@ func (a *app) wire(workers int) (*domains, error) {
 	// re-checks the evidence of the inspections that cite it. Photo reuse is looked up in the
 	// pHash index of internal/media (phashIndex).
 	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, PHash: phashIndex(), Evidence: a.cfg.Evidence,
-		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{siteFromInspection(st)}},
+		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{sites.InspectionHook(st)}},
 		Now:   time.Now, Log: a.log})
 	if err != nil {
 		return nil, err
@@ -55,19 +55,6 @@ func (a *app) wire(workers int) (*domains, error) {
 		return nil, err
 	}
 	return &domains{queue: q, media: svc, inspections: ins, sites: st, changes: feed}, nil
-}
-
-// siteFromInspection is the inspections → sites hook: the visit, as sites reads it.
-func siteFromInspection(st *sites.Service) func(context.Context, pgx.Tx, inspections.Recorded) error {
-	return func(ctx context.Context, tx pgx.Tx, r inspections.Recorded) error {
-		if r.Outcome != "suspected" && (r.EquipmentRemoved == nil || *r.EquipmentRemoved) {
-			return nil
-		}
-		_, _, err := st.FromInspection(ctx, tx, sites.SuspectedVisit{InspectionID: r.ID, PremiseID: r.PremiseID,
-			Lon: r.Lon, Lat: r.Lat, InspectorID: r.InspectorID, VisitedAt: r.VisitedAt, Findings: r.Findings,
-			MediaIDs: r.MediaIDs, EquipmentRemoved: r.EquipmentRemoved, Converted: r.Converted})
-		return err
-	}
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker

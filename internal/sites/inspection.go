@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sieve-city/sieve/internal/inspections"
 )
 
 // SuspectedVisit is what FromInspection needs of an inspection: the inspections domain fills it
@@ -89,4 +91,19 @@ func (s *Service) FromInspection(ctx context.Context, tx pgx.Tx, v SuspectedVisi
 		}
 	}
 	return id, created, nil
+}
+
+// InspectionHook is the inspections → sites hook (inspections.Hooks.Recorded, given at wiring
+// time): a suspected inspection, or an exited firm's check that finds production, opens a site
+// or joins the open site of the same place, in the transaction that records the inspection.
+func InspectionHook(s *Service) func(context.Context, pgx.Tx, inspections.Recorded) error {
+	return func(ctx context.Context, tx pgx.Tx, r inspections.Recorded) error {
+		if r.Outcome != "suspected" && (r.EquipmentRemoved == nil || *r.EquipmentRemoved) {
+			return nil
+		}
+		_, _, err := s.FromInspection(ctx, tx, SuspectedVisit{InspectionID: r.ID, PremiseID: r.PremiseID,
+			Lon: r.Lon, Lat: r.Lat, InspectorID: r.InspectorID, VisitedAt: r.VisitedAt, Findings: r.Findings,
+			MediaIDs: r.MediaIDs, EquipmentRemoved: r.EquipmentRemoved, Converted: r.Converted})
+		return err
+	}
 }
