@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sieve-city/sieve/deploy/bench/benchstack"
 )
 
 var (
@@ -48,11 +50,11 @@ func run() error {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeLimit)
 	defer cancel()
-	st, err := newStack(ctx)
+	st, err := benchstack.New(ctx, *sieveBin)
 	if err != nil {
 		return err
 	}
-	defer st.remove()
+	defer st.Remove()
 	fmt.Printf("command: ./deploy/bench/hardening/run.sh %s\n\n", strings.Join(os.Args[3:], " "))
 
 	bomb, err := zipBomb(*shpMB << 20)
@@ -71,24 +73,24 @@ func run() error {
 		float64(len(bomb))/(1<<20), *shpMB, *pngs, float64(len(base))/(1<<20), *side, *side,
 		float64(*side)*float64(*side)*8/(1<<20))
 
-	srv, err := st.serve(ctx, "true")
+	srv, err := st.Serve(ctx, "true")
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	tok, err := srv.login(ctx)
+	defer srv.Stop()
+	tok, err := srv.Login(ctx)
 	if err != nil {
 		return err
 	}
 	time.Sleep(2 * time.Second)
-	rest := srv.status("VmRSS")
+	rest := srv.Status("VmRSS")
 
 	var wg sync.WaitGroup
 	answers := make([]string, 1+len(images))
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		answers[0] = "regions/import (zip bomb): " + post(ctx, srv.url+"/api/v1/regions/import", tok, "application/zip", bomb)
+		answers[0] = "regions/import (zip bomb): " + post(ctx, srv.URL+"/api/v1/regions/import", tok, "application/zip", bomb)
 	}()
 	for i, img := range images {
 		wg.Add(1)
@@ -100,15 +102,15 @@ func run() error {
 			fw, _ := mw.CreateFormFile("file", fmt.Sprintf("big-%d.png", i))
 			fw.Write(img)
 			mw.Close()
-			answers[1+i] = fmt.Sprintf("media (PNG %d):              ", i) + post(ctx, srv.url+"/api/v1/media", tok, mw.FormDataContentType(), body.Bytes())
+			answers[1+i] = fmt.Sprintf("media (PNG %d):              ", i) + post(ctx, srv.URL+"/api/v1/media", tok, mw.FormDataContentType(), body.Bytes())
 		}()
 	}
 	wg.Wait()
 	for _, a := range answers {
 		fmt.Println("  ", a)
 	}
-	drained := st.waitProcessed(ctx, len(images), 3*time.Minute)
-	peak := srv.status("VmHWM")
+	drained := st.WaitProcessed(ctx, len(images), 3*time.Minute)
+	peak := srv.Status("VmHWM")
 	fmt.Printf("\n== server memory\n")
 	fmt.Printf("   resident at rest before the run              %6.0f MB\n", rest)
 	fmt.Printf("   peak (VmHWM) once the jobs had run (%s)  %6.0f MB   (target < 512 MB)\n", drained, peak)

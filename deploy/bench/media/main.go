@@ -12,34 +12,26 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/sieve-city/sieve/deploy/bench/benchstack"
 )
 
 func main() {
@@ -62,23 +54,15 @@ var (
 	imageBytes = flag.Int("image-mb", 20, "size of a drone image, MB")
 )
 
-type stack struct {
-	dbURL, endpoint, access, secret string
-	name                            string // database and bucket prefix
-	env                             []string
-	mc                              *minio.Client
-	media, derived                  string
-}
-
 func run() error {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeLimit)
 	defer cancel()
-	st, err := newStack(ctx)
+	st, err := benchstack.New(ctx, *sieveBin)
 	if err != nil {
 		return err
 	}
-	defer st.remove()
+	defer st.Remove()
 
 	fmt.Printf("command: ./deploy/bench/media/run.sh %s\n", strings.Join(os.Args[3:], " "))
 	fmt.Printf("machine: %d CPUs; loopback; MinIO and PostgreSQL of the test stack\n\n", numCPU())
@@ -96,30 +80,30 @@ func run() error {
 
 // memoryRun measures the server's memory while many clients upload large images, on a fresh
 // server with the image jobs in process.
-func memoryRun(ctx context.Context, st *stack, drone []byte) error {
-	srv, err := st.serve(ctx, "true")
+func memoryRun(ctx context.Context, st *benchstack.Stack, drone []byte) error {
+	srv, err := st.Serve(ctx, "true")
 	if err != nil {
 		return err
 	}
-	tok, err := srv.login(ctx)
+	tok, err := srv.Login(ctx)
 	if err != nil {
-		srv.stop()
+		srv.Stop()
 		return err
 	}
 	time.Sleep(2 * time.Second) // let start-up settle
-	rest := srv.status("VmRSS")
+	rest := srv.Status("VmRSS")
 	start := time.Now()
-	n, err := uploadMany(ctx, srv.url, tok, drone, *memClients, *memUploads)
+	n, err := uploadMany(ctx, srv.URL, tok, drone, *memClients, *memUploads)
 	el := time.Since(start)
-	peakUpload := srv.status("VmHWM")
+	peakUpload := srv.Status("VmHWM")
 	if err != nil {
-		srv.stop()
+		srv.Stop()
 		return fmt.Errorf("memory run: %w", err)
 	}
 	// And while the jobs make thumbnails of what arrived (bounded wait).
-	drained := st.waitProcessed(ctx, n, 3*time.Minute)
-	peakAll := srv.status("VmHWM")
-	srv.stop()
+	drained := st.WaitProcessed(ctx, n, 3*time.Minute)
+	peakAll := srv.Status("VmHWM")
+	srv.Stop()
 	fmt.Printf("== server memory, %d clients uploading %d MB images (%d uploads, %.1f MB/s)\n", *memClients, *imageBytes, n,
 		float64(n)*float64(len(drone))/(1<<20)/el.Seconds())
 	fmt.Printf("   baseline: resident at rest before the run   %6.0f MB\n", rest)
@@ -130,13 +114,13 @@ func memoryRun(ctx context.Context, st *stack, drone []byte) error {
 
 // throughputRun compares uploads through the API with direct PUTs, on a server that only takes
 // uploads (its jobs run elsewhere).
-func throughputRun(ctx context.Context, st *stack, photo []byte) error {
-	srv, err := st.serve(ctx, "false")
+func throughputRun(ctx context.Context, st *benchstack.Stack, photo []byte) error {
+	srv, err := st.Serve(ctx, "false")
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	tok, err := srv.login(ctx)
+	defer srv.Stop()
+	tok, err := srv.Login(ctx)
 	if err != nil {
 		return err
 	}
@@ -146,14 +130,14 @@ func throughputRun(ctx context.Context, st *stack, photo []byte) error {
 	if _, err := putMany(ctx, st, photo, *clients, 2**clients); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	if _, err := uploadMany(ctx, srv.url, tok, photo, *clients, 2**clients); err != nil {
+	if _, err := uploadMany(ctx, srv.URL, tok, photo, *clients, 2**clients); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	var direct, api time.Duration
 	var directN, apiN int
 	minio := minioPID()
 	var cpuDirect, cpuAPI [3]float64 // seconds of CPU: this program, sieve serve, MinIO
-	pids := []int{os.Getpid(), srv.cmd.Process.Pid, minio}
+	pids := []int{os.Getpid(), srv.Cmd.Process.Pid, minio}
 	// Each round runs both ways; the order alternates, so that neither always goes first.
 	for r := 0; r < *rounds; r++ {
 		var dr, ar time.Duration
@@ -174,7 +158,7 @@ func throughputRun(ctx context.Context, st *stack, photo []byte) error {
 		}
 		runAPI := func() error {
 			c0, t0 := cpuOf(pids), time.Now()
-			k, err := uploadMany(ctx, srv.url, tok, photo, *clients, *photos)
+			k, err := uploadMany(ctx, srv.URL, tok, photo, *clients, *photos)
 			if err != nil {
 				return fmt.Errorf("API uploads: %w", err)
 			}
@@ -244,163 +228,6 @@ func numCPU() int {
 	return strings.Count(string(b), "processor\t:")
 }
 
-func newStack(ctx context.Context) (*stack, error) {
-	st := &stack{dbURL: os.Getenv("SIEVE_DB_URL"), endpoint: os.Getenv("SIEVE_S3_ENDPOINT"),
-		access: os.Getenv("SIEVE_S3_ACCESS_KEY"), secret: os.Getenv("SIEVE_S3_SECRET_KEY")}
-	if st.dbURL == "" || st.endpoint == "" {
-		return nil, errors.New("SIEVE_DB_URL and SIEVE_S3_* must be set (eval \"$(./deploy/local/stack.sh env)\")")
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	st.name = "bench" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, st.dbURL)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{"sieve_" + st.name}.Sanitize()+" TEMPLATE sieve_template"); err != nil {
-		return nil, err
-	}
-	u, _ := url.Parse(st.dbURL)
-	u.Path = "/sieve_" + st.name
-	st.media, st.derived = st.name+"-media", st.name+"-derived"
-	st.mc, err = minio.New(st.endpoint, &minio.Options{Creds: credentials.NewStaticV4(st.access, st.secret, ""), Region: "us-east-1"})
-	if err != nil {
-		return nil, err
-	}
-	st.env = append(os.Environ(), "SIEVE_DB_URL="+u.String(), "SIEVE_S3_BUCKET_MEDIA="+st.media,
-		"SIEVE_S3_BUCKET_DERIVED="+st.derived, "SIEVE_LOG_LEVEL=warn", "SIEVE_HTTP_UPLOAD_LIMIT=64MB", "SIEVE_DB_MAX_CONNS=40")
-	cmd := exec.CommandContext(ctx, *sieveBin, "migrate")
-	cmd.Env, cmd.Stderr = st.env, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return st, fmt.Errorf("sieve migrate: %w", err)
-	}
-	cmd = exec.CommandContext(ctx, *sieveBin, "user", "add", "--username", "bench", "--role", "city_admin", "--password-stdin")
-	cmd.Env, cmd.Stdin = st.env, strings.NewReader("bench-password-1234\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return st, fmt.Errorf("sieve user add: %w: %s", err, out)
-	}
-	return st, nil
-}
-
-// remove drops the database and the buckets.
-func (st *stack) remove() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, b := range []string{st.media, st.derived} {
-		objs := st.mc.ListObjects(ctx, b, minio.ListObjectsOptions{Recursive: true})
-		for range st.mc.RemoveObjects(ctx, b, objs, minio.RemoveObjectsOptions{}) {
-		}
-		_ = st.mc.RemoveBucket(ctx, b)
-	}
-	if conn, err := pgx.Connect(ctx, st.dbURL); err == nil {
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{"sieve_" + st.name}.Sanitize()+" WITH (FORCE)")
-		conn.Close(ctx)
-	}
-}
-
-// waitProcessed waits until n media are processed (or failed), at most max; it says how long.
-func (st *stack) waitProcessed(ctx context.Context, n int, max time.Duration) string {
-	u, _ := url.Parse(st.dbURL)
-	u.Path = "/sieve_" + st.name
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return "unknown"
-	}
-	defer conn.Close(ctx)
-	start := time.Now()
-	for time.Since(start) < max {
-		var done int
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT set_config('sieve.system', 'on', true)"); err != nil {
-				return err
-			}
-			return tx.QueryRow(ctx, "SELECT count(*) FROM media WHERE status <> 'received'").Scan(&done)
-		})
-		if err == nil && done >= n {
-			return fmt.Sprintf("%d in %s", done, time.Since(start).Round(time.Second))
-		}
-		time.Sleep(time.Second)
-	}
-	return "not all in " + max.String()
-}
-
-type server struct {
-	cmd *exec.Cmd
-	url string
-}
-
-// serve starts `sieve serve` on a free loopback port and waits until it is ready.
-func (st *stack) serve(ctx context.Context, inProcess string) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(*sieveBin, "serve")
-	cmd.Env = append(st.env, "SIEVE_HTTP_ADDR="+addr, "SIEVE_WORKER_INPROCESS="+inProcess)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &server{cmd: cmd, url: "http://" + addr}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(s.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s, nil
-			}
-		}
-	}
-	s.stop()
-	return nil, errors.New("sieve serve did not become ready")
-}
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = s.cmd.Process.Kill()
-	}
-}
-
-// status reads a memory figure (kB) of the server from /proc/PID/status, in MB.
-func (s *server) status(field string) float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return -1
-}
-
-func (s *server) login(ctx context.Context) (string, error) {
-	resp, err := http.Post(s.url+"/api/v1/auth/login", "application/json",
-		strings.NewReader(`{"username":"bench","password":"bench-password-1234"}`))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("login: %d %v", resp.StatusCode, err)
-	}
-	return out.Token, nil
-}
-
 // noiseJPEG makes a JPEG of random pixels of about size bytes (noise compresses badly, so the
 // bytes are those of a real photo of that size).
 func noiseJPEG(size int) []byte {
@@ -461,11 +288,11 @@ func parallel(ctx context.Context, k, n int, fn func() error) (int, error) {
 }
 
 // putMany PUTs n copies of data (each unique) straight to MinIO with k goroutines.
-func putMany(ctx context.Context, st *stack, data []byte, k, n int) (int, error) {
+func putMany(ctx context.Context, st *benchstack.Stack, data []byte, k, n int) (int, error) {
 	var key atomic.Int64
 	return parallel(ctx, k, n, func() error {
 		b := unique(data)
-		_, err := st.mc.PutObject(ctx, st.media, fmt.Sprintf("direct/%d", key.Add(1)), bytes.NewReader(b), int64(len(b)),
+		_, err := st.MC.PutObject(ctx, st.Media, fmt.Sprintf("direct/%d", key.Add(1)), bytes.NewReader(b), int64(len(b)),
 			minio.PutObjectOptions{ContentType: "image/jpeg"})
 		return err
 	})
