@@ -165,7 +165,9 @@ start_postgres() {
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return
   fi
   mkdir -p "$d"
-  if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$(dirname "$d")"; fi
+  # Only the cluster's own folder: its parent holds MinIO's live data too (whose temporary files
+  # come and go while it runs, so a recursive chown over them races and fails).
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$d"; fi
   if [ ! -f "$d/PG_VERSION" ]; then
     log "creating a private PostgreSQL cluster in $d"
     local pw; pw="$(dirname "$d")/.pwfile"
