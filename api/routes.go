@@ -114,4 +114,14 @@ func (s *Server) routes() {
 	e.GET("/map/assets/:file", s.mapAsset)
 	e.GET("/map/vendor/:file", s.mapVendor)
 	e.GET("/map/glyphs/:fontstack/:range", s.mapGlyphs)
+
+	// Ledgers: the seed's forms 附件1/2/3 made from the data (issue 13, ledgers_handlers.go).
+
+	// Monthly filings of the ledgers (issue 13, reports_handlers.go).
+
+	// Leads from data: market entities, power users (issue 14, leads_handlers.go).
+
+	// Leads from hazardous-chemical vehicle tracks (issue 14, tracks_handlers.go).
+
+	// Public tips, rewards and credit listing (issue 14, tips_handlers.go).
 }
