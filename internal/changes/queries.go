@@ -100,17 +100,17 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error), wha
 	return out, nil
 }
 
-func premisesOf(ctx context.Context, tx pgx.Tx, q string, cells []int64, after int64, limit int) ([]Premise, error) {
+func premisesOf(ctx context.Context, tx querier, q string, cells []int64, after int64, limit int) ([]Premise, error) {
 	rows, err := tx.Query(ctx, q, cells, after, limit)
 	return collect(rows, err, scanPremise, "premises")
 }
 
-func tasksOf(ctx context.Context, tx pgx.Tx, q string, cells []int64, after, user int64, own bool, limit int) ([]tasks.Task, error) {
+func tasksOf(ctx context.Context, tx querier, q string, cells []int64, after, user int64, own bool, limit int) ([]tasks.Task, error) {
 	rows, err := tx.Query(ctx, q, cells, after, user, own, limit)
 	return collect(rows, err, scanTask, "tasks")
 }
 
-func ownInspections(ctx context.Context, tx pgx.Tx, user int64, after string, limit int) ([]Inspection, error) {
+func ownInspections(ctx context.Context, tx querier, user int64, after string, limit int) ([]Inspection, error) {
 	rows, err := tx.Query(ctx, ownInspectionsAfter, user, after, limit)
 	return collect(rows, err, scanInspection, "inspections")
 }
