@@ -133,27 +133,31 @@ func decodeCursor(s string) (cursor, error) {
 type state struct {
 	target     string
 	cells      []int64
-	rounds     string
+	rounds     string  // their ids, as the cursor keeps them
+	inForce    []round // the rounds in force, in the rule's order (roundFor)
 	pruned     bool
 	changeRows []change
 	premises   map[int64]Premise // the current state of the premises the changes name, as the caller sees them
 }
 
-// nullPremise is a premise joined to a change row, all NULL when the row is not a premise's or
-// the premise is gone or out of sight. Its fields are values (no allocation per column scanned).
+// nullPremise is a premise row of readState, all NULL in its rows of changes. Its fields are
+// values (no allocation per column scanned).
 type nullPremise struct {
-	id, cellID, roundID                            pgtype.Int8
+	id, cellID                                     pgtype.Int8
 	kind, name, address, contactName, contactPhone pgtype.Text
 	tags                                           []string
 	lon, lat                                       pgtype.Float8
 	updatedAt                                      pgtype.Timestamptz
-	due                                            pgtype.Bool
+	path                                           pgtype.Text
+	done                                           []int64
 }
 
-func (n nullPremise) premise() Premise {
-	return Premise{ID: n.id.Int64, Kind: n.kind.String, Name: n.name.String, Address: n.address.String,
+func (n nullPremise) premise(rounds []round) Premise {
+	p := Premise{ID: n.id.Int64, Kind: n.kind.String, Name: n.name.String, Address: n.address.String,
 		ContactName: n.contactName.String, ContactPhone: n.contactPhone.String, Tags: n.tags, Lon: n.lon.Float64,
-		Lat: n.lat.Float64, CellID: ptr(n.cellID), UpdatedAt: n.updatedAt.Time, RoundID: ptr(n.roundID), Due: n.due.Bool}
+		Lat: n.lat.Float64, CellID: ptr(n.cellID), UpdatedAt: n.updatedAt.Time}
+	resolve(&p, rounds, n.path, n.done)
+	return p
 }
 
 func ptr(v pgtype.Int8) *int64 {
@@ -251,7 +255,7 @@ func (f *Feed) sync(ctx context.Context, rest *later, a db.Actor, cur cursor, fu
 	if st.pruned {
 		return Page{}, ErrCursorExpired
 	}
-	b := &builder{f: f, tx: rest, user: user, cells: st.cells, english: english, budget: f.cfg.PageSize, items: []Item{},
+	b := &builder{f: f, tx: rest, user: user, cells: st.cells, rounds: st.inForce, english: english, budget: f.cfg.PageSize, items: []Item{},
 		seen: map[string]bool{}, known: st.premises}
 	if full {
 		// Every change visible in the snapshot taken now is in what this transaction reads next.
@@ -289,44 +293,63 @@ func (f *Feed) sync(ctx context.Context, rest *later, a db.Actor, cur cursor, fu
 // (pg_current_snapshot() is the statement's snapshot in READ COMMITTED), in which every change
 // row the statement reads is visible: only the base is tested. The index scan on (xid, seq)
 // starts at the later of the cursor's position and the base's xmin and runs in feed order, so
-// that the LIMIT stops it. The premise id is computed inside the changes' subquery, so that the
-// join to premises compares plain bigint columns: a leakproof condition, which keeps it an index
-// lookup under row-level security.
+// that the LIMIT stops it.
+//
+// The statement answers two kinds of rows: the state with the changes (the state repeated on
+// each, or alone when there are none), then the premises the changes name, looked up all at
+// once by id with their inspections (a leakproof bigint = ANY, which stays an index condition
+// under row-level security; one lookup per change row cost twice as much).
 func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cur cursor, full bool) (state, error) {
-	const q = `WITH ` + roundsInForce + `
-		SELECT st.target, st.cells, st.rounds, st.pruned,
-		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after,
-		  ` + premiseSelect + `
-		FROM (SELECT CASE WHEN $2 THEN pg_current_snapshot()::text ELSE '' END AS target,
+	const q = `WITH rs AS MATERIALIZED (SELECT r.id, r.region_path, r.starts_at FROM rounds r
+		  WHERE r.starts_at <= now() AND r.ends_at > now()),
+		st AS MATERIALIZED (SELECT CASE WHEN $2 THEN pg_current_snapshot()::text ELSE '' END AS target,
 		    coalesce((SELECT array_agg(a.cell_id ORDER BY a.cell_id) FROM cell_assignments a WHERE a.user_id = $1), '{}') AS cells,
 		    coalesce((SELECT string_agg(r.id::text, ',' ORDER BY r.id) FROM rs r), '') AS rounds,
-		    (SELECT p.xid FROM changes_pruned p) AS pruned) st
-		LEFT JOIN LATERAL (
-		  SELECT c.*, CASE WHEN c.entity = 'premise' THEN c.entity_id::bigint END AS premise_id FROM changes c
+		    coalesce((SELECT array_agg(r.id ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC, r.starts_at DESC, r.id DESC)
+		      FROM rs r), '{}') AS round_ids,
+		    coalesce((SELECT array_agg(coalesce(r.region_path::text, '') ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC,
+		      r.starts_at DESC, r.id DESC) FROM rs r), '{}') AS round_paths,
+		    (SELECT p.xid FROM changes_pruned p) AS pruned),
+		c AS MATERIALIZED (SELECT c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before,
+		    c.user_after, CASE WHEN c.entity = 'premise' THEN c.entity_id::bigint END AS premise_id
+		  FROM changes c
 		  WHERE NOT $3 AND (c.xid, c.seq) > ($4, $5)
 		    AND ($2 OR c.xid < $6 OR (c.xid < $7 AND c.xid <> ALL ($8)))
 		    AND (c.xid >= $9 OR c.xid = ANY ($10))
-		    AND (c.cell_before = ANY (st.cells) OR c.cell_after = ANY (st.cells) OR c.user_before = $1 OR c.user_after = $1)
-		  ORDER BY c.xid, c.seq LIMIT $11) c ON true
-		LEFT JOIN premises p ON p.id = c.premise_id` + premiseTail
-	base, target := parseSnapshot(cur.B), parseSnapshot(cur.G)
+		    AND (c.cell_before = ANY ((SELECT st.cells FROM st)::bigint[]) OR c.cell_after = ANY ((SELECT st.cells FROM st)::bigint[])
+		      OR c.user_before = $1 OR c.user_after = $1)
+		  ORDER BY c.xid, c.seq LIMIT $11)
+		SELECT st.target, st.cells, st.rounds, st.round_ids, st.round_paths, st.pruned,
+		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after,
+		  NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::float8, NULL::float8,
+		  NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint[]
+		FROM st LEFT JOIN c ON true
+		UNION ALL
+		SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		  ` + premiseCols + `, coalesce(d.done, '{}')
+		FROM premises p LEFT JOIN (SELECT i.premise_id, array_agg(i.round_id) AS done FROM inspections i
+		    WHERE i.premise_id = ANY ((SELECT array_agg(c.premise_id) FROM c)::bigint[])
+		      AND i.round_id IN (SELECT rs.id FROM rs) AND i.evidence <> 'rejected'
+		    GROUP BY i.premise_id) d ON d.premise_id = p.id
+		WHERE p.id = ANY ((SELECT array_agg(c.premise_id) FROM c)::bigint[])`
+	base, goal := parseSnapshot(cur.B), parseSnapshot(cur.G)
 	newRound := cur.G == ""
-	if target.xip == nil {
-		target.xip = []int64{}
+	if goal.xip == nil {
+		goal.xip = []int64{}
 	}
 	if base.xip == nil {
 		base.xip = []int64{}
 	}
 	// The changes after the cursor's position and not visible in the base (none below its xmin).
-	x, seq := cur.X, cur.S
-	if x < base.xmin {
-		x, seq = base.xmin, 0 // seq starts at 1
+	fromX, fromS := cur.X, cur.S
+	if fromX < base.xmin {
+		fromX, fromS = base.xmin, 0 // seq starts at 1
 	}
 	var batch pgx.Batch
 	if err := queueBegin(&batch, a, false); err != nil {
 		return state{}, err
 	}
-	batch.Queue(q, a.UserID, newRound, full, x, seq, target.xmin, target.xmax, target.xip, base.xmax, base.xip, f.cfg.PageSize)
+	batch.Queue(q, a.UserID, newRound, full, fromX, fromS, goal.xmin, goal.xmax, goal.xip, base.xmax, base.xip, f.cfg.PageSize)
 	batch.Queue(`COMMIT`)
 	br := conn.SendBatch(ctx, &batch)
 	defer br.Close()
@@ -341,32 +364,50 @@ func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cu
 	}
 	defer rows.Close()
 	st := state{premises: map[int64]Premise{}}
-	var pruned pgtype.Int8
+	var (
+		pruned     pgtype.Int8
+		target     pgtype.Text
+		rounds     pgtype.Text
+		cells, ids []int64
+		paths      []string
+		premises   []nullPremise
+		xid, seq   pgtype.Int8
+		entity, id pgtype.Text
+		op         pgtype.Text
+		cb, ca     pgtype.Int8
+		ub, ua     pgtype.Int8
+		p          nullPremise
+	)
 	for rows.Next() {
-		var (
-			xid, seq       pgtype.Int8
-			entity, id, op pgtype.Text
-			cb, ca, ub, ua pgtype.Int8
-			p              nullPremise
-		)
-		if err := rows.Scan(&st.target, &st.cells, &st.rounds, &pruned,
+		cells, ids, paths, p.tags, p.done = nil, nil, nil, nil, nil
+		if err := rows.Scan(&target, &cells, &rounds, &ids, &paths, &pruned,
 			&xid, &seq, &entity, &id, &op, &cb, &ca, &ub, &ua,
 			&p.id, &p.kind, &p.name, &p.address, &p.contactName, &p.contactPhone, &p.tags,
-			&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.roundID, &p.due); err != nil {
+			&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.path, &p.done); err != nil {
 			return state{}, fmt.Errorf("changes: read feed: %w", err)
+		}
+		if target.Valid && st.inForce == nil { // a state row: the same on each
+			st.target, st.cells, st.rounds = target.String, cells, rounds.String
+			st.inForce = make([]round, len(ids))
+			for i := range ids {
+				st.inForce[i] = round{id: ids[i], path: paths[i]}
+			}
 		}
 		if xid.Valid {
 			st.changeRows = append(st.changeRows, change{xid: xid.Int64, seq: seq.Int64, entity: entity.String, id: id.String,
 				op: op.String, cellBefore: ptr(cb), cellAfter: ptr(ca), userBefore: ptr(ub), userAfter: ptr(ua)})
 		}
 		if p.id.Valid {
-			st.premises[p.id.Int64] = p.premise()
+			premises = append(premises, p)
 		}
+	}
+	for _, p := range premises {
+		st.premises[p.id.Int64] = p.premise(st.inForce)
 	}
 	if err := rows.Err(); err != nil {
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
-	// The joins keep the feed's order in practice; the order is the contract, so it is made sure of.
+	// The feed's order is the contract: UNION ALL keeps it in practice, and sorting makes sure.
 	slices.SortFunc(st.changeRows, func(a, b change) int {
 		return cmp.Or(cmp.Compare(a.xid, b.xid), cmp.Compare(a.seq, b.seq))
 	})
@@ -490,6 +531,7 @@ type builder struct {
 	known   map[int64]Premise // premises read with the feed (readState)
 	f       *Feed
 	tx      querier
+	rounds  []round // in force, in the rule's order
 	user    int64
 	cells   []int64
 	english bool
@@ -561,7 +603,7 @@ func (b *builder) fill(ctx context.Context, cur *cursor) (bool, error) {
 		case phasePremises:
 			after, _ := strconv.ParseInt(cur.A, 10, 64)
 			var ps []Premise
-			if ps, err = premisesOf(ctx, b.tx, premisesInCells, cur.F, after, limit); err == nil {
+			if ps, err = premisesOf(ctx, b.tx, b.rounds, cur.F, after, limit); err == nil {
 				last, more = take(ps, b.budget, func(p Premise) string { return strconv.FormatInt(p.ID, 10) }, b.upsertPremise)
 			}
 		case phaseTasks:

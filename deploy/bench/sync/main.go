@@ -36,6 +36,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -149,6 +150,11 @@ func run(args []string, out io.Writer) error {
 	if len(p.Items) != len(changed) || p.HasMore {
 		return fmt.Errorf("the delta holds %d items (more: %v), want the %d changed premises", len(p.Items), p.HasMore, len(changed))
 	}
+	for _, it := range p.Items {
+		if it.Op != changes.OpUpsert || it.Premise == nil || !strings.HasSuffix(it.Premise.Name, "（更正）") {
+			return fmt.Errorf("the delta holds %+v, want the changed premises as they are now", it)
+		}
+	}
 	hp, err := c.Sync(ctx, cursor)
 	if err != nil || len(hp.Items) != len(changed) {
 		return fmt.Errorf("the delta over HTTP: %d items, %v", len(hp.Items), err)
@@ -161,15 +167,14 @@ func run(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		k := 0
-		for rows.Next() {
-			k++
+		ps, err := pgx.CollectRows(rows, scanPremise)
+		if err != nil {
+			return err
 		}
-		rows.Close()
-		if k != len(changed) {
-			return fmt.Errorf("bare selected %d rows", k)
+		if len(ps) != len(changed) {
+			return fmt.Errorf("bare selected %d rows", len(ps))
 		}
-		return rows.Err()
+		return nil
 	}
 	// Warm up, then interleave the three so that the machine's load falls on all alike.
 	for i := 0; i < 20; i++ {
@@ -190,15 +195,14 @@ func run(args []string, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			k := 0
-			for rows.Next() {
-				k++
+			ps, err := pgx.CollectRows(rows, scanPremise)
+			if err != nil {
+				return err
 			}
-			rows.Close()
-			if k != len(changed) {
-				return fmt.Errorf("scoped selected %d rows", k)
+			if len(ps) != len(changed) {
+				return fmt.Errorf("scoped selected %d rows", len(ps))
 			}
-			return rows.Err()
+			return nil
 		})
 	}
 	emptyScope := func() error {
@@ -245,6 +249,14 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("ratio %.2f misses the target of %.2f", ratio, *target)
 	}
 	return nil
+}
+
+// scanPremise reads a row of the bare query into the premise the phone gets, as a client of
+// the bare query would: the comparison is of the same rows read into the same values.
+func scanPremise(r pgx.CollectableRow) (changes.Premise, error) {
+	var p changes.Premise
+	err := r.Scan(&p.ID, &p.Kind, &p.Name, &p.Address, &p.ContactName, &p.ContactPhone, &p.Tags, &p.Lon, &p.Lat, &p.CellID, &p.UpdatedAt)
+	return p, err
 }
 
 // profile writes a CPU profile of 2,000 calls of fn to file.
