@@ -295,8 +295,8 @@ func (f *Feed) sync(ctx context.Context, rest *later, a db.Actor, cur cursor, fu
 // starts at the later of the cursor's position and the base's xmin and runs in feed order, so
 // that the LIMIT stops it.
 //
-// The statement answers two kinds of rows: the state with the changes (the state repeated on
-// each, or alone when there are none), then the premises the changes name, looked up all at
+// The statement answers three kinds of rows (its first column): the state, once; the changes;
+// and the premises the changes name, looked up all at
 // once by id with their inspections (a leakproof bigint = ANY, which stays an index condition
 // under row-level security; one lookup per change row cost twice as much).
 func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cur cursor, full bool) (state, error) {
@@ -319,13 +319,18 @@ func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cu
 		    AND (c.cell_before = ANY ((SELECT st.cells FROM st)::bigint[]) OR c.cell_after = ANY ((SELECT st.cells FROM st)::bigint[])
 		      OR c.user_before = $1 OR c.user_after = $1)
 		  ORDER BY c.xid, c.seq LIMIT $11)
-		SELECT st.target, st.cells, st.rounds, st.round_ids, st.round_paths, st.pruned,
-		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after,
+		SELECT 0, st.target, st.cells, st.rounds, st.round_ids, st.round_paths, st.pruned,
+		  NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
 		  NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::float8, NULL::float8,
 		  NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint[]
-		FROM st LEFT JOIN c ON true
+		FROM st
 		UNION ALL
-		SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL,
+		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after,
+		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+		FROM c
+		UNION ALL
+		SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 		  ` + premiseCols + `, coalesce(d.done, '{}')
 		FROM premises p LEFT JOIN (SELECT i.premise_id, array_agg(i.round_id) AS done FROM inspections i
 		    WHERE i.premise_id = ANY ((SELECT array_agg(c.premise_id) FROM c)::bigint[])
@@ -365,47 +370,63 @@ func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cu
 	defer rows.Close()
 	st := state{premises: map[int64]Premise{}}
 	var (
-		pruned     pgtype.Int8
-		target     pgtype.Text
-		rounds     pgtype.Text
-		cells, ids []int64
-		paths      []string
-		premises   []nullPremise
-		xid, seq   pgtype.Int8
-		entity, id pgtype.Text
-		op         pgtype.Text
-		cb, ca     pgtype.Int8
-		ub, ua     pgtype.Int8
-		p          nullPremise
+		part     int32
+		pruned   pgtype.Int8
+		rounds   string
+		ids      []int64
+		paths    []string
+		premises []nullPremise
+		ch       change
+		cb, ca   pgtype.Int8
+		ub, ua   pgtype.Int8
+		p        nullPremise
 	)
+	// Each kind of row is scanned into its own columns only (nil skips a column).
+	const columns = 29
+	only := func(from int, dest ...any) []any {
+		d := make([]any, columns)
+		copy(d[from:], dest)
+		return d
+	}
+	kind := only(0, &part)
+	stateRow := only(1, &st.target, &st.cells, &rounds, &ids, &paths, &pruned)
+	changeRow := only(7, &ch.xid, &ch.seq, &ch.entity, &ch.id, &ch.op, &cb, &ca, &ub, &ua)
+	premiseRow := only(16, &p.id, &p.kind, &p.name, &p.address, &p.contactName, &p.contactPhone, &p.tags,
+		&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.path, &p.done)
 	for rows.Next() {
-		cells, ids, paths, p.tags, p.done = nil, nil, nil, nil, nil
-		if err := rows.Scan(&target, &cells, &rounds, &ids, &paths, &pruned,
-			&xid, &seq, &entity, &id, &op, &cb, &ca, &ub, &ua,
-			&p.id, &p.kind, &p.name, &p.address, &p.contactName, &p.contactPhone, &p.tags,
-			&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.path, &p.done); err != nil {
+		if err := rows.Scan(kind...); err != nil {
 			return state{}, fmt.Errorf("changes: read feed: %w", err)
 		}
-		if target.Valid && st.inForce == nil { // a state row: the same on each
-			st.target, st.cells, st.rounds = target.String, cells, rounds.String
-			st.inForce = make([]round, len(ids))
-			for i := range ids {
-				st.inForce[i] = round{id: ids[i], path: paths[i]}
+		var err error
+		switch part {
+		case 0:
+			if err = rows.Scan(stateRow...); err == nil {
+				st.rounds = rounds
+				st.inForce = make([]round, len(ids))
+				for i := range ids {
+					st.inForce[i] = round{id: ids[i], path: paths[i]}
+				}
+			}
+		case 1:
+			if err = rows.Scan(changeRow...); err == nil {
+				ch.cellBefore, ch.cellAfter, ch.userBefore, ch.userAfter = ptr(cb), ptr(ca), ptr(ub), ptr(ua)
+				st.changeRows = append(st.changeRows, ch)
+			}
+		case 2:
+			p.tags, p.done = nil, nil
+			if err = rows.Scan(premiseRow...); err == nil {
+				premises = append(premises, p)
 			}
 		}
-		if xid.Valid {
-			st.changeRows = append(st.changeRows, change{xid: xid.Int64, seq: seq.Int64, entity: entity.String, id: id.String,
-				op: op.String, cellBefore: ptr(cb), cellAfter: ptr(ca), userBefore: ptr(ub), userAfter: ptr(ua)})
+		if err != nil {
+			return state{}, fmt.Errorf("changes: read feed: %w", err)
 		}
-		if p.id.Valid {
-			premises = append(premises, p)
-		}
-	}
-	for _, p := range premises {
-		st.premises[p.id.Int64] = p.premise(st.inForce)
 	}
 	if err := rows.Err(); err != nil {
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
+	}
+	for _, p := range premises {
+		st.premises[p.id.Int64] = p.premise(st.inForce)
 	}
 	// The feed's order is the contract: UNION ALL keeps it in practice, and sorting makes sure.
 	slices.SortFunc(st.changeRows, func(a, b change) int {
@@ -433,7 +454,7 @@ func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cu
 var readOnly = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}
 
 // begin is how many statements queueBegin queues.
-const begin = 3
+const begin = 2
 
 // queueBegin queues, first in b, the start of a read-only transaction scoped to a: BEGIN, the
 // actor's settings, and the generic plans. Sync's statements are prepared (pgx caches them) and
@@ -450,8 +471,8 @@ func queueBegin(b *pgx.Batch, a db.Actor, tx bool) error {
 	} else {
 		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY`)
 	}
-	b.Queue(settings, args...)
-	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	// The settings are one SELECT of set_config calls: the plans' setting joins it.
+	b.Queue(settings+`, set_config('plan_cache_mode', 'force_generic_plan', true)`, args...)
 	return nil
 }
 
