@@ -21,6 +21,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 	"github.com/sieve-city/sieve/internal/tiles"
@@ -51,6 +52,9 @@ type Deps struct {
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
+	// Reports files the monthly ledgers and runs background exports (nil: those routes answer
+	// 503 reports_unavailable).
+	Reports *reports.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
 	Changes   *changes.Feed
 	Log       *slog.Logger

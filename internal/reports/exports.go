@@ -93,7 +93,9 @@ type CleanupArgs struct{}
 func (CleanupArgs) Kind() string { return "report_cleanup" }
 
 // InsertOpts puts the job in the reports queue and tries it once: it runs again soon anyway.
-func (CleanupArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue, MaxAttempts: 1} }
+func (CleanupArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 1}
+}
 
 // Register adds the export and cleanup workers (jobs.Domain).
 func (s *Service) Register(w *river.Workers) {

@@ -114,6 +114,9 @@ func New(d Deps, cfg Config) (*Service, error) {
 // Config returns the service's settings.
 func (s *Service) Config() Config { return s.cfg }
 
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
 // Parts of a filing.
 const (
 	PartIllegal = "illegal" // 附件2, frozen at filing time

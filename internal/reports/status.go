@@ -28,14 +28,14 @@ type TownshipStatus struct {
 // StatusReport is the city's view of one month (or the final report): every township in the
 // caller's scope as filed / late / missing / due / open against the deadline, at AsOf.
 type StatusReport struct {
-	Month      string    `json:"month"`
-	Kind       Kind      `json:"kind"`
-	Deadline   time.Time `json:"deadline"`   // the first late instant (midnight after the 22nd, Shanghai)
-	RemindFrom time.Time `json:"remindFrom"` // when reminders begin (five days before the 22nd)
-	AsOf       time.Time `json:"asOf"`
+	Month      string           `json:"month"`
+	Kind       Kind             `json:"kind"`
+	Deadline   time.Time        `json:"deadline"`   // the first late instant (midnight after the 22nd, Shanghai)
+	RemindFrom time.Time        `json:"remindFrom"` // when reminders begin (five days before the 22nd)
+	AsOf       time.Time        `json:"asOf"`
 	Townships  []TownshipStatus `json:"townships"`
 	// Reminders are the townships that have not filed, from RemindFrom on (due, then missing).
-	Reminders []TownshipStatus `json:"reminders"`
+	Reminders []TownshipStatus  `json:"reminders"`
 	Counts    map[Status]int    `json:"counts"`
 	Labels    map[Status]string `json:"labels"`
 }
