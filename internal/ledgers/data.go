@@ -274,3 +274,27 @@ func registerRows(ctx context.Context, q db.Querier, end time.Time) ([]exitedRow
 	}
 	return out, nil
 }
+
+// home is Service.Home.
+func home(ctx context.Context, q db.Querier) (int64, error) {
+	var cityWide bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM regions WHERE level = 'city' AND sieve_in_scope(path))`).
+		Scan(&cityWide); err != nil {
+		return 0, fmt.Errorf("ledgers: home: %w", err)
+	}
+	if cityWide {
+		return 0, nil
+	}
+	rows, err := q.Query(ctx, `SELECT id FROM regions WHERE level = 'township' AND sieve_in_scope(path) ORDER BY code, id LIMIT 2`)
+	if err != nil {
+		return 0, fmt.Errorf("ledgers: home: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("ledgers: home: %w", err)
+	}
+	if len(ids) != 1 {
+		return 0, errNoTownship
+	}
+	return ids[0], nil
+}

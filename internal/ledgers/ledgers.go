@@ -75,3 +75,17 @@ func (s *Service) Render(ctx context.Context, req Request) (File, error) {
 	}
 	return s.render(ctx, req)
 }
+
+// Home returns the township a caller's ledger is of when the request names none: 0 (the whole
+// city) for the city office, else the one township the caller's area holds whole (a township
+// coordinator's). A caller whose area holds no township whole (a village's users) gets not
+// found.
+func (s *Service) Home(ctx context.Context) (int64, error) {
+	if s.q == nil {
+		return 0, errUnbound
+	}
+	return home(ctx, s.q)
+}
+
+// ThisMonth is the month "YYYY-MM" of today in China Standard Time: the default of a request.
+func (s *Service) ThisMonth() string { return Month(s.now()) }

@@ -147,28 +147,32 @@ func writeForm(f *excelize.File, sheet string, st xlsxStyles, fm *form) error {
 		}
 		return f.MergeCell(sheet, cellName(c0, r0), cellName(c1, r1))
 	}
-	steps := []func() error{}
-	add := func(fn func() error) { steps = append(steps, fn) }
+	// Every call below is a cell or sheet operation on names made here, which cannot fail but for
+	// a bug; the first error is kept and returned.
+	var werr error
+	do := func(err error) {
+		if werr == nil && err != nil {
+			werr = err
+		}
+	}
 	for i, c := range fm.Columns {
-		add(func() error { return f.SetColWidth(sheet, colName(i), colName(i), c.Width) })
+		do(f.SetColWidth(sheet, colName(i), colName(i), c.Width))
 	}
 	// Row 1: 附件N. Row 2: the title. Row 3: 填报单位（盖章） … 填报日期.
-	add(func() error { return set(0, 1, fm.Corner, st.corner) })
-	add(func() error { return f.SetRowHeight(sheet, 1, 20) })
-	add(func() error { return set(0, 2, fm.Title, st.title) })
-	add(func() error { return f.SetCellStyle(sheet, "A2", last+"2", st.title) })
-	add(func() error { return merge(0, 2, n-1, 2) })
-	add(func() error { return f.SetRowHeight(sheet, 2, 36) })
+	do(set(0, 1, fm.Corner, st.corner))
+	do(f.SetRowHeight(sheet, 1, 20))
+	do(set(0, 2, fm.Title, st.title))
+	do(f.SetCellStyle(sheet, "A2", last+"2", st.title))
+	do(merge(0, 2, n-1, 2))
+	do(f.SetRowHeight(sheet, 2, 36))
 	split := max(1, n/2)
 	if fm.Unit != "" {
-		add(func() error { return set(0, 3, "填报单位（盖章）："+fm.Unit, st.line) })
-		add(func() error { return merge(0, 3, split-1, 3) })
-		add(func() error {
-			return set(split, 3, strings.TrimSpace(fm.AsOf+"　　填报日期："+fm.FiledOn), st.lineRight)
-		})
-		add(func() error { return f.SetCellStyle(sheet, cellName(split, 3), cellName(n-1, 3), st.lineRight) })
-		add(func() error { return merge(split, 3, n-1, 3) })
-		add(func() error { return f.SetRowHeight(sheet, 3, 24) })
+		do(set(0, 3, "填报单位（盖章）："+fm.Unit, st.line))
+		do(merge(0, 3, split-1, 3))
+		do(set(split, 3, strings.TrimSpace(fm.AsOf+"　　填报日期："+fm.FiledOn), st.lineRight))
+		do(f.SetCellStyle(sheet, cellName(split, 3), cellName(n-1, 3), st.lineRight))
+		do(merge(split, 3, n-1, 3))
+		do(f.SetRowHeight(sheet, 3, 24))
 	}
 	// The header: one row, or two with the group titles merged across their columns and the
 	// single titles merged down both rows.
@@ -177,11 +181,12 @@ func writeForm(f *excelize.File, sheet string, st xlsxStyles, fm *form) error {
 	if fm.twoRows() {
 		h1 = h0 + 1
 	}
+	do(f.SetCellStyle(sheet, cellName(0, h0), cellName(n-1, h1), st.header))
 	for i := 0; i < n; {
 		c := fm.Columns[i]
 		if c.Group == "" {
-			add(func() error { return set(i, h0, c.Title, st.header) })
-			add(func() error { return merge(i, h0, i, h1) })
+			do(set(i, h0, c.Title, st.header))
+			do(merge(i, h0, i, h1))
 			i++
 			continue
 		}
@@ -189,24 +194,21 @@ func writeForm(f *excelize.File, sheet string, st xlsxStyles, fm *form) error {
 		for j+1 < n && fm.Columns[j+1].Group == c.Group {
 			j++
 		}
-		add(func() error { return set(i, h0, c.Group, st.header) })
-		add(func() error { return merge(i, h0, j, h0) })
+		do(set(i, h0, c.Group, st.header))
+		do(merge(i, h0, j, h0))
 		for k := i; k <= j; k++ {
-			add(func() error { return set(k, h1, fm.Columns[k].Title, st.header) })
+			do(set(k, h1, fm.Columns[k].Title, st.header))
 		}
 		i = j + 1
 	}
-	add(func() error { return f.SetCellStyle(sheet, cellName(0, h0), cellName(n-1, h1), st.header) })
 	if h1 > h0 {
-		add(func() error { return f.SetRowHeight(sheet, h0, 22) })
-		add(func() error { return f.SetRowHeight(sheet, h1, 44) })
+		do(f.SetRowHeight(sheet, h0, 22))
+		do(f.SetRowHeight(sheet, h1, 44))
 	} else {
-		add(func() error { return f.SetRowHeight(sheet, h0, 30) })
+		do(f.SetRowHeight(sheet, h0, 30))
 	}
-	for _, fn := range steps {
-		if err := fn(); err != nil {
-			return fmt.Errorf("ledgers: sheet %s: %w", sheet, err)
-		}
+	if werr != nil {
+		return fmt.Errorf("ledgers: sheet %s: %w", sheet, werr)
 	}
 	// The rows: values, then one style per column over the whole body.
 	r0 := h1 + 1
