@@ -157,7 +157,8 @@ func (s *Server) attachReportScan(c echo.Context) error {
 }
 
 // reportStatus answers every township in the caller's scope as filed / late / missing / due /
-// open for ?month= (default: the current month in Shanghai) and ?kind=, with the reminder list.
+// open for ?month= (default: the current month in Shanghai; for the final report this year's
+// October) and ?kind=, with the reminder list.
 func (s *Server) reportStatus(c echo.Context) error {
 	svc, err := s.reports()
 	if err != nil {
@@ -175,8 +176,11 @@ func (s *Server) reportStatus(c echo.Context) error {
 		kind = string(reports.Monthly)
 	}
 	m := reports.MonthOf(svc.Now())
-	if month != "" {
+	switch {
+	case month != "":
 		m, _ = reports.ParseMonth(month)
+	case kind == string(reports.Final): // this year's final report
+		m.Month = svc.Config().Schedule.FinalMonth
 	}
 	rep, err := svc.Status(c.Request().Context(), s.actor(c), m, reports.Kind(kind))
 	if err != nil {

@@ -702,4 +702,3 @@ func TestExports(t *testing.T) {
 		t.Fatalf("expired exports' files left: %v", keys)
 	}
 }
-

@@ -163,23 +163,22 @@ func (Store) township(ctx context.Context, q db.Querier, id int64) (string, erro
 
 // statusRow is a township's standing for one month and kind.
 type statusRow struct {
-	id          int64
-	name, code  string
-	firstFiled  *time.Time
-	inForce     *int64
-	filings     int
-	stamped     bool
-	inForceWhen *time.Time
+	id         int64
+	name, code string
+	firstFiled *time.Time
+	inForce    *int64
+	filings    int
+	stamped    bool
 }
 
 // status lists every township in the caller's scope with its filings of month and kind: when
 // it first filed, the filing in force, how many filings, whether the one in force has its scan.
 func (Store) status(ctx context.Context, q db.Querier, month string, kind Kind) ([]statusRow, error) {
-	const sql = `SELECT r.id, r.name, r.code, agg.first_at, cur.id, coalesce(agg.n, 0), coalesce(cur.stamped, false), cur.filed_at
+	const sql = `SELECT r.id, r.name, r.code, agg.first_at, cur.id, coalesce(agg.n, 0), coalesce(cur.stamped, false)
 		FROM regions r
 		LEFT JOIN LATERAL (SELECT min(f.filed_at) AS first_at, count(*) AS n FROM report_filings f
 			WHERE f.township_id = r.id AND f.month = $1 AND f.kind = $2) agg ON true
-		LEFT JOIN LATERAL (SELECT f.id, f.filed_at,
+		LEFT JOIN LATERAL (SELECT f.id,
 				EXISTS (SELECT 1 FROM report_files x WHERE x.filing_id = f.id AND x.part = 'scan') AS stamped
 			FROM report_filings f
 			WHERE f.township_id = r.id AND f.month = $1 AND f.kind = $2
@@ -194,7 +193,7 @@ func (Store) status(ctx context.Context, q db.Querier, month string, kind Kind) 
 	var out []statusRow
 	for rows.Next() {
 		var r statusRow
-		if err := rows.Scan(&r.id, &r.name, &r.code, &r.firstFiled, &r.inForce, &r.filings, &r.stamped, &r.inForceWhen); err != nil {
+		if err := rows.Scan(&r.id, &r.name, &r.code, &r.firstFiled, &r.inForce, &r.filings, &r.stamped); err != nil {
 			return nil, fmt.Errorf("reports: status: %w", err)
 		}
 		out = append(out, r)
