@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/client"
 	"github.com/sieve-city/sieve/internal/blob"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/ledgers"
@@ -204,5 +205,50 @@ func TestReportsAPI(t *testing.T) {
 	}
 	if !titleNames("顺店镇")(string(got), 0) || !titleNames("火龙镇")(string(got), 0) {
 		t.Fatal("the city workbook lacks a township's sheet")
+	}
+}
+
+// TestReportsClient: the Go client files, retries, downloads byte for byte, attaches the scan,
+// reads the standing and asks for an export.
+func TestReportsClient(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	ctx := context.Background()
+	coord := client.New(h.url, client.WithToken(h.token(w.users["coord"])), client.WithLanguage("en"))
+	req := client.ReportFilingRequest{TownshipID: w.t1, Month: thisMonth()}
+	f, created, err := coord.FileReport(ctx, req, "c-1")
+	if err != nil || !created {
+		t.Fatalf("file: %v %v", created, err)
+	}
+	if again, created, err := coord.FileReport(ctx, req, "c-1"); err != nil || created || again.ID != f.ID {
+		t.Fatalf("retry: %v %v %d", err, created, again.ID)
+	}
+	data, sha, err := coord.ReportFile(ctx, f.ID, reports.PartExited)
+	if err != nil || hexSHA(data) != sha {
+		t.Fatalf("附件3: %v %s", err, sha)
+	}
+	if got, err := coord.AttachReportScan(ctx, f.ID, "image/png", testPNG(t)); err != nil || len(got.Files) != 3 {
+		t.Fatalf("scan: %v %+v", err, got.Files)
+	}
+	if got, err := coord.GetReport(ctx, f.ID); err != nil || got.ID != f.ID {
+		t.Fatalf("get: %v", err)
+	}
+	list, err := coord.ListReports(ctx, client.ReportFilter{Month: thisMonth()})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatalf("list: %v %+v", err, list)
+	}
+	st, err := coord.ReportStatus(ctx, "", "")
+	if err != nil || len(st.Townships) != 1 || st.Townships[0].InForceID == nil || *st.Townships[0].InForceID != f.ID {
+		t.Fatalf("status: %v %+v", err, st)
+	}
+	e, err := coord.CreateExport(ctx, client.ExportRequest{Kind: "exited_list", TownshipID: w.t1, Month: thisMonth()}, "")
+	if err != nil || e.State != reports.ExportQueued {
+		t.Fatalf("export: %v %+v", err, e)
+	}
+	if got, err := coord.GetExport(ctx, e.ID); err != nil || got.ID != e.ID {
+		t.Fatalf("get export: %v", err)
+	}
+	if _, err := coord.CreateExport(ctx, client.ExportRequest{Kind: "illegal", Month: thisMonth()}, ""); !client.IsCode(err, "not_found") {
+		t.Fatalf("coordinator exports the city: %v", err)
 	}
 }

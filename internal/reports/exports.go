@@ -65,9 +65,9 @@ type Export struct {
 // (Township 0: one workbook, a sheet per township and a summary).
 type ExportRequest struct {
 	Kind       string `json:"kind"` // illegal | exited | exited_list
-	TownshipID int64  `json:"township"`
+	TownshipID int64  `json:"township,omitempty"`
 	Month      string `json:"month"`
-	Format     string `json:"format"` // xlsx (default) | csv
+	Format     string `json:"format,omitempty"` // xlsx (default) | csv
 }
 
 var (

@@ -158,9 +158,9 @@ type FileInfo struct {
 type FilingRequest struct {
 	TownshipID int64  `json:"township"`
 	Month      string `json:"month"`
-	Kind       string `json:"kind"`       // monthly (default) | final
-	Summary    string `json:"summary"`    // the final report's written summary (书面报告)
-	Supersedes int64  `json:"supersedes"` // the filing in force that this one corrects
+	Kind       string `json:"kind,omitempty"`       // monthly (default) | final
+	Summary    string `json:"summary,omitempty"`    // the final report's written summary (书面报告)
+	Supersedes int64  `json:"supersedes,omitempty"` // the filing in force that this one corrects
 }
 
 // The public errors of this package. Codes are part of the API contract.
