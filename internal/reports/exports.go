@@ -161,6 +161,9 @@ func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest
 	if err != nil {
 		return Export{}, false, err
 	}
+	if now := MonthOf(s.now()); m.Year > now.Year || (m.Year == now.Year && m.Month > now.Month) {
+		return Export{}, false, ledgers.ErrMonthNotBegun // refused now rather than by the job
+	}
 	var out Export
 	created := false
 	err = db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error {

@@ -639,6 +639,8 @@ func TestExports(t *testing.T) {
 	wantCode(t, err, "invalid_kind")
 	_, _, err = w.svc.RequestExport(ctx, w.admin, ExportRequest{Kind: "illegal", Month: "2026-11", Format: "pdf"}, "")
 	wantCode(t, err, "invalid_format")
+	_, _, err = w.svc.RequestExport(ctx, w.admin, ExportRequest{Kind: "illegal", Month: "2026-12"}, "")
+	wantCode(t, err, "month_not_begun")
 
 	e, created, err := w.svc.RequestExport(ctx, w.admin, req, "exp-1")
 	if err != nil || !created || e.State != ExportQueued || e.RegionID != w.city {
