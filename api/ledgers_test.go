@@ -134,3 +134,44 @@ func TestLedgerRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestExitedCheckParticipants: an exited firm's check sent from the phone with its
+// participants and remarks (migration 0026) is the firm's line of 附件3: 是/否, the inspector and
+// the participants, the date and the note.
+func TestExitedCheckParticipants(t *testing.T) {
+	e := newInspectionEnv(t)
+	ctx := context.Background()
+	if err := db.AsSystem(ctx, e.pool, "test", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO exited_enterprises (seq, name, address, township_code, premise_id)
+			VALUES (9, '火龙镇原化工厂', '火龙村', '411081100', $1)`, e.w.premise1)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	visited := time.Now().Add(-time.Hour)
+	check := func(id, participants string) string {
+		return fmt.Sprintf(`{"id":%q,"premiseId":%d,"visitedAt":%q,"position":{"lon":113.42,"lat":34.2,"accuracyM":8,"crs":"wgs84"},
+			"outcome":"clear","findings":[],"equipmentRemoved":true,"converted":false,"note":"生产装置已拆除","mediaIds":[]%s}`,
+			id, e.w.premise1, visited.Format(time.RFC3339), participants)
+	}
+	for _, bad := range []string{`,"participants":[""]`, `,"participants":["` + strings.Repeat("名", 51) + `"]`,
+		`,"participants":[` + strings.Repeat(`"某人",`, 20) + `"某人"]`} {
+		if status, b := e.as(e.worker, http.MethodPost, v1+"/inspections", check(newID(), bad)); status != http.StatusUnprocessableEntity ||
+			errCode(b) != "invalid_inspection" {
+			t.Errorf("%s: %d %s, want 422 invalid_inspection", bad, status, b)
+		}
+	}
+	status, b := e.as(e.worker, http.MethodPost, v1+"/inspections", check(newID(), `,"participants":[" 刘镇干部 ","赵应急"]`))
+	if status != http.StatusCreated {
+		t.Fatalf("check: %d %s", status, b)
+	}
+	if in := decodeInspection(t, b); strings.Join(in.Participants, ",") != "刘镇干部,赵应急" {
+		t.Errorf("participants %q", in.Participants)
+	}
+	status, body, _ := e.do(http.MethodGet, v1+"/ledgers/exited?format=csv", "", "Authorization", "Bearer "+e.coord)
+	want := fmt.Sprintf("1,火龙镇原化工厂,火龙村,是,否,worker、刘镇干部、赵应急,排查日期%s；生产装置已拆除\r\n",
+		visited.In(time.FixedZone("CST", 8*3600)).Format("2006年01月02日"))
+	if status != http.StatusOK || !strings.HasSuffix(body, want) {
+		t.Errorf("附件3: %d %q, want a line %q", status, body, want)
+	}
+}

@@ -73,10 +73,10 @@ var (
 	}
 	exitedColumns = []column{
 		{Title: "序号", Width: 6, Center: true},
-		{Title: "企业名称", Width: 30},
-		{Title: "地址", Width: 34},
-		{Title: "生产装置是否拆除", Width: 12, Center: true},
-		{Title: "是否存在转产情况", Width: 12, Center: true},
+		{Title: "企业名称", Width: 32},
+		{Title: "地址", Width: 32},
+		{Title: "生产装置是否拆除", Width: 16, Center: true},
+		{Title: "是否存在转产情况", Width: 16, Center: true},
 		{Title: "工作参与人员", Width: 24},
 		{Title: "备注", Width: 36},
 	}

@@ -45,7 +45,7 @@ func newStyles(f *excelize.File) (xlsxStyles, error) {
 		{&st.header, excelize.Style{Font: &excelize.Font{Family: fontBody, Size: 11, Bold: true}, Border: border,
 			Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center", WrapText: true}}},
 		{&st.body, excelize.Style{Font: &excelize.Font{Family: fontBody, Size: 10}, Border: border,
-			Alignment: &excelize.Alignment{Horizontal: "left", Vertical: "center", WrapText: true}}},
+			Alignment: &excelize.Alignment{Horizontal: "left", Vertical: "center", WrapText: true, Indent: 1}}},
 		{&st.bodyCenter, excelize.Style{Font: &excelize.Font{Family: fontBody, Size: 10}, Border: border,
 			Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center", WrapText: true}}},
 		{&st.empty, excelize.Style{Font: &excelize.Font{Family: fontBody, Size: 10}, Border: border,
@@ -75,14 +75,16 @@ func colName(col int) string {
 	return n
 }
 
-// textWidth is how wide s is in Excel's character units: a CJK (full-width) character is two.
+// textWidth is about how wide s is in the body's 10-point font, in Excel's character units (the
+// width of a "0" of the default 11-point font): a CJK (full-width) character about 1.55, other
+// characters 0.85 (measured on LibreOffice's rendering of these sheets).
 func textWidth(s string) float64 {
 	w := 0.0
 	for _, r := range s {
 		if r >= 0x2E80 || (r >= 0xFF00 && r <= 0xFFEF) {
-			w += 2
+			w += 1.55
 		} else {
-			w++
+			w += 0.85
 		}
 	}
 	return w
@@ -92,7 +94,7 @@ func textWidth(s string) float64 {
 func linesIn(s string, w float64) int {
 	n := 0
 	for _, part := range strings.Split(s, "\n") {
-		n += max(1, int(math.Ceil(textWidth(part)*1.05/max(w-1, 1))))
+		n += max(1, int(math.Ceil(textWidth(part)/max(w-2, 1))))
 	}
 	return n
 }
@@ -221,7 +223,7 @@ func writeForm(f *excelize.File, sheet string, st xlsxStyles, fm *form) error {
 		if err := f.SetSheetRow(sheet, cellName(0, row), &vals); err != nil {
 			return fmt.Errorf("ledgers: sheet %s: %w", sheet, err)
 		}
-		if err := f.SetRowHeight(sheet, row, rowHeight(cells, fm.Columns, 13.5, 24)); err != nil {
+		if err := f.SetRowHeight(sheet, row, rowHeight(cells, fm.Columns, 13, 24)); err != nil {
 			return fmt.Errorf("ledgers: sheet %s: %w", sheet, err)
 		}
 		row++
