@@ -39,7 +39,7 @@ func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) set(s string)   { c.mu.Lock(); defer c.mu.Unlock(); c.t = cst(s) }
 
 // world is a city with three townships, a coordinator for each of the first two, the city
-// office, and one verified illegal site in t1 (opened in November 2026).
+// office, and one verified illegal site in t1 (opened and verified in November 2026).
 type world struct {
 	pool           *pgxpool.Pool
 	blob           *blob.Store
@@ -85,9 +85,9 @@ func newWorld(t *testing.T) *world {
 		w.admin = user("admin", "city_admin", nil, "")
 		w.coord1 = user("coord1", "township_coordinator", &w.t1, p1)
 		w.coord2 = user("coord2", "township_coordinator", &w.t2, p2)
-		if err := tx.QueryRow(ctx, `INSERT INTO sites (point, source, status, classes, firm_name, address, created_at)
+		if err := tx.QueryRow(ctx, `INSERT INTO sites (point, source, status, classes, firm_name, address, created_at, status_at)
 			VALUES (ST_SetSRID(ST_MakePoint(113.42, 34.2), 4326), 'manual', 'verified_illegal', '{unlicensed}', '甲化工作坊',
-				'火龙镇东村', '2026-11-05 10:00+08') RETURNING id`).Scan(&w.site); err != nil {
+				'火龙镇东村', '2026-11-05 10:00+08', '2026-11-06 10:00+08') RETURNING id`).Scan(&w.site); err != nil {
 			t.Fatal(err)
 		}
 		_, err := tx.Exec(ctx, `UPDATE sites SET region_path = $2::ltree WHERE id = $1`, w.site, p1)
