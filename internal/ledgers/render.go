@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -195,17 +196,19 @@ func (l *ledger) illegal(rows []illegalRow) {
 	if !l.whole {
 		return
 	}
-	// The summary: per township the number of cases, of each violation column, and of the
-	// rectified ones.
+	// The summary: per township the number of cases, of each violation column (and, of
+	// 其他违法违规行为, the firms that left hazardous-chemical production and produce again), and
+	// of the rectified ones.
 	cols := []column{{Title: "序号", Width: 6, Center: true}, {Title: "乡镇（街道）", Width: 16, Center: true},
 		{Title: "台账数（处）", Width: 10, Center: true}}
 	for _, c := range illegalColumns[4:10] {
 		cols = append(cols, c)
 	}
-	cols = append(cols, column{Title: "已整改（处）", Width: 10, Center: true})
+	cols = append(cols, column{Title: "其中：已退出企业非法生产", Width: 12, Center: true},
+		column{Title: "已整改（处）", Width: 10, Center: true})
 	counts := map[int64][]int{}
 	for _, t := range l.towns {
-		counts[t.ID] = make([]int, 8)
+		counts[t.ID] = make([]int, 9)
 	}
 	for _, x := range rows {
 		c := counts[x.TownshipID]
@@ -217,8 +220,11 @@ func (l *ledger) illegal(rows []illegalRow) {
 				c[1+v]++
 			}
 		}
-		if x.Status == sites.Rectified || x.Status == sites.Closed {
+		if slices.Contains(x.Classes, sites.ExitedProducing) {
 			c[7]++
+		}
+		if x.Status == sites.Rectified || x.Status == sites.Closed {
+			c[8]++
 		}
 	}
 	l.summary("非法违法“小化工”清单台账汇总表", cols, counts)
