@@ -36,7 +36,7 @@ those, about N premises (default 60000) including the four exited enterprises of
 附件1, three users (admin, a coordinator of 朱阁镇, a grid worker of 大墙王村) whose passwords
 are printed (and written to FILE with --credentials), a grid worker holding the cells of each
 other village (no password anyone knows), and a current inspection round with inspections of
-a share of the premises that differs by township, N of them (default 300; 0: none) with
+a share of the premises that differs by township, N of them (default 60; 0: none) with
 photos sent through the media path to MinIO (their jobs run in sieve serve). Does nothing when
 the city is already loaded.`
 
