@@ -18,6 +18,7 @@ import (
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/inspections"
+	"github.com/sieve-city/sieve/internal/ledgers"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
@@ -51,6 +52,8 @@ type Deps struct {
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
+	// Ledgers renders the seed's forms 附件1/2/3 (default: the real clock).
+	Ledgers *ledgers.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
 	Changes   *changes.Feed
 	Log       *slog.Logger
@@ -96,6 +99,9 @@ func New(d Deps) *Server {
 	}
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
+	}
+	if d.Ledgers == nil {
+		d.Ledgers = ledgers.New(time.Now)
 	}
 	if d.Coverage == nil {
 		d.Coverage = coverage.NewStore(coverage.Extras{OpenSites: &coverage.Extra{Query: sites.OpenSitesPerCell},
