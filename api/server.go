@@ -22,6 +22,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 	"github.com/sieve-city/sieve/internal/tiles"
@@ -54,6 +55,9 @@ type Deps struct {
 	Sites *sites.Service
 	// Ledgers renders the seed's forms 附件1/2/3 (default: the real clock).
 	Ledgers *ledgers.Service
+	// Reports files the monthly ledgers and runs background exports (nil: those routes answer
+	// 503 reports_unavailable).
+	Reports *reports.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
 	Changes   *changes.Feed
 	Log       *slog.Logger
