@@ -298,3 +298,9 @@ CREATE OR REPLACE FUNCTION sieve_tile_states() RETURNS TABLE (layer text, state 
   UNION ALL SELECT 'footprints', last_value FROM tiles_footprints_state
   UNION ALL SELECT 'sites', last_value FROM tiles_sites_state
 $$;
+
+-- 3. The one foreign key onto inspections without an index: deleting visits (a test's or a
+-- maintenance clean-up; the API never deletes them) checks inspections.disputed_by for every
+-- deleted row, by a scan without this index. A DELETE of the benchmark city's 220,000 visits was
+-- still running after 20 minutes; this is the likely cause, not measured since.
+CREATE INDEX inspections_disputed_by ON inspections (disputed_by) WHERE disputed_by IS NOT NULL;
