@@ -18,9 +18,11 @@ import (
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/inspections"
+	"github.com/sieve-city/sieve/internal/ledgers"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 	"github.com/sieve-city/sieve/internal/tiles"
@@ -52,6 +54,11 @@ type Deps struct {
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
+	// Ledgers renders the seed's forms 附件1/2/3 (default: the real clock).
+	Ledgers *ledgers.Service
+	// Reports files the monthly ledgers and runs background exports (nil: those routes answer
+	// 503 reports_unavailable).
+	Reports *reports.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
 	Changes   *changes.Feed
 	Log       *slog.Logger
@@ -97,6 +104,9 @@ func New(d Deps) *Server {
 	}
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
+	}
+	if d.Ledgers == nil {
+		d.Ledgers = ledgers.New(time.Now)
 	}
 	if d.Coverage == nil {
 		d.Coverage = coverage.NewStore(coverage.Extras{OpenSites: &coverage.Extra{Query: sites.OpenSitesPerCell},
