@@ -35,6 +35,8 @@ type Config struct {
 	Sites    Sites
 	Survey   Survey
 	Sync     Sync
+	// Leads configures the leads from data (SIEVE_LEADS_*, internal/config/leads.go).
+	Leads Leads
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -233,7 +235,8 @@ func Default() Config {
 		},
 		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
-		Sync: Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
+		Sync:  Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
+		Leads: defaultLeads(),
 	}
 }
 
@@ -302,6 +305,8 @@ func Load(getenv func(string) string) (Config, error) {
 	r.str("SIEVE_MAP_TIANDITU_KEY", &c.Map.TiandituKey)
 
 	r.evidence(&c.Evidence)
+
+	r.leads(&c.Leads)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
@@ -419,6 +424,7 @@ func (c Config) validate() []error {
 		bad("SIEVE_LOG_FORMAT", "text or json; got %q", c.Log.Format)
 	}
 	validateEvidence(c.Evidence, bad)
+	validateLeads(c.Leads, bad)
 	return errs
 }
 
@@ -446,6 +452,7 @@ func (c Config) String() string {
 		l.DecodeMemory, l.JobTimeout, l.JobRescueAfter, l.ShapefileMaxBytes, l.ShapefileMaxVertices)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
+	b.WriteString(leadsString(c.Leads))
 	return b.String()
 }
 
