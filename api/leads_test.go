@@ -31,8 +31,8 @@ func (h *harness) leadsWorld(w *world) [2]int64 {
 	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
 		lead := func(id, cell int64, lon float64) {
 			if _, err := tx.Exec(ctx, `INSERT INTO leads (id, kind, source_key, name, point, score, reasons)
-				OVERRIDING SYSTEM VALUE VALUES ($1, 'market_entity', 'fixture:' || $1, '某化工作坊', ST_SetSRID(ST_MakePoint($2, 34.2), 4326),
-				0.8, '{经营范围含“化工”}')`, id, lon); err != nil {
+				OVERRIDING SYSTEM VALUE VALUES ($1, 'market_entity', $3, '某化工作坊', ST_SetSRID(ST_MakePoint($2, 34.2), 4326),
+				0.8, '{经营范围含“化工”}')`, id, lon, fmt.Sprint("fixture:", id)); err != nil {
 				h.t.Fatal(err)
 			}
 			if _, err := tx.Exec(ctx, `UPDATE leads SET cell_id = r.id, region_path = r.path FROM regions r
@@ -260,8 +260,9 @@ func TestLeadImportPowerUsers(t *testing.T) {
 	h.mapWorld(w)
 	ctx := context.Background()
 	if err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO premises (kind, name, address, tags, geom)
-			VALUES ('enterprise', '禹州某化工有限公司', '火龙镇工业园', '{化工企业}', ST_SetSRID(ST_MakePoint(113.44, 34.28), 4326))`)
+		_, err := tx.Exec(ctx, `INSERT INTO premises (kind, name, address, tags, geom, cell_id, region_path)
+			SELECT 'enterprise', '禹州某化工有限公司', '火龙镇工业园', '{化工企业}', ST_SetSRID(ST_MakePoint(113.44, 34.28), 4326), id, path
+			FROM regions WHERE id = $1`, w.k1)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -211,6 +211,11 @@ func (t *Table) Position(ext Extent) (*[2]float64, *LineError) {
 	if err != nil {
 		return nil, bad("unsupported_crs", fmt.Sprintf("不支持的坐标系 %q：请使用 WGS-84、CGCS2000 或 GCJ-02 经纬度（百度 BD-09 与投影坐标须先转换）", t.Get("crs")))
 	}
+	// Swapped before projected: a latitude column holding 113.4 is not metres.
+	if (ext.Known && !ext.Contains(lon, lat) && ext.Contains(lat, lon)) ||
+		(!ext.Known && math.Abs(lat) > 90 && math.Abs(lat) <= 180 && math.Abs(lon) <= 90) {
+		return nil, bad("lat_lon_swapped", fmt.Sprintf("经纬度疑似填反（经度列为 %s，纬度列为 %s）：请交换后重新导入", ls, as))
+	}
 	if math.Abs(lon) > 180 || math.Abs(lat) > 90 {
 		return nil, bad("projected_coordinates", fmt.Sprintf("坐标 %s, %s 不是经纬度（疑似投影坐标，单位为米）：请转换为 WGS-84 经纬度", ls, as))
 	}
@@ -218,9 +223,6 @@ func (t *Table) Position(ext Extent) (*[2]float64, *LineError) {
 		lon, lat = gis.GCJ02ToWGS84(lon, lat)
 	}
 	if ext.Known && !ext.Contains(lon, lat) {
-		if ext.Contains(lat, lon) {
-			return nil, bad("lat_lon_swapped", fmt.Sprintf("经纬度疑似填反（经度列为 %s，纬度列为 %s）：请交换后重新导入", ls, as))
-		}
 		return nil, bad("outside_city", fmt.Sprintf("位置（%s, %s）不在本市范围内", ls, as))
 	}
 	return &[2]float64{lon, lat}, nil
