@@ -110,14 +110,16 @@ func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, 
 	if len([]rune(fileName)) > 300 {
 		fileName = string([]rune(fileName)[:300])
 	}
-	const claim = `INSERT INTO lead_imports (kind, file_name, sha256, encoding, created_by)
-		VALUES ($1, $2, $3, $4, nullif($5::bigint, 0)) ON CONFLICT (kind, sha256) DO NOTHING RETURNING id`
+	// The import record lies in the importer's area (a coordinator's one scope path; NULL for
+	// the city office and tools, whom sieve_in_scope lets see it).
+	const claim = `INSERT INTO lead_imports (kind, file_name, sha256, encoding, created_by, region_path)
+		VALUES ($1, $2, $3, $4, nullif($5::bigint, 0), CASE WHEN NOT sieve_unrestricted() THEN (sieve_scope())[1] END)
+		ON CONFLICT (kind, sha256) DO NOTHING RETURNING id`
 	err = tx.QueryRow(ctx, claim, kind, fileName, rep.SHA256, enc, by).Scan(&rep.ImportID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		rep.AlreadyImported = true
-		const prev = `SELECT id, received, created, duplicates, known, refused, below FROM lead_imports WHERE kind = $1 AND sha256 = $2`
-		var received int
-		err := tx.QueryRow(ctx, prev, kind, rep.SHA256).Scan(&rep.ImportID, &received, new(int), new(int), new(int), new(int), new(int))
+		// The earlier import's id, when the caller may see it (another area's stays hidden).
+		err := tx.QueryRow(ctx, `SELECT id FROM lead_imports WHERE kind = $1 AND sha256 = $2`, kind, rep.SHA256).Scan(&rep.ImportID)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return rep, fmt.Errorf("leads: import: %w", err)
 		}

@@ -24,12 +24,12 @@ CREATE TABLE lead_imports (
   refused      integer NOT NULL DEFAULT 0,  -- rows refused, each reported by line
   below        integer NOT NULL DEFAULT 0,  -- candidates under the score threshold
   created_by   bigint REFERENCES users (id) ON DELETE SET NULL,
-  region_path  ltree,                       -- the importer's area (NULL: the city or a tool)
+  -- The importer's area, set by the INSERT (internal/leads): the caller's scope, NULL for the
+  -- city office and tools.
+  region_path  ltree,
   created_at   timestamptz NOT NULL DEFAULT now(),
   UNIQUE (kind, sha256)
 );
-CREATE TRIGGER lead_imports_region_path BEFORE INSERT OR UPDATE OF created_by ON lead_imports
-  FOR EACH ROW EXECUTE FUNCTION sieve_copy_path('created_by', 'users', 'region_path', 'region_path');
 SELECT sieve_secure_table('lead_imports', 'region_path', 'scope');
 SELECT sieve_audit_table('lead_imports');
 
