@@ -482,3 +482,33 @@ func TestLeadOutcomes(t *testing.T) {
 		t.Fatalf("bad status filter: %d", status)
 	}
 }
+
+// TestClientLeads: the leads calls of the Go client.
+func TestClientLeads(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	ctx := context.Background()
+	coord := client.New(h.url, client.WithToken(h.token(w.users["coord"])), client.WithLanguage("en"))
+	code := creditCode(t, "91411081MA4KKKKK1")
+	rep, err := coord.ImportLeads(ctx, leads.KindMarketEntity, "名录.csv",
+		strings.NewReader("企业名称,统一社会信用代码,地址,经营范围,经度,纬度\n某涂料厂,"+code+",火龙镇,涂料生产,113.44,34.28\n"))
+	if err != nil || rep.Created != 1 || len(rep.LeadIDs) != 1 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	list, err := coord.ListLeads(ctx, client.LeadFilter{Kind: leads.KindMarketEntity, Status: leads.Open, RegionID: w.t1})
+	if err != nil || len(list.Items) != 2 { // the new lead and the fixture in k1
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	l, err := coord.GetLead(ctx, rep.LeadIDs[0])
+	if err != nil || l.SourceKey != "uscc:"+code || l.Score != 0.5 {
+		t.Fatalf("get: %+v %v", l, err)
+	}
+	if l, err = coord.DecideLead(ctx, l.ID, client.LeadOutcome{Status: leads.Cleared, Reason: "已取得许可"}); err != nil || l.Status != leads.Cleared {
+		t.Fatalf("decide: %+v %v", l, err)
+	}
+	rates, err := coord.LeadHitRates(ctx, w.t1)
+	if err != nil || len(rates) != 2 || rates[0].Cleared != 1 || rates[0].Open != 1 {
+		t.Fatalf("hit rates: %+v %v", rates, err)
+	}
+}
