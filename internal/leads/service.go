@@ -216,14 +216,20 @@ func (s *Service) place(ctx context.Context, tx pgx.Tx, kind string, importID in
 		rep.Known++
 		return nil, nil
 	}
+	// Open leads and sites of the place: the same premise, or within DedupMetres, looked for in
+	// the cells near the point (sieve_cells_near: the tables' cell and premise indexes work
+	// under row-level security, their spatial ones would not).
 	const where = `WITH pt AS (SELECT coalesce(CASE WHEN $1::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($1, $2), 4326) END,
-			(SELECT p.geom FROM premises p WHERE p.id = $3)) AS g)
-		SELECT pt.g IS NOT NULL, coalesce(ST_X(pt.g), 0), coalesce(ST_Y(pt.g), 0), l.path IS NOT NULL, sieve_in_scope(l.path),
+			(SELECT p.geom FROM premises p WHERE p.id = $3)) AS g),
+		near AS (SELECT pt.g, sieve_cells_near(pt.g, $4) AS cells FROM pt)
+		SELECT near.g IS NOT NULL, coalesce(ST_X(near.g), 0), coalesce(ST_Y(near.g), 0), l.path IS NOT NULL, sieve_in_scope(l.path),
 			(SELECT d.id FROM leads d WHERE d.status = 'open'
-				AND (d.premise_id = $3 OR ST_DWithin(d.point::geography, pt.g::geography, $4)) ORDER BY d.id LIMIT 1),
+				AND (d.premise_id = $3 OR (d.cell_id = ANY (near.cells) AND ST_DWithin(d.point::geography, near.g::geography, $4)))
+				ORDER BY d.id LIMIT 1),
 			(SELECT st.id FROM sites st WHERE st.status NOT IN ('cleared', 'closed')
-				AND (st.premise_id = $3 OR ST_DWithin(st.point::geography, pt.g::geography, $4)) ORDER BY st.id LIMIT 1)
-		FROM pt LEFT JOIN LATERAL sieve_locate(pt.g) l ON true`
+				AND (st.premise_id = $3 OR (st.cell_id = ANY (near.cells) AND ST_DWithin(st.point::geography, near.g::geography, $4)))
+				ORDER BY st.id LIMIT 1)
+		FROM near LEFT JOIN LATERAL sieve_locate(near.g) l ON true`
 	var placed, located, inScope bool
 	var lon, lat float64
 	var dupLead, dupSite *int64
