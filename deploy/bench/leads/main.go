@@ -55,6 +55,7 @@ func run(args []string, out io.Writer) error {
 	cells := fs.Int("cells", 2500, "grid cells (a square number)")
 	lookups := fs.Int("lookups", 200, "de-duplication lookups timed each way")
 	target := fs.Float64("target", 2, "loaded/empty import time to stay under (0: report only)")
+	explain := fs.Bool("explain", false, "print the plans of one lookup each way")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -126,6 +127,20 @@ func run(args []string, out io.Writer) error {
 	}
 	var cellTimes, plainTimes []time.Duration
 	err = db.ReadInScope(ctx, pool, coord, func(tx pgx.Tx) error {
+		for _, q := range []string{viaCells, plain} {
+			if !*explain {
+				break
+			}
+			rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q, pts[0][0], pts[0][1])
+			if err != nil {
+				return err
+			}
+			plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, strings.Join(plan, "\n"))
+		}
 		for _, p := range pts {
 			var a, b *int64
 			t0 := time.Now()
@@ -138,7 +153,16 @@ func run(args []string, out io.Writer) error {
 			}
 			cellTimes, plainTimes = append(cellTimes, t1.Sub(t0)), append(plainTimes, time.Since(t1))
 			if (a == nil) != (b == nil) {
-				return fmt.Errorf("at %v the two lookups disagree: %v vs %v", p, a, b)
+				var detail string
+				id := a
+				if id == nil {
+					id = b
+				}
+				_ = tx.QueryRow(ctx, `SELECT format('lead %s at %s in cell %s, %s m away; cells near: %s', d.id, ST_AsText(d.point), d.cell_id,
+						ST_Distance(d.point::geography, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography),
+						sieve_cells_near(ST_SetSRID(ST_MakePoint($2, $3), 4326), 100))
+					FROM leads d WHERE d.id = $1`, *id, p[0], p[1]).Scan(&detail)
+				return fmt.Errorf("at %v the two lookups disagree: %v vs %v (%s)", p, a != nil, b != nil, detail)
 			}
 		}
 		return nil
@@ -177,10 +201,21 @@ func city(ctx context.Context, pool *pgxpool.Pool, side int) (int64, string, err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO regions (parent_id, level, code, name, geom)
 			SELECT $1, 'cell', '411081100201-' || i || '-' || j, '网格' || i || '-' || j,
-				ST_Multi(ST_MakeEnvelope($2 + i * $4 / $6, $3 + j * $5 / $6, $2 + (i + 1) * $4 / $6, $3 + (j + 1) * $5 / $6, 4326))
-			FROM generate_series(0, $6 - 1) i, generate_series(0, $6 - 1) j`,
+				ST_Multi(ST_MakeEnvelope($2::float8 + i * $4::float8 / $6::int, $3::float8 + j * $5::float8 / $6::int,
+					$2::float8 + (i + 1) * $4::float8 / $6::int, $3::float8 + (j + 1) * $5::float8 / $6::int, 4326))
+			FROM generate_series(0, $6::int - 1) i, generate_series(0, $6::int - 1) j`,
 			village, lon0, lat0, width, height, side)
-		return err
+		if err != nil {
+			return err
+		}
+		var shapes int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM region_shapes WHERE level = 'cell'`).Scan(&shapes); err != nil {
+			return err
+		}
+		if shapes != side*side {
+			return fmt.Errorf("%d cell shapes, want %d", shapes, side*side)
+		}
+		return nil
 	})
 	return township, tpath, err
 }
