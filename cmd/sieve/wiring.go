@@ -49,7 +49,7 @@ func (a *app) wire(workers int) (*domains, error) {
 	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, PHash: phashIndex(), Evidence: a.cfg.Evidence,
 		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{
 			sites.InspectionHook(st), leads.InspectionHook(ls)}},
-		Now:   time.Now, Log: a.log})
+		Now: time.Now, Log: a.log})
 	if err != nil {
 		return nil, err
 	}
