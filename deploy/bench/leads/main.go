@@ -56,6 +56,7 @@ func run(args []string, out io.Writer) error {
 	lookups := fs.Int("lookups", 200, "de-duplication lookups timed each way")
 	target := fs.Float64("target", 2, "loaded/empty import time to stay under (0: report only)")
 	explain := fs.Bool("explain", false, "print the plans of one lookup each way")
+	custom := fs.Bool("custom-plans", false, "plan every lookup for its point (plan_cache_mode = force_custom_plan)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -127,6 +128,11 @@ func run(args []string, out io.Writer) error {
 	}
 	var cellTimes, plainTimes []time.Duration
 	err = db.ReadInScope(ctx, pool, coord, func(tx pgx.Tx) error {
+		if *custom {
+			if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+				return err
+			}
+		}
 		for _, q := range []string{viaCells, plain} {
 			if !*explain {
 				break
