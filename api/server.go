@@ -18,6 +18,7 @@ import (
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/inspections"
+	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/ledgers"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
@@ -54,6 +55,9 @@ type Deps struct {
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
+	// Leads imports leads from data and records their outcomes (default: leads.DefaultConfig
+	// with the market-entity and power-user sources, over Sites).
+	Leads *leads.Service
 	// Ledgers renders the seed's forms 附件1/2/3 (default: the real clock).
 	Ledgers *ledgers.Service
 	// Reports files the monthly ledgers and runs background exports (nil: those routes answer
@@ -100,10 +104,14 @@ func New(d Deps) *Server {
 		d.Changes = changes.New(changes.DefaultConfig(), changes.Deps{Pool: d.Pool}, nil)
 	}
 	if d.Regions == nil {
-		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{})
+		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{})
 	}
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
+	}
+	if d.Leads == nil {
+		cfg := leads.DefaultConfig()
+		d.Leads = leads.NewService(cfg, d.Sites, time.Now, leads.MarketEntities{Config: cfg.Market}, leads.PowerUsers{Config: cfg.Power})
 	}
 	if d.Ledgers == nil {
 		d.Ledgers = ledgers.New(time.Now)

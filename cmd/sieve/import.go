@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +16,7 @@ import (
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
@@ -22,7 +24,7 @@ import (
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
-const importUsage = `usage: sieve import regions|premises|exited [flags] FILE
+const importUsage = `usage: sieve import regions|premises|exited|leads [flags] FILE
 
   regions FILE    GeoJSON (FeatureCollection or bare array of features) or a zipped ESRI
                   Shapefile of region boundaries, applied as a whole or not at all
@@ -35,6 +37,9 @@ const importUsage = `usage: sieve import regions|premises|exited [flags] FILE
   exited FILE     CSV of the exited-enterprise register (附件1: 序号, 企业名称, 地址, optionally
                   统一社会信用代码, 乡镇代码, 备注), added or updated by name, all or nothing — the
                   importer of POST /api/v1/exited-enterprises/import
+  leads FILE      CSV (UTF-8 or GBK) of lead data: good rows become leads and tasks, each bad
+                  row is reported by line; the same file again adds nothing
+      --kind KIND                  market_entity, power_user (and the other configured sources)
 
 The report (warnings, or the errors that stopped the import) is printed as JSON.
 Runs as the system (audit actor system:import).`
@@ -54,7 +59,9 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	nameField := fs.String("name-field", "", "property holding the name")
 	levelField := fs.String("level-field", "", "property holding the level")
 	parentField := fs.String("parent-field", "", "property holding the parent code")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 || (what != "regions" && what != "premises" && what != "exited") {
+	kind := fs.String("kind", "", "kind of lead data (leads)")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 || (what != "regions" && what != "premises" && what != "exited" && what != "leads") ||
+		(what == "leads") != (*kind != "") {
 		return usageError(importUsage)
 	}
 	data, err := os.ReadFile(fs.Arg(0))
@@ -98,6 +105,16 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 				}
 			}
 			rep, err := rs.Import(ctx, tx, features, opt)
+			report = rep
+			return err
+		})
+		if err != nil {
+			return printRejection(stdout, err)
+		}
+	case "leads":
+		ls := a.leadsService(a.sitesService())
+		err = db.AsSystem(ctx, a.pool, "import", func(tx pgx.Tx) error {
+			rep, err := ls.Import(ctx, tx, *kind, filepath.Base(fs.Arg(0)), data, 0)
 			report = rep
 			return err
 		})
@@ -152,5 +169,5 @@ func printRejection(w io.Writer, err error) error {
 // newRegions is the binary's region store, given the placers of everything that lives in grid
 // cells: the one list of them for serve, import and demo (api.New's default is the same).
 func newRegions(ps *premises.Store) *regions.Store {
-	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{})
+	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{})
 }

@@ -172,6 +172,7 @@ func (a *app) server(d *domains) *api.Server {
 		Media:    d.media,
 		Regions:  rs,
 		Sites:    d.sites,
+		Leads:    d.leads,
 		Changes:  d.changes,
 		Log:      a.log,
 		Registry: reg,

@@ -37,6 +37,8 @@ type Config struct {
 	Sync     Sync
 	// Reports configures the monthly filings and exports (SIEVE_REPORTS_*, internal/config/reports.go).
 	Reports Reports
+	// Leads configures the leads from data (SIEVE_LEADS_*, internal/config/leads.go).
+	Leads Leads
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -237,6 +239,7 @@ func Default() Config {
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
 		Sync:    Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
 		Reports: defaultReports(),
+		Leads:   defaultLeads(),
 	}
 }
 
@@ -306,6 +309,8 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.evidence(&c.Evidence)
 	r.reports(&c.Reports)
+
+	r.leads(&c.Leads)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
@@ -424,6 +429,7 @@ func (c Config) validate() []error {
 	}
 	validateEvidence(c.Evidence, bad)
 	validateReports(c.Reports, c.HTTP.UploadLimit, bad)
+	validateLeads(c.Leads, bad)
 	return errs
 }
 
@@ -452,6 +458,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
 	b.WriteString(reportsString(c.Reports))
+	b.WriteString(leadsString(c.Leads))
 	return b.String()
 }
 
