@@ -1,0 +1,87 @@
+-- Leads from hazardous-chemical vehicle tracks (危化品车辆轨迹, issue 14): the places the city
+-- says a hazardous-chemical vehicle may stop without it meaning anything (its exclusion list),
+-- and the stay-point finder the import runs over the points it staged.
+--
+-- track_exclusions is the city's list: registered chemical firms (危化品企业), the carriers'
+-- depots and yards (停车场/车队), motorway service areas (服务区), fuel stations (加油站) and
+-- anything else (其他). Each is a point or an outline with a radius in metres; a stay whose
+-- place lies within the radius of one is not a lead. The list belongs to the city: a row's path
+-- is the city's (the city region whose outline holds it), so under the kit's policies only
+-- users of the whole city write it; everyone logged in reads it, because a township's import
+-- must leave out the city's places too. (Premises tagged as licensed chemical firms are left out
+-- as well, by the import, without being copied here: internal/tracks.)
+CREATE TABLE track_exclusions (
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind         text   NOT NULL CHECK (kind IN ('chemical_site', 'depot', 'service_area', 'fuel_station', 'other')),
+  name         text   NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  geom         geometry(Geometry, 4326) NOT NULL
+               CHECK (GeometryType(geom) IN ('POINT', 'POLYGON', 'MULTIPOLYGON') AND ST_IsValid(geom)),
+  radius_m     real   NOT NULL DEFAULT 200 CHECK (radius_m BETWEEN 0 AND 5000),
+  note         text   NOT NULL DEFAULT '' CHECK (length(note) <= 500),
+  region_path  ltree  NOT NULL,
+  created_by   bigint REFERENCES users (id) ON DELETE SET NULL,
+  created_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- track_exclusions_place gives a row the path of the city holding it, from region_shapes (read
+-- by everyone); a place outside every city keeps NULL and the NOT NULL refuses it.
+CREATE FUNCTION track_exclusions_place() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.region_path := (SELECT s.path FROM region_shapes s
+    WHERE s.level = 'city' AND ST_Intersects(s.geom, ST_PointOnSurface(NEW.geom))
+    ORDER BY s.region_id LIMIT 1);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER track_exclusions_place BEFORE INSERT OR UPDATE OF geom ON track_exclusions
+  FOR EACH ROW EXECUTE FUNCTION track_exclusions_place();
+
+SELECT sieve_secure_table('track_exclusions', 'region_path', 'scope');
+CREATE POLICY track_exclusions_read_all ON track_exclusions FOR SELECT
+  USING (sieve_system() OR sieve_user_id() IS NOT NULL);
+SELECT sieve_audit_table('track_exclusions');
+
+-- sieve_track_stays finds the stay points (停留点) in the import's staged points, the temporary
+-- table track_points (plate, t, lon, lat) that internal/tracks fills with COPY in the same
+-- transaction: per vehicle in time order, a run of consecutive points all within radius_m of
+-- the run's first point (its anchor) is a stay when its last point is at least min_stay after
+-- the anchor. A point farther away closes the run and anchors the next one. A gap in the
+-- points (a tracker that stops sending while the engine is off) inside such a run counts as
+-- time spent there. Distances are on a local plane (metres per degree at the anchor's
+-- latitude), within 0.1 % of the geodesic at a few hundred metres. One ordered pass in
+-- PL/pgSQL: the rule is sequential (where a run ends depends on where it began), which window
+-- functions cannot say, and a recursive query would be far slower.
+-- Each stay: the vehicle, its first and last time, how many points, their mean position.
+CREATE FUNCTION sieve_track_stays(radius_m float8, min_stay interval)
+RETURNS TABLE (plate text, started timestamptz, ended timestamptz, points integer, lon float8, lat float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+  r      record;
+  cur    text;               -- the run's vehicle (NULL before the first point)
+  ax     float8; ay float8;  -- the run's anchor
+  t0     timestamptz; t1 timestamptz;
+  sx     float8; sy float8; k integer;
+  kx     float8; ky float8 := 110574.0;
+  r2     float8 := radius_m * radius_m;
+  dx     float8; dy float8;
+BEGIN
+  FOR r IN SELECT p.plate AS v, p.t, p.lon AS x, p.lat AS y FROM pg_temp.track_points p ORDER BY p.plate, p.t LOOP
+    IF cur = r.v THEN
+      dx := (r.x - ax) * kx;
+      dy := (r.y - ay) * ky;
+      IF dx * dx + dy * dy <= r2 THEN
+        t1 := r.t; sx := sx + r.x; sy := sy + r.y; k := k + 1;
+        CONTINUE;
+      END IF;
+    END IF;
+    IF cur IS NOT NULL AND t1 - t0 >= min_stay THEN
+      plate := cur; started := t0; ended := t1; points := k; lon := sx / k; lat := sy / k;
+      RETURN NEXT;
+    END IF;
+    cur := r.v; ax := r.x; ay := r.y; t0 := r.t; t1 := r.t; sx := r.x; sy := r.y; k := 1;
+    kx := 111320.0 * cos(radians(r.y));
+  END LOOP;
+  IF cur IS NOT NULL AND t1 - t0 >= min_stay THEN
+    plate := cur; started := t0; ended := t1; points := k; lon := sx / k; lat := sy / k;
+    RETURN NEXT;
+  END IF;
+END $$;
