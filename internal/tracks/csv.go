@@ -82,15 +82,17 @@ func readHeader(rec []string) (columns, error) {
 // rows is the COPY source: it reads the file one row at a time, keeps the good ones going and
 // notes the bad ones, so neither the file nor its points are ever held in memory.
 type rows struct {
-	r      *csv.Reader
-	cols   columns
-	city   city
-	errs   []leads.LineError
-	more   int // refusals past MaxLineErrors
-	vals   []any
-	err    error
-	good   int64
-	header bool
+	r        *csv.Reader
+	vehicles map[string]int32 // plate → its number in this import
+	plates   []string         // by number
+	cols     columns
+	city     city
+	errs     []leads.LineError
+	more     int // refusals past MaxLineErrors
+	vals     []any
+	err      error
+	good     int64
+	header   bool
 }
 
 func (s *rows) refuse(line int, code, msg string) {
@@ -193,9 +195,32 @@ func (s *rows) parse(line int, rec []string) bool {
 			return false
 		}
 	}
-	s.vals[0], s.vals[1], s.vals[2], s.vals[3], s.vals[4] = int32(line), plate, t, lon, lat
+	secs := t.Unix()
+	if secs < minTime || secs >= maxTime {
+		s.refuse(line, "bad_time", fmt.Sprintf("时间 %q 不在 2000–2099 年之间", rec[c.time]))
+		return false
+	}
+	v, ok := s.vehicles[plate]
+	if !ok {
+		if len(s.plates) >= MaxVehicles {
+			s.refuse(line, "too_many_vehicles", fmt.Sprintf("一个文件最多 %d 辆车", MaxVehicles))
+			return false
+		}
+		v = int32(len(s.plates))
+		s.vehicles[plate] = v
+		s.plates = append(s.plates, plate)
+	}
+	s.vals[0], s.vals[1], s.vals[2], s.vals[3] = int32(line), int64(v)<<32|secs, lon, lat
 	return true
 }
+
+// The times a fix may have (Unix seconds, 2000-01-01 to 2099-12-31): the stays' key holds
+// the time in its low 32 bits.
+const minTime, maxTime = 946684800, 4102444800
+
+// MaxVehicles bounds the distinct plates of one file (a province's fleet fits), and so the
+// memory their numbering takes.
+const MaxVehicles = 200_000
 
 // Values are the current row's.
 func (s *rows) Values() ([]any, error) { return s.vals, nil }
@@ -242,12 +267,14 @@ func parseTime(raw string) (time.Time, string) {
 	return time.Time{}, "bad_time"
 }
 
-// stage streams the file into the temporary table track_points (dropped at commit) with one
-// COPY, and returns the refused rows and how many were staged.
+// stage streams the file into the temporary table track_points (line, k, lon, lat; k being
+// the vehicle's number << 32 | the fix's Unix seconds, see sieve_track_stays) with one COPY,
+// then the plates into track_vehicles (v, plate), both dropped at commit; it returns the
+// refused rows and how many were staged.
 func stage(ctx context.Context, tx pgx.Tx, body io.Reader, c city) ([]leads.LineError, int64, error) {
-	const create = `DROP TABLE IF EXISTS pg_temp.track_points;
-		CREATE TEMP TABLE track_points (line int NOT NULL, plate text NOT NULL, t timestamptz NOT NULL,
-			lon float8 NOT NULL, lat float8 NOT NULL) ON COMMIT DROP`
+	const create = `DROP TABLE IF EXISTS pg_temp.track_points, pg_temp.track_vehicles;
+		CREATE TEMP TABLE track_points (line int NOT NULL, k bigint NOT NULL, lon float8 NOT NULL, lat float8 NOT NULL) ON COMMIT DROP;
+		CREATE TEMP TABLE track_vehicles (v int PRIMARY KEY, plate text NOT NULL) ON COMMIT DROP`
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return nil, 0, fmt.Errorf("tracks: stage: %w", err)
 	}
@@ -255,8 +282,8 @@ func stage(ctx context.Context, tx pgx.Tx, body io.Reader, c city) ([]leads.Line
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	r.LazyQuotes = true
-	src := &rows{r: r, city: c, vals: make([]any, 5), errs: []leads.LineError{}}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"track_points"}, []string{"line", "plate", "t", "lon", "lat"}, src)
+	src := &rows{r: r, city: c, vals: make([]any, 4), errs: []leads.LineError{}, vehicles: map[string]int32{}}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"track_points"}, []string{"line", "k", "lon", "lat"}, src)
 	errs := src.errs
 	if src.more > 0 {
 		errs = append(errs, leads.LineError{Line: 0, Code: "too_many_errors",
@@ -270,6 +297,11 @@ func stage(ctx context.Context, tx pgx.Tx, body io.Reader, c city) ([]leads.Line
 	}
 	if !src.header {
 		return errs, 0, apperr.Invalidf("tracks_empty", "轨迹文件为空", "the file is empty")
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"track_vehicles"}, []string{"v", "plate"},
+		pgx.CopyFromSlice(len(src.plates), func(i int) ([]any, error) { return []any{int32(i), src.plates[i]}, nil }))
+	if err != nil {
+		return errs, 0, fmt.Errorf("tracks: copy plates: %w", err)
 	}
 	return errs, src.good, nil
 }

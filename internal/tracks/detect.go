@@ -35,14 +35,16 @@ func (s *Source) findStays(ctx context.Context, tx pgx.Tx, c city) error {
 	}
 	// Night: the stay overlaps 20:00-06:00 local time.
 	const find = `INSERT INTO track_stays (plate, started, ended, points, lon, lat, m, night)
-		SELECT s.plate, s.started, s.ended, s.points, s.lon, s.lat,
+		SELECT v.plate, s.started, s.ended, s.points, s.lon, s.lat,
 			ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), $3::int),
 			s.ended - s.started >= interval '14 hours'
 			OR extract(hour FROM s.started AT TIME ZONE $4) NOT BETWEEN 6 AND 19
 			OR extract(hour FROM s.ended AT TIME ZONE $4) NOT BETWEEN 6 AND 19
 			OR (s.started AT TIME ZONE $4)::date <> (s.ended AT TIME ZONE $4)::date
-		FROM sieve_track_stays($1, $2) s`
-	if _, err := tx.Exec(ctx, find, s.cfg.StayRadiusM, s.cfg.StayMin, c.srid, s.cfg.Zone.String()); err != nil {
+		FROM (SELECT x.vehicle, to_timestamp(x.started) AS started, to_timestamp(x.ended) AS ended, x.points, x.lon, x.lat
+			FROM sieve_track_stays($1, $2) x) s
+		JOIN track_vehicles v ON v.v = s.vehicle`
+	if _, err := tx.Exec(ctx, find, s.cfg.StayRadiusM, int64(s.cfg.StayMin/time.Second), c.srid, s.cfg.Zone.String()); err != nil {
 		return fmt.Errorf("tracks: stays: %w", err)
 	}
 	// The nearest exclusion within its radius, the city's list first, then the licensed

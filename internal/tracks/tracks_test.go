@@ -284,18 +284,18 @@ func TestOverlappingFileKeepsKey(t *testing.T) {
 func TestBadRows(t *testing.T) {
 	pool := newCity(t)
 	body := strings.Join([]string{
-		"plate,time,lon,lat,speed,heading", // 1
+		"plate,time,lon,lat,speed,heading",               // 1
 		"豫K1,2026-05-01T09:00:00+08:00,113.3,34.2,30,90", // 2 good
 		"豫K1,2026-13-45T09:00:00+08:00,113.3,34.2,,",     // 3 bad time
 		"豫K1,2026-05-01 09:00:30,113.3,34.2,,",           // 4 no zone
 		"豫K1,2026-05-01 09:01:00+08:00,abc,34.2,,",       // 5 not a number
 		"豫K1,2026-05-01T09:01:30Z,0,0,,",                 // 6 outside the city
 		"豫K1,2026-05-01T09:02:00+0800,34.2,113.3,,",      // 7 swapped
-		",2026-05-01T09:02:30+08:00,113.3,34.2,,",         // 8 no plate
+		",2026-05-01T09:02:30+08:00,113.3,34.2,,",        // 8 no plate
 		"豫K1,2026-05-01T09:03:00+08:00",                  // 9 missing fields
 		"豫K1,2026-05-01T09:03:30+08:00,113.3,34.2,-5,",   // 10 bad speed
 		"豫K1,2026-05-01T09:04:00+08:00,113.3,34.2,,400",  // 11 bad heading
-		"",                                                // 12 blank: skipped
+		"", // 12 blank: skipped
 		"豫K1,2026/05/01 09:04:30 +08:00,113.3,34.2,,",    // 13 good
 		"豫K1,2026-05-01T09:05:00.5+08:00,113.30001,34.2", // 14 good
 	}, "\n")
