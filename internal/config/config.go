@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/internal/evidence"
+	"github.com/sieve-city/sieve/internal/tracks"
 )
 
 // Config is the whole configuration of one Sieve process.
@@ -35,6 +36,8 @@ type Config struct {
 	Sites    Sites
 	Survey   Survey
 	Sync     Sync
+	// Tracks is the vehicle-track leads' rules (SIEVE_TRACKS_*, internal/config/tracks.go).
+	Tracks tracks.Config
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -219,6 +222,7 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Worker:   Worker{InProcess: true, Concurrency: 4},
 		Evidence: evidence.DefaultConfig(),
+		Tracks:   tracks.DefaultConfig(),
 		Sites:    Sites{ReinspectionDays: []int{30, 90}},
 		Limits: Limits{
 			UploadMaxPending:      3000,     // one survey of 3,000 images
@@ -300,6 +304,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.evidence(&c.Evidence)
 
 	r.str("SIEVE_MAP_TIANDITU_KEY", &c.Map.TiandituKey)
+	r.tracks(&c.Tracks)
 
 	r.evidence(&c.Evidence)
 
@@ -419,6 +424,7 @@ func (c Config) validate() []error {
 		bad("SIEVE_LOG_FORMAT", "text or json; got %q", c.Log.Format)
 	}
 	validateEvidence(c.Evidence, bad)
+	validateTracks(c.Tracks, bad)
 	return errs
 }
 
@@ -446,6 +452,7 @@ func (c Config) String() string {
 		l.DecodeMemory, l.JobTimeout, l.JobRescueAfter, l.ShapefileMaxBytes, l.ShapefileMaxVertices)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
+	b.WriteString(tracksString(c.Tracks))
 	return b.String()
 }
 

@@ -20,6 +20,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	_ "time/tzdata" // the night rule's zone must load on a machine without the zone files
 
 	"github.com/jackc/pgx/v5"
 
@@ -60,10 +61,7 @@ type Config struct {
 
 // DefaultConfig is the rule: 20 minutes within 200 m.
 func DefaultConfig() Config {
-	zone, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		zone = time.FixedZone("CST", 8*3600)
-	}
+	zone, _ := time.LoadLocation("Asia/Shanghai") // embedded by time/tzdata
 	return Config{StayRadiusM: 200, StayMin: 20 * time.Minute, ClusterM: 150, MinStops: 2,
 		ExcludeTags: []string{"licensed_hazchem"}, ExcludeRadiusM: 200, KeyGridM: 100, Zone: zone}
 }
