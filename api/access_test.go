@@ -33,6 +33,9 @@ func scopeFixtures(w *world) map[string][2]any {
 		// suspected sites (issue 11):
 		"sites":        pair(w.sites["sites"]),
 		"site-actions": pair(w.sites["site-actions"]),
+
+		// vehicle-track leads' exclusion list (issue 14):
+		"tracks": pair(w.tracks),
 	}
 }
 
@@ -180,6 +183,7 @@ func TestAccessMatrix(t *testing.T) {
 	w := h.world()
 	h.mapWorld(w)
 	h.coverageWorld(w)
+	h.tracksWorld(w)
 	fixtures := scopeFixtures(w)
 	fixed := pathFixtures(w)
 

@@ -94,6 +94,7 @@ type world struct {
 	sites                             map[string][2]int64 // scope fixtures of sites_test.go
 	premise1, premise2                int64               // one premise in k1, one in k2
 	inspections                       [2]string           // one inspection in k1, one in k2 (inspections_test.go)
+	tracks                            [2]int64            // one excluded place in k1, one in k2 (tracks_test.go, after mapWorld)
 }
 
 func (h *harness) world() *world {

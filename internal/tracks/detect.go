@@ -52,7 +52,7 @@ func (s *Source) findStays(ctx context.Context, tx pgx.Tx, c city) error {
 	// policed, so they are projected once and tried against each stay.
 	const exclude = `WITH ex AS MATERIALIZED (
 			SELECT e.kind || ':' || e.name AS what, ST_Transform(e.geom, $1::int) AS g, e.radius_m::float8 AS r, 0 AS pref
-			FROM track_exclusions e
+			FROM track_exclusions e WHERE e.active
 			UNION ALL
 			SELECT 'premise:' || p.name, ST_Transform(p.geom, $1::int), $2::float8, 1
 			FROM premises p WHERE p.tags && $3::text[])

@@ -1,15 +1,16 @@
--- Leads from hazardous-chemical vehicle tracks (危化品车辆轨迹, issue 14): the places the city
--- says a hazardous-chemical vehicle may stop without it meaning anything (its exclusion list),
--- and the stay-point finder the import runs over the points it staged.
+-- Leads from hazardous-chemical vehicle tracks (危化品车辆轨迹, issue 14): the places where a
+-- hazardous-chemical vehicle may stop without it meaning anything (the exclusion list), and the
+-- stay-point finder the import runs over the points it staged.
 --
--- track_exclusions is the city's list: registered chemical firms (危化品企业), the carriers'
--- depots and yards (停车场/车队), motorway service areas (服务区), fuel stations (加油站) and
--- anything else (其他). Each is a point or an outline with a radius in metres; a stay whose
--- place lies within the radius of one is not a lead. The list belongs to the city: a row's path
--- is the city's (the city region whose outline holds it), so under the kit's policies only
--- users of the whole city write it; everyone logged in reads it, because a township's import
--- must leave out the city's places too. (Premises tagged as licensed chemical firms are left out
--- as well, by the import, without being copied here: internal/tracks.)
+-- track_exclusions is the list the city keeps: registered chemical firms (危化品企业), the
+-- carriers' depots and yards (停车场/车队), motorway service areas (服务区), fuel stations
+-- (加油站) and anything else (其他). Each is a point or an outline with a radius in metres; a
+-- stay whose place lies within the radius of an active one is not a lead. A row lives where it lies (the
+-- path of its cell, or of the deepest region holding it: sieve_locate), so under the kit's
+-- policies the city office writes all of them and a township's coordinator those in the
+-- township; everyone logged in reads all of them, because an import leaves out every listed
+-- place whoever imports. (Premises tagged as licensed chemical firms are left out too, by the
+-- import, without being copied here: internal/tracks.)
 CREATE TABLE track_exclusions (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   kind         text   NOT NULL CHECK (kind IN ('chemical_site', 'depot', 'service_area', 'fuel_station', 'other')),
@@ -18,18 +19,18 @@ CREATE TABLE track_exclusions (
                CHECK (GeometryType(geom) IN ('POINT', 'POLYGON', 'MULTIPOLYGON') AND ST_IsValid(geom)),
   radius_m     real   NOT NULL DEFAULT 200 CHECK (radius_m BETWEEN 0 AND 5000),
   note         text   NOT NULL DEFAULT '' CHECK (length(note) <= 500),
+  active       boolean NOT NULL DEFAULT true,  -- false: taken off the list (kept, audited)
   region_path  ltree  NOT NULL,
   created_by   bigint REFERENCES users (id) ON DELETE SET NULL,
-  created_at   timestamptz NOT NULL DEFAULT now()
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  updated_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- track_exclusions_place gives a row the path of the city holding it, from region_shapes (read
--- by everyone); a place outside every city keeps NULL and the NOT NULL refuses it.
+-- track_exclusions_place gives a row the path of where it lies (sieve_locate of a point on its
+-- surface); a place outside every region keeps NULL and the NOT NULL refuses it.
 CREATE FUNCTION track_exclusions_place() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  NEW.region_path := (SELECT s.path FROM region_shapes s
-    WHERE s.level = 'city' AND ST_Intersects(s.geom, ST_PointOnSurface(NEW.geom))
-    ORDER BY s.region_id LIMIT 1);
+  NEW.region_path := (SELECT l.path FROM sieve_locate(ST_PointOnSurface(NEW.geom)) l);
   RETURN NEW;
 END $$;
 CREATE TRIGGER track_exclusions_place BEFORE INSERT OR UPDATE OF geom ON track_exclusions
