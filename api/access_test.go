@@ -36,6 +36,8 @@ func scopeFixtures(w *world) map[string][2]any {
 
 		// vehicle-track leads' exclusion list (issue 14):
 		"tracks": pair(w.tracks),
+		// leads from data (issue 14):
+		"leads": pair(w.leads),
 	}
 }
 
@@ -115,6 +117,11 @@ func areaFixtures(w *world) map[string]map[string]areaCase {
 			"region": byID(v1+"/sites", "region", w.t1, w.t2, w.sites["sites"][1]),
 			"cell":   byID(v1+"/sites", "cell", w.k1, w.k2, w.sites["sites"][1]),
 		},
+		"GET " + v1 + "/leads": {"region": byID(v1+"/leads", "region", w.t1, w.t2, w.leads[1])},
+		// Hit rates count what the caller sees: the city office's answer for t2 counts its lead.
+		"GET " + v1 + "/leads/hit-rates": {"region": {in: fmt.Sprintf("%s/leads/hit-rates?region=%d", v1, w.t1),
+			out: fmt.Sprintf("%s/leads/hit-rates?region=%d", v1, w.t2), outObject: w.leads[1],
+			shows: func(body string, _ int64) bool { return strings.Contains(body, `"kind":"market_entity","leads":1,`) }}},
 		"GET " + v1 + "/overdue-actions": {"township": byID(v1+"/overdue-actions", "township", w.t1, w.t2, w.sites["site-actions"][1])},
 		"GET " + v1 + "/regions": {
 			"parent": byID(v1+"/regions", "parent", w.t1, w.t2, w.v2),

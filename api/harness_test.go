@@ -15,6 +15,7 @@ import (
 
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/testenv"
 	"github.com/sieve-city/sieve/openapi/contract"
@@ -41,6 +42,8 @@ func newHarness(t testing.TB) *harness {
 	store := testenv.Blob(t)
 	acc := accounts.NewStore(testHasher(), time.Hour, 10*time.Second, time.Now)
 	st := sites.New(sites.DefaultConfig(), time.Now)
+	lc := leads.DefaultConfig()
+	ls := leads.NewService(lc, st, time.Now, leads.MarketEntities{Config: lc.Market}, leads.PowerUsers{Config: lc.Power})
 	s := New(Deps{
 		Pool:        pool,
 		Accounts:    acc,
@@ -51,7 +54,8 @@ func newHarness(t testing.TB) *harness {
 		BodyLimit:   64 << 10,
 		UploadLimit: 32 << 20,
 		Sites:       st,
-		Inspections: testInspections(t, pool, st),
+		Leads:       ls,
+		Inspections: testInspections(t, pool, st, leads.InspectionHook(ls)),
 	})
 	var ts *httptest.Server
 	if _, bench := t.(*testing.B); bench {
@@ -95,6 +99,7 @@ type world struct {
 	premise1, premise2                int64               // one premise in k1, one in k2
 	inspections                       [2]string           // one inspection in k1, one in k2 (inspections_test.go)
 	tracks                            [2]int64            // one excluded place in k1, one in k2 (tracks_test.go, after mapWorld)
+	leads                             [2]int64            // one lead in k1, one in k2 (leads_test.go)
 }
 
 func (h *harness) world() *world {
@@ -153,6 +158,7 @@ func (h *harness) world() *world {
 	w.media = h.mediaWorld(w)
 	w.sites = h.sitesWorld(w)
 	w.inspections = h.inspectionWorld(w)
+	w.leads = h.leadsWorld(w)
 	return w
 }
 

@@ -26,11 +26,14 @@ import (
 // testInspections is the inspections service of the harness, wired to sites as the binary is
 // (cmd/sieve/wiring.go); its queue only enqueues (the tests run the evidence check themselves
 // with Check).
-func testInspections(t testing.TB, pool *pgxpool.Pool, st *sites.Service) *inspections.Service {
+func testInspections(t testing.TB, pool *pgxpool.Pool, st *sites.Service,
+	more ...func(context.Context, pgx.Tx, inspections.Recorded) error) *inspections.Service {
 	t.Helper()
 	q := jobs.New(pool, jobs.Options{MaxAttempts: testMaxAttempts}, testenv.Logger())
+	// The hooks as cmd/sieve wires them: sites first, then the later domains' (leads).
+	hooks := append([]func(context.Context, pgx.Tx, inspections.Recorded) error{sites.InspectionHook(st)}, more...)
 	svc, err := inspections.New(inspections.Deps{Pool: pool, Jobs: q, Evidence: evidence.DefaultConfig(), Now: time.Now,
-		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{sites.InspectionHook(st)}},
+		Hooks: inspections.Hooks{Recorded: hooks},
 		Log:   testenv.Logger()})
 	if err != nil {
 		t.Fatal(err)

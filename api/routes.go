@@ -120,6 +120,11 @@ func (s *Server) routes() {
 	// Monthly filings of the ledgers (issue 13, reports_handlers.go).
 
 	// Leads from data: market entities, power users (issue 14, leads_handlers.go).
+	s.route(http.MethodPost, v1+"/leads/import", accounts.PermManageLeads, s.importLeads, takesFiles)
+	s.route(http.MethodGet, v1+"/leads", accounts.PermRead, s.listLeads)
+	s.route(http.MethodGet, v1+"/leads/hit-rates", accounts.PermRead, s.leadHitRates)
+	s.route(http.MethodGet, v1+"/leads/:id", accounts.PermRead, s.getLead)
+	s.route(http.MethodPatch, v1+"/leads/:id", accounts.PermManageLeads, s.decideLead)
 
 	// Leads from hazardous-chemical vehicle tracks (issue 14, tracks_handlers.go).
 	s.route(http.MethodGet, v1+"/tracks/exclusions", accounts.PermRead, s.listTrackExclusions)

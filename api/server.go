@@ -18,11 +18,13 @@ import (
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/inspections"
+	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
+	"github.com/sieve-city/sieve/internal/tracks"
 	"github.com/sieve-city/sieve/internal/tiles"
 	"github.com/sieve-city/sieve/web"
 )
@@ -51,6 +53,9 @@ type Deps struct {
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
+	// Leads imports leads from data and records their outcomes (default: leads.DefaultConfig
+	// with the market-entity, power-user and vehicle-track sources, over Sites).
+	Leads *leads.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
 	Changes   *changes.Feed
 	Log       *slog.Logger
@@ -92,10 +97,15 @@ func New(d Deps) *Server {
 		d.Changes = changes.New(changes.DefaultConfig(), changes.Deps{Pool: d.Pool}, nil)
 	}
 	if d.Regions == nil {
-		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{})
+		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{})
 	}
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
+	}
+	if d.Leads == nil {
+		cfg := leads.DefaultConfig()
+		d.Leads = leads.NewService(cfg, d.Sites, time.Now, leads.MarketEntities{Config: cfg.Market}, leads.PowerUsers{Config: cfg.Power},
+			tracks.New(tracks.DefaultConfig()))
 	}
 	if d.Coverage == nil {
 		d.Coverage = coverage.NewStore(coverage.Extras{OpenSites: &coverage.Extra{Query: sites.OpenSitesPerCell},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +16,7 @@ import (
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
@@ -22,7 +24,7 @@ import (
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
-const importUsage = `usage: sieve import regions|premises [flags] FILE
+const importUsage = `usage: sieve import regions|premises|leads [flags] FILE
 
   regions FILE    GeoJSON (FeatureCollection or bare array of features) or a zipped ESRI
                   Shapefile of region boundaries, applied as a whole or not at all
@@ -32,6 +34,9 @@ const importUsage = `usage: sieve import regions|premises [flags] FILE
       --code-field, --name-field, --level-field, --parent-field NAME   property names
   premises FILE   CSV with lon/lat columns, or GeoJSON points, all or nothing
       --crs wgs84|cgcs2000|gcj02
+  leads FILE      CSV (UTF-8 or GBK) of lead data: good rows become leads and tasks, each bad
+                  row is reported by line; the same file again adds nothing
+      --kind KIND                  market_entity, power_user, vehicle_track (北斗/GPS points)
 
 The report (warnings, or the errors that stopped the import) is printed as JSON.
 Runs as the system (audit actor system:import).`
@@ -51,7 +56,9 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	nameField := fs.String("name-field", "", "property holding the name")
 	levelField := fs.String("level-field", "", "property holding the level")
 	parentField := fs.String("parent-field", "", "property holding the parent code")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 || (what != "regions" && what != "premises") {
+	kind := fs.String("kind", "", "kind of lead data (leads)")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 || (what != "regions" && what != "premises" && what != "leads") ||
+		(what == "leads") != (*kind != "") {
 		return usageError(importUsage)
 	}
 	data, err := os.ReadFile(fs.Arg(0))
@@ -101,6 +108,16 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return printRejection(stdout, err)
 		}
+	case "leads":
+		ls := a.leadsService(a.sitesService())
+		err = db.AsSystem(ctx, a.pool, "import", func(tx pgx.Tx) error {
+			rep, err := ls.Import(ctx, tx, *kind, filepath.Base(fs.Arg(0)), data, 0)
+			report = rep
+			return err
+		})
+		if err != nil {
+			return printRejection(stdout, err)
+		}
 	case "premises":
 		var batch *premises.Batch
 		if t := strings.TrimLeft(string(data[:min(len(data), 64)]), "\ufeff \t\r\n"); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
@@ -140,5 +157,5 @@ func printRejection(w io.Writer, err error) error {
 // newRegions is the binary's region store, given the placers of everything that lives in grid
 // cells: the one list of them for serve, import and demo (api.New's default is the same).
 func newRegions(ps *premises.Store) *regions.Store {
-	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{})
+	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{})
 }

@@ -169,6 +169,7 @@ func (a *app) server(d *domains) *api.Server {
 		Media:    d.media,
 		Regions:  rs,
 		Sites:    d.sites,
+		Leads:    d.leads,
 		Changes:  d.changes,
 		Log:      a.log,
 		Registry: reg,

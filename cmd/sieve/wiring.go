@@ -8,10 +8,13 @@ import (
 
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/changes"
+	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/jobs"
+	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/tracks"
 )
 
 // domains are the services built over one job queue: what `sieve serve` and `sieve worker`
@@ -24,6 +27,7 @@ type domains struct {
 	media       *media.Service
 	inspections *inspections.Service
 	sites       *sites.Service
+	leads       *leads.Service
 	changes     *changes.Feed
 }
 
@@ -35,13 +39,17 @@ func (a *app) wire(workers int) (*domains, error) {
 	opts.JobTimeout, opts.RescueAfter = a.cfg.Limits.JobTimeout, a.cfg.Limits.JobRescueAfter
 	q := jobs.New(a.pool, opts, a.log)
 	st := a.sitesService()
+	ls := a.leadsService(st)
 	// Inspections come after media, sites after inspections: each later domain acts on an
 	// earlier one through the earlier one's hooks, given here. A suspected inspection (or an
 	// exited firm's check that finds production) opens or joins a site; a processed photo
 	// re-checks the evidence of the inspections that cite it. Photo reuse is looked up in the
-	// pHash index of internal/media (phashIndex).
+	// pHash index of internal/media (phashIndex). A suspected visit at a lead's place confirms
+	// the lead with the site the sites hook opened or joined (so the leads hook comes after it);
+	// a clear visit of a lead's premise clears it.
 	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, PHash: phashIndex(), Evidence: a.cfg.Evidence,
-		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{sites.InspectionHook(st)}},
+		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{
+			sites.InspectionHook(st), leads.InspectionHook(ls)}},
 		Now:   time.Now, Log: a.log})
 	if err != nil {
 		return nil, err
@@ -54,7 +62,7 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err := q.Build(svc, ins, feed); err != nil {
 		return nil, err
 	}
-	return &domains{queue: q, media: svc, inspections: ins, sites: st, changes: feed}, nil
+	return &domains{queue: q, media: svc, inspections: ins, sites: st, leads: ls, changes: feed}, nil
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker
@@ -89,6 +97,28 @@ func (a *app) sitesService() *sites.Service {
 		cfg.Reinspections = append(cfg.Reinspections, time.Duration(d)*24*time.Hour)
 	}
 	return sites.New(cfg, time.Now)
+}
+
+// leadsService builds the leads domain with its configuration and its sources, one per kind
+// of lead data: adding a source is one line here.
+func (a *app) leadsService(st *sites.Service) *leads.Service {
+	cfg := leadsConfig(a.cfg.Leads)
+	return leads.NewService(cfg, st, time.Now,
+		leads.MarketEntities{Config: cfg.Market},
+		leads.PowerUsers{Config: cfg.Power},
+		tracks.New(a.cfg.Tracks),
+	)
+}
+
+// leadsConfig turns the SIEVE_LEADS_* settings into the leads domain's configuration.
+func leadsConfig(c config.Leads) leads.Config {
+	cfg := leads.DefaultConfig()
+	cfg.MinScore, cfg.DedupMetres, cfg.ConfirmMetres = c.MinScore, c.DedupMetres, c.ConfirmMetres
+	cfg.VerifyWithin, cfg.MaxBytes = time.Duration(c.VerifyDays)*24*time.Hour, c.MaxBytes
+	cfg.Market.ChemicalKeywords, cfg.Market.SuspectKeywords = c.ChemicalKeywords, c.SuspectKeywords
+	cfg.Power.SurgeRatio, cfg.Power.MedianRatio, cfg.Power.FloorKWh = c.SurgeRatio, c.MedianRatio, c.FloorKWh
+	cfg.Power.ResidentialKWh, cfg.Power.RegisteredTags = c.ResidentialKWh, c.RegisteredTags
+	return cfg
 }
 
 // changesFeed builds the phone-sync change feed with its retention: the API serves pages from

@@ -38,6 +38,8 @@ type Config struct {
 	Sync     Sync
 	// Tracks is the vehicle-track leads' rules (SIEVE_TRACKS_*, internal/config/tracks.go).
 	Tracks tracks.Config
+	// Leads configures the leads from data (SIEVE_LEADS_*, internal/config/leads.go).
+	Leads Leads
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -237,7 +239,8 @@ func Default() Config {
 		},
 		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
-		Sync: Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
+		Sync:  Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
+		Leads: defaultLeads(),
 	}
 }
 
@@ -307,6 +310,8 @@ func Load(getenv func(string) string) (Config, error) {
 	r.tracks(&c.Tracks)
 
 	r.evidence(&c.Evidence)
+
+	r.leads(&c.Leads)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
@@ -425,6 +430,7 @@ func (c Config) validate() []error {
 	}
 	validateEvidence(c.Evidence, bad)
 	validateTracks(c.Tracks, bad)
+	validateLeads(c.Leads, bad)
 	return errs
 }
 
@@ -453,6 +459,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
 	b.WriteString(tracksString(c.Tracks))
+	b.WriteString(leadsString(c.Leads))
 	return b.String()
 }
 

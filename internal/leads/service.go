@@ -1,0 +1,488 @@
+package leads
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/audit"
+	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/tasks"
+)
+
+// Service is the leads domain: imports through the sources, placement, scoring threshold,
+// de-duplication, the tasks, outcomes and hit rates. Its methods take the caller's transaction.
+type Service struct {
+	cfg     Config
+	sources map[string]Source
+	kinds   []string
+	sites   *sites.Service
+	tasks   tasks.Store
+	now     func() time.Time
+}
+
+// NewService returns the leads service over the sources (one per kind; cmd/sieve/wiring.go
+// lists them). Confirmed leads become sites through st. now is the clock (time.Now outside
+// tests).
+func NewService(cfg Config, st *sites.Service, now func() time.Time, sources ...Source) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{cfg: cfg, sources: map[string]Source{}, sites: st, now: now}
+	for _, src := range sources {
+		if _, dup := s.sources[src.Kind()]; !dup {
+			s.kinds = append(s.kinds, src.Kind())
+		}
+		s.sources[src.Kind()] = src
+	}
+	sort.Strings(s.kinds)
+	return s
+}
+
+// Kinds are the kinds of the service's sources, sorted.
+func (s *Service) Kinds() []string { return s.kinds }
+
+// Config is the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// The public errors of this package.
+var (
+	ErrNotOpen = apperr.New(http.StatusConflict, "lead_not_open", "the lead was decided already", "该线索已有核查结果")
+	errReason  = apperr.Invalidf("reason_required", "排除线索须填写原因（1-500 字）", "clearing a lead needs a reason (1-500 characters)")
+	errOutcome = apperr.Invalidf("invalid_outcome", "核查结果应为 confirmed（属实）或 cleared（排除）", "status must be confirmed or cleared")
+	errTooBig  = apperr.New(http.StatusRequestEntityTooLarge, "file_too_large", "the file is larger than the leads import limit",
+		"文件超过线索导入的大小上限")
+)
+
+func (s *Service) errKind(kind string) error {
+	return apperr.Invalidf("invalid_kind", "线索类型无效，应为："+strings.Join(s.kinds, "、"), "kind %q: want one of %s", kind,
+		strings.Join(s.kinds, ", "))
+}
+
+// Import reads one file of kind (raw bytes: UTF-8 with or without BOM, or GBK/GB18030) through
+// its source and makes leads of what it finds, in tx as the caller (by; 0 for a tool):
+//
+//   - the same file again (by SHA-256) adds nothing and answers AlreadyImported;
+//   - every bad row is in the report's Errors with its line, code and zh-CN reason; the good
+//     rows are imported (a file the source cannot read at all — missing columns — is refused);
+//   - a candidate scored below MinScore is no lead; a source record imported before (kind +
+//     SourceKey) adds nothing;
+//   - a lead is placed from its position, else its premise's (sieve_locate); outside every
+//     region it is refused (outside_city), outside the caller's area too (outside_scope);
+//   - at the place (same premise, or within DedupMetres) of an open lead or an open site it is
+//     kept as a duplicate; otherwise it is open and a task (kind lead) is added for its cell's
+//     grid worker, due VerifyWithin from now.
+//
+// The leads and tasks are one bulk change (one summary audit entry).
+func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, data []byte, by int64) (ImportReport, error) {
+	src, ok := s.sources[kind]
+	if !ok {
+		return ImportReport{}, s.errKind(kind)
+	}
+	if s.cfg.MaxBytes > 0 && int64(len(data)) > s.cfg.MaxBytes {
+		return ImportReport{}, errTooBig
+	}
+	sum := sha256.Sum256(data)
+	rep := ImportReport{Kind: kind, SHA256: hex.EncodeToString(sum[:]), Errors: []LineIssue{}, LeadIDs: []int64{}}
+	text, enc, err := Decode(data)
+	if err != nil {
+		return rep, err
+	}
+	rep.Encoding = enc
+	if len(bytes.TrimSpace(text)) == 0 {
+		return rep, apperr.Invalidf("empty_file", "文件为空", "the file is empty")
+	}
+	if len([]rune(fileName)) > 300 {
+		fileName = string([]rune(fileName)[:300])
+	}
+	// The import record lies in the importer's area (a coordinator's one scope path; NULL for
+	// the city office and tools, whom sieve_in_scope lets see it).
+	const claim = `INSERT INTO lead_imports (kind, file_name, sha256, encoding, created_by, region_path)
+		VALUES ($1, $2, $3, $4, nullif($5::bigint, 0), CASE WHEN NOT sieve_unrestricted() THEN (sieve_scope())[1] END)
+		ON CONFLICT (kind, sha256) DO NOTHING RETURNING id`
+	err = tx.QueryRow(ctx, claim, kind, fileName, rep.SHA256, enc, by).Scan(&rep.ImportID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		rep.AlreadyImported = true
+		// The earlier import's id, when the caller may see it (another area's stays hidden).
+		err := tx.QueryRow(ctx, `SELECT id FROM lead_imports WHERE kind = $1 AND sha256 = $2`, kind, rep.SHA256).Scan(&rep.ImportID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return rep, fmt.Errorf("leads: import: %w", err)
+		}
+		return rep, nil
+	}
+	if err != nil {
+		return rep, fmt.Errorf("leads: import: %w", db.MapError(err))
+	}
+	cands, bad, err := src.Import(ctx, tx, Input{Name: fileName, SHA256: rep.SHA256, Body: bytes.NewReader(text)})
+	if err != nil {
+		return rep, err
+	}
+	for _, b := range bad {
+		rep.Errors = append(rep.Errors, LineIssue{Line: b.Line, Code: b.Code, Message: b.Message})
+	}
+	rep.Candidates = len(cands)
+	due := s.now().Add(s.cfg.VerifyWithin)
+	summary := audit.Summary{Entity: "leads", Action: "import"}
+	err = db.Bulk(ctx, tx, summary, func(sum *audit.Summary) error {
+		for _, c := range cands {
+			issue, err := s.place(ctx, tx, kind, rep.ImportID, c, due, by, &rep)
+			if err != nil {
+				return err
+			}
+			if issue != nil {
+				rep.Errors = append(rep.Errors, *issue)
+			}
+		}
+		sum.Counts = map[string]int64{"created": int64(rep.Created), "duplicates": int64(rep.Duplicates)}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].Line < rep.Errors[j].Line })
+	rep.Refused = len(rep.Errors)
+	const counts = `UPDATE lead_imports SET received = $2, created = $3, duplicates = $4, known = $5, refused = $6, below = $7
+		WHERE id = $1`
+	if _, err := tx.Exec(ctx, counts, rep.ImportID, rep.Candidates+rep.Refused, rep.Created, rep.Duplicates, rep.Known,
+		rep.Refused, rep.BelowThreshold); err != nil {
+		return rep, fmt.Errorf("leads: import: %w", err)
+	}
+	return rep, nil
+}
+
+// lineOf is the line a source put in a candidate's Detail (0 when none).
+func lineOf(c Candidate) int {
+	switch v := c.Detail["line"].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	}
+	return 0
+}
+
+// place stores one candidate: threshold, known key, place, scope, duplicate, task. A row it
+// refuses is returned as an issue.
+func (s *Service) place(ctx context.Context, tx pgx.Tx, kind string, importID int64, c Candidate, due time.Time, by int64,
+	rep *ImportReport) (*LineIssue, error) {
+	line := lineOf(c)
+	refuse := func(code, msg string) (*LineIssue, error) {
+		return &LineIssue{Line: line, Code: code, Message: msg}, nil
+	}
+	if math.IsNaN(c.Score) || c.Score < s.cfg.MinScore {
+		rep.BelowThreshold++
+		return nil, nil
+	}
+	c.Score = min(c.Score, 1)
+	c.Name, c.Address, c.SourceKey = clip(c.Name, 200), clip(c.Address, 300), strings.TrimSpace(c.SourceKey)
+	if c.SourceKey == "" || utf8.RuneCountInString(c.SourceKey) > 200 {
+		return nil, fmt.Errorf("leads: source %s gave a candidate without a key (1-200 characters)", kind)
+	}
+	if len(c.Reasons) > 20 {
+		c.Reasons = c.Reasons[:20]
+	}
+	if c.Reasons == nil {
+		c.Reasons = []string{}
+	}
+	detail, err := json.Marshal(c.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("leads: detail of %s: %w", c.SourceKey, err)
+	}
+	if c.Detail == nil {
+		detail = []byte("{}")
+	}
+	var known bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leads WHERE kind = $1 AND source_key = $2)`, kind, c.SourceKey).Scan(&known); err != nil {
+		return nil, fmt.Errorf("leads: import: %w", err)
+	}
+	if known {
+		rep.Known++
+		return nil, nil
+	}
+	const where = `WITH pt AS (SELECT coalesce(CASE WHEN $1::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($1, $2), 4326) END,
+			(SELECT p.geom FROM premises p WHERE p.id = $3)) AS g)
+		SELECT pt.g IS NOT NULL, coalesce(ST_X(pt.g), 0), coalesce(ST_Y(pt.g), 0), l.path IS NOT NULL, sieve_in_scope(l.path),
+			(SELECT d.id FROM leads d WHERE d.status = 'open'
+				AND (d.premise_id = $3 OR ST_DWithin(d.point::geography, pt.g::geography, $4)) ORDER BY d.id LIMIT 1),
+			(SELECT st.id FROM sites st WHERE st.status NOT IN ('cleared', 'closed')
+				AND (st.premise_id = $3 OR ST_DWithin(st.point::geography, pt.g::geography, $4)) ORDER BY st.id LIMIT 1)
+		FROM pt LEFT JOIN LATERAL sieve_locate(pt.g) l ON true`
+	var placed, located, inScope bool
+	var lon, lat float64
+	var dupLead, dupSite *int64
+	if err := tx.QueryRow(ctx, where, c.Lon, c.Lat, c.PremiseID, s.cfg.DedupMetres).Scan(&placed, &lon, &lat, &located, &inScope,
+		&dupLead, &dupSite); err != nil {
+		return nil, fmt.Errorf("leads: place %s: %w", c.SourceKey, err)
+	}
+	switch {
+	case !placed:
+		return refuse("no_place", "无位置，且匹配的场所不在您的区域内，无法落入网格")
+	case !located:
+		return refuse("outside_city", fmt.Sprintf("位置（%.6f, %.6f）不在本市任何区域内", lon, lat))
+	case !inScope:
+		return refuse("outside_scope", "该位置不在您负责的区域内")
+	}
+	status := Open
+	if dupLead != nil || dupSite != nil {
+		status = Duplicate
+	}
+	const insert = `INSERT INTO leads (kind, source_key, import_id, status, name, address, point, premise_id, score, reasons, detail,
+			duplicate_of, dup_site_id, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, ST_SetSRID(ST_MakePoint($7, $8), 4326), $9, $10, $11, $12, $13, $14, nullif($15::bigint, 0))
+		ON CONFLICT (kind, source_key) DO NOTHING RETURNING id`
+	var id int64
+	err = tx.QueryRow(ctx, insert, kind, c.SourceKey, importID, status, c.Name, c.Address, lon, lat, c.PremiseID, c.Score,
+		c.Reasons, detail, dupLead, dupSite, by).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) { // another area's lead has the key
+		rep.Known++
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("leads: insert %s: %w", c.SourceKey, db.MapError(err))
+	}
+	rep.LeadIDs = append(rep.LeadIDs, id)
+	if status == Duplicate {
+		rep.Duplicates++
+		return nil, nil
+	}
+	title := "核查线索：" + c.Name
+	if c.Name == "" {
+		title = "核查线索 #" + strconv.FormatInt(id, 10)
+	}
+	t, err := s.tasks.Add(ctx, tx, tasks.New{Kind: tasks.Lead, Ref: taskRef(id), PremiseID: c.PremiseID, Lon: &lon, Lat: &lat,
+		Title: title, Detail: strings.Join(c.Reasons, "；"), DueAt: &due, CreatedBy: by})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE leads SET task_id = $2, due_at = $3 WHERE id = $1`, id, t.ID, due); err != nil {
+		return nil, fmt.Errorf("leads: task of %d: %w", id, err)
+	}
+	rep.Created++
+	return nil, nil
+}
+
+// taskRef is the ref of a lead's task (tasks of kind lead).
+func taskRef(id int64) string { return strconv.FormatInt(id, 10) }
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > n {
+		return string([]rune(s)[:n])
+	}
+	return s
+}
+
+const cols = `l.id, l.kind, l.source_key, l.import_id, l.status, l.name, l.address, ST_X(l.point), ST_Y(l.point), l.premise_id,
+	l.cell_id, l.score, l.reasons, l.detail, l.duplicate_of, l.dup_site_id, l.site_id, l.task_id, l.due_at, l.outcome_reason,
+	l.outcome_ref, l.outcome_by, l.outcome_at, l.created_at, l.updated_at`
+
+func scan(r pgx.Row) (Lead, error) {
+	var l Lead
+	var score float32
+	err := r.Scan(&l.ID, &l.Kind, &l.SourceKey, &l.ImportID, &l.Status, &l.Name, &l.Address, &l.Lon, &l.Lat, &l.PremiseID,
+		&l.CellID, &score, &l.Reasons, &l.Detail, &l.DuplicateOf, &l.DupSiteID, &l.SiteID, &l.TaskID, &l.DueAt, &l.OutcomeReason,
+		&l.OutcomeRef, &l.OutcomeBy, &l.OutcomeAt, &l.CreatedAt, &l.UpdatedAt)
+	l.Score = math.Round(float64(score)*1000) / 1000
+	if l.Reasons == nil {
+		l.Reasons = []string{}
+	}
+	return l, err
+}
+
+// Get returns lead id if the caller may see it, or apperr.ErrNotFound.
+func (s *Service) Get(ctx context.Context, q db.Querier, id int64) (Lead, error) {
+	l, err := scan(q.QueryRow(ctx, `SELECT `+cols+` FROM leads l WHERE l.id = $1`, id))
+	if err != nil {
+		return Lead{}, fmt.Errorf("leads: get %d: %w", id, db.MapError(err))
+	}
+	return l, nil
+}
+
+// List returns the leads the caller may see that match f, by id.
+func (s *Service) List(ctx context.Context, q db.Querier, f Filter) ([]Lead, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	const sql = `SELECT ` + cols + ` FROM leads l
+		WHERE l.id > $1 AND ($2 = '' OR l.kind = $2) AND ($3 = '' OR l.status = $3)
+		  AND ($4 = 0 OR l.region_path <@ (SELECT r.path FROM regions r WHERE r.id = $4))
+		ORDER BY l.id LIMIT $5`
+	rows, err := q.Query(ctx, sql, f.After, f.Kind, f.Status, f.RegionID, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("leads: list: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lead, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("leads: list: %w", err)
+	}
+	return out, nil
+}
+
+// ParseStatus checks a status name.
+func ParseStatus(v string) (string, error) {
+	switch v {
+	case Open, Confirmed, Cleared, Duplicate:
+		return v, nil
+	}
+	return "", fmt.Errorf("status must be open, confirmed, cleared or duplicate")
+}
+
+// HitRates counts, per source kind, what became of the leads the caller may see (inside
+// region when not 0): every source of the service has a row, with zeros when it found nothing.
+func (s *Service) HitRates(ctx context.Context, q db.Querier, regionID int64) ([]HitRate, error) {
+	const sql = `SELECT l.kind, count(*) FILTER (WHERE l.status = 'open'), count(*) FILTER (WHERE l.status = 'confirmed'),
+			count(*) FILTER (WHERE l.status = 'cleared'), count(*) FILTER (WHERE l.status = 'duplicate')
+		FROM leads l WHERE ($1 = 0 OR l.region_path <@ (SELECT r.path FROM regions r WHERE r.id = $1))
+		GROUP BY l.kind`
+	rows, err := q.Query(ctx, sql, regionID)
+	if err != nil {
+		return nil, fmt.Errorf("leads: hit rates: %w", err)
+	}
+	defer rows.Close()
+	by := map[string]HitRate{}
+	for rows.Next() {
+		var h HitRate
+		if err := rows.Scan(&h.Kind, &h.Open, &h.Confirmed, &h.Cleared, &h.Duplicates); err != nil {
+			return nil, fmt.Errorf("leads: hit rates: %w", err)
+		}
+		by[h.Kind] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("leads: hit rates: %w", err)
+	}
+	kinds := append([]string{}, s.kinds...)
+	for k := range by {
+		if _, ok := s.sources[k]; !ok {
+			kinds = append(kinds, k)
+		}
+	}
+	sort.Strings(kinds)
+	out := make([]HitRate, 0, len(kinds))
+	for _, k := range kinds {
+		h := by[k]
+		h.Kind = k
+		h.Leads = h.Open + h.Confirmed + h.Cleared
+		if h.Leads > 0 {
+			h.SiteShare = math.Round(float64(h.Confirmed)/float64(h.Leads)*10000) / 10000
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Decide records a coordinator's outcome of open lead id: confirmed (the site given, which the
+// caller must see, or a new site of source lead at the lead's place) or cleared with a reason.
+// The lead's task is done. A lead decided before is ErrNotOpen.
+func (s *Service) Decide(ctx context.Context, tx pgx.Tx, id int64, o Outcome, by int64) (Lead, error) {
+	l, err := s.Get(ctx, tx, id)
+	if err != nil {
+		return Lead{}, err
+	}
+	o.Reason = strings.TrimSpace(o.Reason)
+	switch o.Status {
+	case Confirmed:
+		if utf8.RuneCountInString(o.Reason) > 500 {
+			return Lead{}, errReason
+		}
+	case Cleared:
+		if o.Reason == "" || utf8.RuneCountInString(o.Reason) > 500 {
+			return Lead{}, errReason
+		}
+	default:
+		return Lead{}, errOutcome
+	}
+	if l.Status != Open {
+		return Lead{}, ErrNotOpen
+	}
+	if o.Status == Cleared {
+		return s.clear(ctx, tx, l, o.Reason, "", by)
+	}
+	return s.confirm(ctx, tx, l, o.SiteID, o.Reason, "", by)
+}
+
+// confirm makes open lead l confirmed with site siteID (nil: a new site of source lead).
+func (s *Service) confirm(ctx context.Context, tx pgx.Tx, l Lead, siteID *int64, reason, ref string, by int64) (Lead, error) {
+	if siteID != nil {
+		if _, err := s.sites.Store.Get(ctx, tx, *siteID); err != nil {
+			return Lead{}, err
+		}
+	} else {
+		lon, lat := l.Lon, l.Lat
+		note := "大数据线索（" + l.Kind + " #" + strconv.FormatInt(l.ID, 10) + "）：" + strings.Join(l.Reasons, "；")
+		site, err := s.sites.Create(ctx, tx, sites.NewSite{Lon: &lon, Lat: &lat, Source: sites.FromLead,
+			SourceRef: "lead:" + strconv.FormatInt(l.ID, 10), FirmName: clip(l.Name, 200), Address: clip(l.Address, 300),
+			PremiseID: l.PremiseID, Note: clip(note, 2000)}, by)
+		if err != nil {
+			return Lead{}, err
+		}
+		siteID = &site.ID
+	}
+	if reason == "" {
+		reason = "核查属实"
+	}
+	const sql = `UPDATE leads SET status = 'confirmed', site_id = $2, outcome_reason = $3, outcome_ref = $4,
+			outcome_by = nullif($5::bigint, 0), outcome_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'open'`
+	if err := s.decided(ctx, tx, l, sql, *siteID, reason, ref, by); err != nil {
+		return Lead{}, err
+	}
+	if err := s.closeTask(ctx, tx, l.ID, "site:"+strconv.FormatInt(*siteID, 10)); err != nil {
+		return Lead{}, err
+	}
+	return s.Get(ctx, tx, l.ID)
+}
+
+// clear makes open lead l cleared with reason.
+func (s *Service) clear(ctx context.Context, tx pgx.Tx, l Lead, reason, ref string, by int64) (Lead, error) {
+	const sql = `UPDATE leads SET status = 'cleared', outcome_reason = $3, outcome_ref = $4,
+			outcome_by = nullif($5::bigint, 0), outcome_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'open' AND $2::bigint IS NULL`
+	if err := s.decided(ctx, tx, l, sql, nil, reason, ref, by); err != nil {
+		return Lead{}, err
+	}
+	done := "cleared"
+	if ref != "" {
+		done = ref
+	}
+	if err := s.closeTask(ctx, tx, l.ID, done); err != nil {
+		return Lead{}, err
+	}
+	return s.Get(ctx, tx, l.ID)
+}
+
+func (s *Service) decided(ctx context.Context, tx pgx.Tx, l Lead, sql string, site any, reason, ref string, by int64) error {
+	tag, err := tx.Exec(ctx, sql, l.ID, site, clip(reason, 500), clip(ref, 100), by)
+	if err != nil {
+		return fmt.Errorf("leads: decide %d: %w", l.ID, db.MapError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotOpen
+	}
+	return nil
+}
+
+// closeTask marks the lead's open task done; a task closed or gone already is no error.
+func (s *Service) closeTask(ctx context.Context, tx pgx.Tx, id int64, doneRef string) error {
+	_, err := s.tasks.Close(ctx, tx, tasks.Lead, taskRef(id), doneRef, false)
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) && !errors.Is(err, tasks.ErrNotOpen) {
+		return err
+	}
+	return nil
+}
