@@ -13,9 +13,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/leads"
+	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/testenv"
 	"github.com/sieve-city/sieve/internal/tracks"
 )
@@ -341,5 +343,63 @@ func TestMissingColumns(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "tracks_missing_columns") {
 		t.Errorf("got %v, want tracks_missing_columns", err)
+	}
+}
+
+// Through the leads core (leads.Service.Import, what POST /api/v1/leads/import?kind=vehicle_track
+// and sieve import leads run): the yard becomes one open lead with its task; the same file again
+// adds nothing (the file is known), the same points in another order and in GBK add nothing
+// either (the place's key is known).
+func TestLeadsImport(t *testing.T) {
+	pool := newCity(t)
+	ctx := context.Background()
+	svc := leads.NewService(leads.DefaultConfig(), sites.New(sites.DefaultConfig(), time.Now), time.Now,
+		tracks.New(tracks.DefaultConfig()))
+	imp := func(data []byte) leads.ImportReport {
+		t.Helper()
+		var rep leads.ImportReport
+		err := db.InScope(ctx, pool, db.Actor{Username: "city", Role: "city_admin"}, func(tx pgx.Tx) error {
+			var err error
+			rep, err = svc.Import(ctx, tx, tracks.Kind, "tracks.csv", data, 0)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	rows := scenario()
+	first := imp([]byte(csvOf(rows)))
+	if first.Candidates != 1 || first.Created != 1 || len(first.Errors) != 0 {
+		t.Fatalf("first import: %+v", first)
+	}
+	var lead struct {
+		status, key string
+		task        *int64
+		reasons     []string
+	}
+	if err := db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT status, source_key, task_id, reasons FROM leads WHERE id = $1`, first.LeadIDs[0]).
+			Scan(&lead.status, &lead.key, &lead.task, &lead.reasons)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if lead.status != "open" || lead.task == nil || !strings.HasPrefix(lead.key, "vt:") || !strings.Contains(lead.reasons[0], "2 辆危化品车在此停留 3 次") {
+		t.Errorf("lead %+v", lead)
+	}
+	if again := imp([]byte(csvOf(rows))); !again.AlreadyImported || again.Created != 0 {
+		t.Errorf("same file again: %+v", again)
+	}
+	shuffled := slices.Clone(rows)
+	rand.New(rand.NewPCG(3, 3)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	if mixed := imp([]byte(csvOf(shuffled))); mixed.AlreadyImported || mixed.Known != 1 || mixed.Created != 0 || mixed.Duplicates != 0 {
+		t.Errorf("same points in another order: %+v", mixed)
+	}
+	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(csvOf(rows[:len(rows)-1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := imp(gbk); g.Encoding != "gb18030" || g.Known != 1 || g.Created != 0 {
+		t.Errorf("in GBK: %+v", g)
 	}
 }
