@@ -50,7 +50,7 @@ func (a *app) wire(workers int) (*domains, error) {
 	ins, err := inspections.New(inspections.Deps{Pool: a.pool, Jobs: q, PHash: phashIndex(), Evidence: a.cfg.Evidence,
 		Hooks: inspections.Hooks{Recorded: []func(context.Context, pgx.Tx, inspections.Recorded) error{
 			sites.InspectionHook(st), leads.InspectionHook(ls)}},
-		Now:   time.Now, Log: a.log})
+		Now: time.Now, Log: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -103,10 +103,12 @@ func (a *app) sitesService() *sites.Service {
 // of lead data: adding a source is one line here.
 func (a *app) leadsService(st *sites.Service) *leads.Service {
 	cfg := leadsConfig(a.cfg.Leads)
+	tcfg := a.cfg.Tracks
+	tcfg.ExcludeTags = cfg.Power.RegisteredTags // registered chemical firms: one list for both sources
 	return leads.NewService(cfg, st, time.Now,
 		leads.MarketEntities{Config: cfg.Market},
 		leads.PowerUsers{Config: cfg.Power},
-		tracks.New(a.cfg.Tracks),
+		tracks.New(tcfg),
 	)
 }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // The vehicle-track leads' rules (SIEVE_TRACKS_*, issue 14), read into Config.Tracks with the
-// defaults of tracks.DefaultConfig.
+// defaults of tracks.DefaultConfig. The premises tags of registered chemical firms, whose
+// surroundings are left out, are the leads' SIEVE_LEADS_REGISTERED_TAGS (set in cmd/sieve).
 
 // tracks reads the SIEVE_TRACKS_* variables.
 func (r *reader) tracks(t *tracks.Config) {
@@ -19,14 +20,6 @@ func (r *reader) tracks(t *tracks.Config) {
 	r.int("SIEVE_TRACKS_MIN_STOPS", &t.MinStops)
 	r.float("SIEVE_TRACKS_EXCLUDE_RADIUS_M", &t.ExcludeRadiusM)
 	r.float("SIEVE_TRACKS_KEY_GRID_M", &t.KeyGridM)
-	if v := r.getenv("SIEVE_TRACKS_EXCLUDE_TAGS"); v != "" {
-		t.ExcludeTags = nil
-		for _, tag := range strings.Split(v, ",") {
-			if tag = strings.TrimSpace(tag); tag != "" {
-				t.ExcludeTags = append(t.ExcludeTags, tag)
-			}
-		}
-	}
 	if v := r.getenv("SIEVE_TRACKS_ZONE"); v != "" {
 		loc, err := time.LoadLocation(v)
 		if err != nil {
@@ -48,6 +41,6 @@ func validateTracks(t tracks.Config, bad func(name, format string, a ...any)) {
 // tracksString prints the rules for the start-up log.
 func tracksString(t tracks.Config) string {
 	return fmt.Sprintf("tracks.stay_radius_m=%g tracks.stay_min=%s tracks.cluster_m=%g tracks.min_stops=%d "+
-		"tracks.exclude_tags=%v tracks.exclude_radius_m=%g tracks.key_grid_m=%g tracks.zone=%s ",
-		t.StayRadiusM, t.StayMin, t.ClusterM, t.MinStops, t.ExcludeTags, t.ExcludeRadiusM, t.KeyGridM, t.Zone)
+		"tracks.exclude_radius_m=%g tracks.key_grid_m=%g tracks.zone=%s ",
+		t.StayRadiusM, t.StayMin, t.ClusterM, t.MinStops, t.ExcludeRadiusM, t.KeyGridM, t.Zone)
 }

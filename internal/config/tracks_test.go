@@ -25,7 +25,6 @@ func TestTracksValues(t *testing.T) {
 		"SIEVE_TRACKS_STAY_MIN":         "30m",
 		"SIEVE_TRACKS_CLUSTER_M":        "300",
 		"SIEVE_TRACKS_MIN_STOPS":        "3",
-		"SIEVE_TRACKS_EXCLUDE_TAGS":     "licensed_hazchem, 危化品经营",
 		"SIEVE_TRACKS_EXCLUDE_RADIUS_M": "250",
 		"SIEVE_TRACKS_KEY_GRID_M":       "200",
 		"SIEVE_TRACKS_ZONE":             "Asia/Urumqi",
@@ -35,7 +34,7 @@ func TestTracksValues(t *testing.T) {
 	}
 	got := c.Tracks
 	if got.StayRadiusM != 150 || got.StayMin != 30*time.Minute || got.ClusterM != 300 || got.MinStops != 3 ||
-		!slices.Equal(got.ExcludeTags, []string{"licensed_hazchem", "危化品经营"}) || got.ExcludeRadiusM != 250 ||
+		got.ExcludeRadiusM != 250 ||
 		got.KeyGridM != 200 || got.Zone.String() != "Asia/Urumqi" {
 		t.Fatalf("got %+v", got)
 	}

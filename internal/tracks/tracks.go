@@ -47,7 +47,8 @@ type Config struct {
 	// stop is a lunch break as often as anything).
 	MinStops int
 	// ExcludeTags: premises carrying any of these tags are registered chemical firms whose
-	// surroundings are not leads (SIEVE_TRACKS_EXCLUDE_TAGS, licensed_hazchem).
+	// surroundings are not leads. One list with the power-user leads: the binary sets it from
+	// SIEVE_LEADS_REGISTERED_TAGS (default 化工企业, 危化品企业, 危险化学品企业).
 	ExcludeTags []string
 	// ExcludeRadiusM: how far around such a premise stays are left out (SIEVE_TRACKS_EXCLUDE_RADIUS_M, 200).
 	ExcludeRadiusM float64
@@ -63,7 +64,7 @@ type Config struct {
 func DefaultConfig() Config {
 	zone, _ := time.LoadLocation("Asia/Shanghai") // embedded by time/tzdata
 	return Config{StayRadiusM: 200, StayMin: 20 * time.Minute, ClusterM: 150, MinStops: 2,
-		ExcludeTags: []string{"licensed_hazchem"}, ExcludeRadiusM: 200, KeyGridM: 100, Zone: zone}
+		ExcludeTags: leads.DefaultConfig().Power.RegisteredTags, ExcludeRadiusM: 200, KeyGridM: 100, Zone: zone}
 }
 
 // Validate reports the first rule that does not hold, naming its variable.

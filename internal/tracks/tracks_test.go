@@ -47,7 +47,7 @@ func newCity(t *testing.T) *pgxpool.Pool {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO premises (kind, name, geom, tags) VALUES ('enterprise', '禹州某化工有限公司',
-			ST_SetSRID(ST_MakePoint($1, $2), 4326), '{licensed_hazchem}')`, firm[0], firm[1])
+			ST_SetSRID(ST_MakePoint($1, $2), 4326), '{危化品企业}')`, firm[0], firm[1])
 		return err
 	})
 	if err != nil {
