@@ -2,7 +2,6 @@ package tracks
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -18,86 +17,53 @@ import (
 	"github.com/sieve-city/sieve/internal/leads"
 )
 
-// The file's shape: a header row, then one point a row. Columns are found by name, in any
-// order, English or Chinese (what the 北斗 platforms export); other columns are ignored.
+// The file's shape: a header row, then one point a row, read by the leads' one CSV reader
+// (leads.OpenTable: columns by name in any order, English or Chinese, separator ',', ';' or
+// tab, blank lines skipped; other columns are ignored) and its one position rule
+// (Table.Position: WGS-84, CGCS2000 or GCJ-02 by a 坐标系/crs column, swapped, projected and
+// outside the city refused):
 //
-//	plate   车牌 / 车牌号 / 车牌号码      required, the vehicle
-//	time    时间 / 定位时间 / GPS时间     required, with its zone: 2024-05-01T08:00:00+08:00
-//	                                   (a space for the T, fractions of seconds, +0800 and Z too)
-//	lon     经度 / lng / longitude       required, WGS-84 degrees (北斗 CGCS2000 is the same here)
-//	lat     纬度 / latitude              required
-//	speed   速度                          optional, km/h, 0-300
-//	heading 方向 / direction / course    optional, degrees 0-360
-var columnNames = map[string]string{
-	"plate": "plate", "车牌": "plate", "车牌号": "plate", "车牌号码": "plate", "vehicle": "plate",
-	"time": "time", "timestamp": "time", "时间": "time", "定位时间": "time", "gps时间": "time",
-	"lon": "lon", "lng": "lon", "longitude": "lon", "经度": "lon",
-	"lat": "lat", "latitude": "lat", "纬度": "lat",
-	"speed": "speed", "速度": "speed",
-	"heading": "heading", "direction": "heading", "course": "heading", "方向": "heading",
-}
+//	车牌号 / plate / 车牌 / 车牌号码       required, the vehicle
+//	定位时间 / time / 时间 / GPS时间       required, with its zone: 2024-05-01T08:00:00+08:00
+//	                                   (a space for the T, '/' in the date, fractions of
+//	                                   seconds, +0800, +08 and Z too; kept to the second)
+//	经度 / lon, 纬度 / lat                required, degrees (北斗 CGCS2000 is WGS-84 here)
+//	速度 / speed                          optional, km/h, 0-300
+//	方向 / heading / direction / course   optional, degrees 0-360
+var trackColumns = append([]leads.Column{
+	{Field: "plate", Names: []string{"车牌号", "plate", "车牌", "车牌号码", "vehicle"}, Required: true},
+	{Field: "time", Names: []string{"定位时间", "time", "时间", "gps时间", "timestamp"}, Required: true},
+	{Field: "speed", Names: []string{"速度", "speed"}},
+	{Field: "heading", Names: []string{"方向", "heading", "direction", "course"}},
+}, requirePosition(leads.PositionColumns)...)
 
-// columns holds each known column's index in the file, -1 when absent.
-type columns struct{ plate, time, lon, lat, speed, heading, need int }
-
-func readHeader(rec []string) (columns, error) {
-	c := columns{-1, -1, -1, -1, -1, -1, 0}
-	for i, h := range rec {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		var p *int
-		switch columnNames[h] {
-		case "plate":
-			p = &c.plate
-		case "time":
-			p = &c.time
-		case "lon":
-			p = &c.lon
-		case "lat":
-			p = &c.lat
-		case "speed":
-			p = &c.speed
-		case "heading":
-			p = &c.heading
-		default:
-			continue
-		}
-		if *p < 0 {
-			*p = i
+// requirePosition is the leads' position columns with longitude and latitude required.
+func requirePosition(cols []leads.Column) []leads.Column {
+	out := slices.Clone(cols)
+	for i := range out {
+		if out[i].Field == "lon" || out[i].Field == "lat" {
+			out[i].Required = true
 		}
 	}
-	var missing []string
-	for name, i := range map[string]int{"plate": c.plate, "time": c.time, "lon": c.lon, "lat": c.lat} {
-		if i < 0 {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return c, apperr.Invalidf("tracks_missing_columns", "轨迹文件缺少必需的列：车牌号(plate)、时间(time)、经度(lon)、纬度(lat)",
-			"the header lacks %s (want plate, time, lon, lat; optional speed, heading)", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
-	}
-	c.need = max(c.plate, c.time, c.lon, c.lat) + 1
-	return c, nil
+	return out
 }
 
 // rows is the COPY source: it reads the file one row at a time, keeps the good ones going and
-// notes the bad ones, so neither the file nor its points are ever held in memory.
+// notes the bad ones, so neither the file nor its points are ever held here.
 type rows struct {
-	r        *csv.Reader
+	t        *leads.Table
+	ext      leads.Extent
 	vehicles map[string]int32 // plate → its number in this import
 	plates   []string         // by number
-	cols     columns
-	city     city
 	errs     []leads.LineError
 	more     int // refusals past MaxLineErrors
 	vals     []any
-	err      error
 	good     int64
-	header   bool
 }
 
-func (s *rows) refuse(line int, code, msg string) {
+func (s *rows) refuse(e leads.LineError) {
 	if len(s.errs) < MaxLineErrors {
-		s.errs = append(s.errs, leads.LineError{Line: line, Code: code, Message: msg})
+		s.errs = append(s.errs, e)
 		return
 	}
 	s.more++
@@ -106,112 +72,73 @@ func (s *rows) refuse(line int, code, msg string) {
 // Next reads up to the next good row.
 func (s *rows) Next() bool {
 	for {
-		rec, err := s.r.Read()
-		if err == io.EOF {
+		ok, bad := s.t.Next()
+		if !ok {
 			return false
 		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			if !s.header {
-				s.err = apperr.Invalidf("tracks_bad_header", "轨迹文件的表头无法读取", "the header row does not parse: %v", pe.Err)
-				return false
-			}
-			s.refuse(pe.StartLine, "bad_csv", "该行不是有效的 CSV："+pe.Err.Error())
+		if bad != nil {
+			s.refuse(*bad)
 			continue
 		}
-		if err != nil {
-			s.err = fmt.Errorf("tracks: read: %w", err)
-			return false
-		}
-		if !s.header {
-			s.header = true
-			if s.cols, err = readHeader(rec); err != nil {
-				s.err = err
-				return false
-			}
+		if bad := s.parse(); bad != nil {
+			s.refuse(*bad)
 			continue
 		}
-		line, _ := s.r.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // a blank line
-		}
-		if ok := s.parse(line, rec); ok {
-			s.good++
-			return true
-		}
+		s.good++
+		return true
 	}
 }
 
-// parse checks one row and, when it is good, sets the values COPY sends.
-func (s *rows) parse(line int, rec []string) bool {
-	c := s.cols
-	if len(rec) < c.need {
-		s.refuse(line, "missing_fields", fmt.Sprintf("该行只有 %d 列，缺少车牌号、时间或经纬度", len(rec)))
-		return false
-	}
-	plate := cleanPlate(rec[c.plate])
+// parse checks the current row and, when it is good, sets the values COPY sends.
+func (s *rows) parse() *leads.LineError {
+	t := s.t
+	line := t.Line()
+	bad := func(code, msg string) *leads.LineError { return &leads.LineError{Line: line, Code: code, Message: msg} }
+	plate := cleanPlate(t.Get("plate"))
 	if plate == "" {
-		s.refuse(line, "missing_plate", "车牌号为空")
-		return false
+		return bad("missing_plate", "车牌号为空")
 	}
 	if len([]rune(plate)) > 20 {
-		s.refuse(line, "bad_plate", "车牌号过长："+rec[c.plate])
-		return false
+		return bad("invalid_plate", "车牌号过长："+t.Get("plate"))
 	}
-	t, code := parseTime(rec[c.time])
-	switch code {
-	case "time_without_zone":
-		s.refuse(line, code, fmt.Sprintf("时间 %q 没有时区，应写作 2024-05-01T08:00:00+08:00", rec[c.time]))
-		return false
-	case "bad_time":
-		s.refuse(line, code, fmt.Sprintf("时间 %q 无法识别，应写作 2024-05-01T08:00:00+08:00", rec[c.time]))
-		return false
+	raw := t.Get("time")
+	at, code := parseTime(raw)
+	switch {
+	case code == "time_without_zone":
+		return bad(code, fmt.Sprintf("时间 %q 没有时区，应写作 2024-05-01T08:00:00+08:00", raw))
+	case code != "":
+		return bad("invalid_time", fmt.Sprintf("时间 %q 无法识别，应写作 2024-05-01T08:00:00+08:00", raw))
+	case at.Unix() < minTime || at.Unix() >= maxTime:
+		return bad("invalid_time", fmt.Sprintf("时间 %q 不在 2000–2099 年之间", raw))
 	}
-	lon, err1 := number(rec[c.lon])
-	lat, err2 := number(rec[c.lat])
-	if err1 != nil || err2 != nil {
-		s.refuse(line, "not_a_number", fmt.Sprintf("经纬度 %q, %q 不是数字", rec[c.lon], rec[c.lat]))
-		return false
+	pos, perr := t.Position(s.ext)
+	if perr != nil {
+		return perr
 	}
-	if !s.city.holds(lon, lat) {
-		if s.city.holds(lat, lon) {
-			s.refuse(line, "lat_lon_swapped", fmt.Sprintf("经度与纬度填反了（%s, %s）", rec[c.lon], rec[c.lat]))
-		} else {
-			s.refuse(line, "outside_city", fmt.Sprintf("位置（%s, %s）不在本市范围内", rec[c.lon], rec[c.lat]))
-		}
-		return false
+	if pos == nil {
+		return bad("missing_position", "经度、纬度为空")
 	}
-	if c.speed >= 0 && c.speed < len(rec) && strings.TrimSpace(rec[c.speed]) != "" {
-		v, err := number(rec[c.speed])
-		if err != nil || v < 0 || v > 300 {
-			s.refuse(line, "bad_speed", fmt.Sprintf("速度 %q 应为 0–300 之间的数字（km/h）", rec[c.speed]))
-			return false
+	if v := t.Get("speed"); v != "" {
+		if x, err := number(v); err != nil || x < 0 || x > 300 {
+			return bad("invalid_speed", fmt.Sprintf("速度 %q 应为 0–300 之间的数字（km/h）", v))
 		}
 	}
-	if c.heading >= 0 && c.heading < len(rec) && strings.TrimSpace(rec[c.heading]) != "" {
-		v, err := number(rec[c.heading])
-		if err != nil || v < 0 || v > 360 {
-			s.refuse(line, "bad_heading", fmt.Sprintf("方向 %q 应为 0–360 之间的数字（度）", rec[c.heading]))
-			return false
+	if v := t.Get("heading"); v != "" {
+		if x, err := number(v); err != nil || x < 0 || x > 360 {
+			return bad("invalid_heading", fmt.Sprintf("方向 %q 应为 0–360 之间的数字（度）", v))
 		}
-	}
-	secs := t.Unix()
-	if secs < minTime || secs >= maxTime {
-		s.refuse(line, "bad_time", fmt.Sprintf("时间 %q 不在 2000–2099 年之间", rec[c.time]))
-		return false
 	}
 	v, ok := s.vehicles[plate]
 	if !ok {
 		if len(s.plates) >= MaxVehicles {
-			s.refuse(line, "too_many_vehicles", fmt.Sprintf("一个文件最多 %d 辆车", MaxVehicles))
-			return false
+			return bad("too_many_vehicles", fmt.Sprintf("一个文件最多 %d 辆车", MaxVehicles))
 		}
 		v = int32(len(s.plates))
 		s.vehicles[plate] = v
 		s.plates = append(s.plates, plate)
 	}
-	s.vals[0], s.vals[1], s.vals[2], s.vals[3] = int32(line), int64(v)<<32|secs, lon, lat
-	return true
+	s.vals[0], s.vals[1], s.vals[2], s.vals[3] = int32(line), int64(v)<<32|at.Unix(), pos[0], pos[1]
+	return nil
 }
 
 // The times a fix may have (Unix seconds, 2000-01-01 to 2099-12-31): the stays' key holds
@@ -225,8 +152,9 @@ const MaxVehicles = 200_000
 // Values are the current row's.
 func (s *rows) Values() ([]any, error) { return s.vals, nil }
 
-// Err is what stopped the reading, if anything but the end.
-func (s *rows) Err() error { return s.err }
+// Err is nil: the reader refuses bad rows instead of stopping (an error of the body's reader
+// itself is a refused line to encoding/csv too).
+func (s *rows) Err() error { return nil }
 
 func number(s string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
@@ -271,19 +199,19 @@ func parseTime(raw string) (time.Time, string) {
 // the vehicle's number << 32 | the fix's Unix seconds, see sieve_track_stays) with one COPY,
 // then the plates into track_vehicles (v, plate), both dropped at commit; it returns the
 // refused rows and how many were staged.
-func stage(ctx context.Context, tx pgx.Tx, body io.Reader, c city) ([]leads.LineError, int64, error) {
+func stage(ctx context.Context, tx pgx.Tx, body io.Reader, ext leads.Extent) ([]leads.LineError, int64, error) {
 	const create = `DROP TABLE IF EXISTS pg_temp.track_points, pg_temp.track_vehicles;
 		CREATE TEMP TABLE track_points (line int NOT NULL, k bigint NOT NULL, lon float8 NOT NULL, lat float8 NOT NULL) ON COMMIT DROP;
 		CREATE TEMP TABLE track_vehicles (v int PRIMARY KEY, plate text NOT NULL) ON COMMIT DROP`
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return nil, 0, fmt.Errorf("tracks: stage: %w", err)
 	}
-	r := csv.NewReader(body)
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	r.LazyQuotes = true
-	src := &rows{r: r, city: c, vals: make([]any, 4), errs: []leads.LineError{}, vehicles: map[string]int32{}}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"track_points"}, []string{"line", "k", "lon", "lat"}, src)
+	t, err := leads.OpenTable(body, trackColumns)
+	if err != nil {
+		return nil, 0, err
+	}
+	src := &rows{t: t, ext: ext, vals: make([]any, 4), errs: []leads.LineError{}, vehicles: map[string]int32{}}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"track_points"}, []string{"line", "k", "lon", "lat"}, src)
 	errs := src.errs
 	if src.more > 0 {
 		errs = append(errs, leads.LineError{Line: 0, Code: "too_many_errors",
@@ -294,9 +222,6 @@ func stage(ctx context.Context, tx pgx.Tx, body io.Reader, c city) ([]leads.Line
 			return errs, 0, ae
 		}
 		return errs, 0, fmt.Errorf("tracks: copy: %w", err)
-	}
-	if !src.header {
-		return errs, 0, apperr.Invalidf("tracks_empty", "轨迹文件为空", "the file is empty")
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"track_vehicles"}, []string{"v", "plate"},
 		pgx.CopyFromSlice(len(src.plates), func(i int) ([]any, error) { return []any{int32(i), src.plates[i]}, nil }))

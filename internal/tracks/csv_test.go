@@ -2,7 +2,6 @@ package tracks
 
 import (
 	"bytes"
-	"encoding/csv"
 	"fmt"
 	"testing"
 	"time"
@@ -22,12 +21,14 @@ func BenchmarkRows(b *testing.B) {
 			113.3+float64(i%1000)*1e-4, 34.2+float64(i%777)*1e-4)
 	}
 	data := buf.Bytes()
-	c := city{minLon: 113, minLat: 34, maxLon: 114, maxLat: 35}
+	ext := leads.Extent{MinLon: 113, MinLat: 34, MaxLon: 114, MaxLat: 35, Known: true}
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		r := csv.NewReader(bytes.NewReader(data))
-		r.FieldsPerRecord, r.ReuseRecord = -1, true
-		src := &rows{r: r, city: c, vals: make([]any, 4), errs: []leads.LineError{}, vehicles: map[string]int32{}}
+		t, err := leads.OpenTable(bytes.NewReader(data), trackColumns)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := &rows{t: t, ext: ext, vals: make([]any, 4), errs: []leads.LineError{}, vehicles: map[string]int32{}}
 		n := 0
 		for src.Next() {
 			n++

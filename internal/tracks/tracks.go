@@ -113,7 +113,7 @@ func (s *Source) Import(ctx context.Context, tx pgx.Tx, in leads.Input) ([]leads
 	if err != nil {
 		return nil, nil, err
 	}
-	lineErrs, _, err := stage(ctx, tx, in.Body, city)
+	lineErrs, _, err := stage(ctx, tx, in.Body, city.ext)
 	if err != nil {
 		return nil, lineErrs, err
 	}
@@ -131,31 +131,23 @@ func (s *Source) Import(ctx context.Context, tx pgx.Tx, in leads.Input) ([]leads
 	return out, lineErrs, nil
 }
 
-// city is what an import needs to know of the city: its extent, for the rows' check, and the
-// UTM zone its places are measured in.
+// city is what an import needs to know of the city: the extent of its regions (leads.Extent,
+// for the rows' check) and the UTM zone its places are measured in.
 type city struct {
-	minLon, minLat, maxLon, maxLat float64
-	srid                           int
+	ext  leads.Extent
+	srid int
 }
 
-func (c city) holds(lon, lat float64) bool {
-	return lon >= c.minLon && lon <= c.maxLon && lat >= c.minLat && lat <= c.maxLat
-}
-
-// cityOf reads the extent of the city outlines (region_shapes, read by everyone).
+// cityOf reads the extent of the regions (region_shapes, read by everyone).
 func cityOf(ctx context.Context, tx pgx.Tx) (city, error) {
-	const q = `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-		FROM (SELECT ST_Extent(geom)::box2d AS e FROM region_shapes WHERE level = 'city') x WHERE e IS NOT NULL`
-	var c city
-	err := tx.QueryRow(ctx, q).Scan(&c.minLon, &c.minLat, &c.maxLon, &c.maxLat)
-	if err == pgx.ErrNoRows {
-		return c, errNoCity
-	}
+	ext, err := leads.CityExtent(ctx, tx)
 	if err != nil {
-		return c, fmt.Errorf("tracks: city extent: %w", err)
+		return city{}, err
 	}
-	c.srid = utmSRID((c.minLon+c.maxLon)/2, (c.minLat+c.maxLat)/2)
-	return c, nil
+	if !ext.Known {
+		return city{}, errNoCity
+	}
+	return city{ext: ext, srid: utmSRID((ext.MinLon+ext.MaxLon)/2, (ext.MinLat+ext.MaxLat)/2)}, nil
 }
 
 // utmSRID is the EPSG code of the WGS 84 / UTM zone holding the point (32649 for Yuzhou).

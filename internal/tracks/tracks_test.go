@@ -294,7 +294,7 @@ func TestBadRows(t *testing.T) {
 		"豫K1,2026-05-01T09:01:30Z,0,0,,",                 // 6 outside the city
 		"豫K1,2026-05-01T09:02:00+0800,34.2,113.3,,",      // 7 swapped
 		",2026-05-01T09:02:30+08:00,113.3,34.2,,",        // 8 no plate
-		"豫K1,2026-05-01T09:03:00+08:00",                  // 9 missing fields
+		"豫K1,2026-05-01T09:03:00+08:00",                  // 9 no position
 		"豫K1,2026-05-01T09:03:30+08:00,113.3,34.2,-5,",   // 10 bad speed
 		"豫K1,2026-05-01T09:04:00+08:00,113.3,34.2,,400",  // 11 bad heading
 		"", // 12 blank: skipped
@@ -302,8 +302,8 @@ func TestBadRows(t *testing.T) {
 		"豫K1,2026-05-01T09:05:00.5+08:00,113.30001,34.2", // 14 good
 	}, "\n")
 	r := importFile(t, pool, body)
-	want := []string{"3 bad_time", "4 time_without_zone", "5 not_a_number", "6 outside_city", "7 lat_lon_swapped",
-		"8 missing_plate", "9 missing_fields", "10 bad_speed", "11 bad_heading"}
+	want := []string{"3 invalid_time", "4 time_without_zone", "5 invalid_position", "6 outside_city", "7 lat_lon_swapped",
+		"8 missing_plate", "9 missing_position", "10 invalid_speed", "11 invalid_heading"}
 	var got []string
 	for _, e := range r.errs {
 		got = append(got, fmt.Sprintf("%d %s", e.Line, e.Code))
@@ -341,8 +341,8 @@ func TestMissingColumns(t *testing.T) {
 		_, _, err := tracks.New(tracks.DefaultConfig()).Import(ctx, tx, leads.Input{Body: strings.NewReader("plate,time,lon\nA,2026-05-01T09:00:00Z,113.3\n")})
 		return err
 	})
-	if err == nil || !strings.Contains(err.Error(), "tracks_missing_columns") {
-		t.Errorf("got %v, want tracks_missing_columns", err)
+	if err == nil || !strings.Contains(err.Error(), "missing_columns") {
+		t.Errorf("got %v, want missing_columns", err)
 	}
 }
 
@@ -401,5 +401,29 @@ func TestLeadsImport(t *testing.T) {
 	}
 	if g := imp(gbk); g.Encoding != "gb18030" || g.Known != 1 || g.Created != 0 {
 		t.Errorf("in GBK: %+v", g)
+	}
+}
+
+// The leads' reader and position rule hold for tracks too: a ';'-separated file with a 坐标系
+// column of GCJ-02 (a phone map platform's export) is read, its points converted to WGS-84.
+func TestSeparatorAndCRS(t *testing.T) {
+	pool := newCity(t)
+	r := importFile(t, pool, "车牌号;定位时间;经度;纬度;坐标系\n豫K1;2026-05-01T09:00:00+08:00;113.3;34.2;gcj02\n")
+	if len(r.errs) != 0 || r.n != 1 {
+		t.Fatalf("staged %d, refused %v", r.n, r.errs)
+	}
+	ctx := context.Background()
+	var lon, lat float64
+	if err := db.InScope(ctx, pool, db.Actor{Username: "city", Role: "city_admin"}, func(tx pgx.Tx) error {
+		if _, _, err := tracks.New(tracks.DefaultConfig()).Import(ctx, tx, leads.Input{Body: strings.NewReader(
+			"车牌号;定位时间;经度;纬度;坐标系\n豫K1;2026-05-01T09:00:00+08:00;113.3;34.2;gcj02\n")}); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT lon, lat FROM track_points`).Scan(&lon, &lat)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d := metres(lon, lat, 113.3, 34.2); d < 300 || d > 900 {
+		t.Errorf("GCJ-02 point staged at %.6f,%.6f, %.0f m from the raw one (want the ~600 m offset removed)", lon, lat, d)
 	}
 }
