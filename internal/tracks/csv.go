@@ -137,7 +137,7 @@ func (s *rows) parse() *leads.LineError {
 		s.vehicles[plate] = v
 		s.plates = append(s.plates, plate)
 	}
-	s.vals[0], s.vals[1], s.vals[2], s.vals[3] = int32(line), int64(v)<<32|at.Unix(), pos[0], pos[1]
+	s.vals[0], s.vals[1], s.vals[2] = int64(v)<<32|at.Unix(), pos[0], pos[1]
 	return nil
 }
 
@@ -195,13 +195,13 @@ func parseTime(raw string) (time.Time, string) {
 	return time.Time{}, "bad_time"
 }
 
-// stage streams the file into the temporary table track_points (line, k, lon, lat; k being
+// stage streams the file into the temporary table track_points (k, lon, lat; k being
 // the vehicle's number << 32 | the fix's Unix seconds, see sieve_track_stays) with one COPY,
 // then the plates into track_vehicles (v, plate), both dropped at commit; it returns the
 // refused rows and how many were staged.
 func stage(ctx context.Context, tx pgx.Tx, body io.Reader, ext leads.Extent) ([]leads.LineError, int64, error) {
 	const create = `DROP TABLE IF EXISTS pg_temp.track_points, pg_temp.track_vehicles;
-		CREATE TEMP TABLE track_points (line int NOT NULL, k bigint NOT NULL, lon float8 NOT NULL, lat float8 NOT NULL) ON COMMIT DROP;
+		CREATE TEMP TABLE track_points (k bigint NOT NULL, lon float8 NOT NULL, lat float8 NOT NULL) ON COMMIT DROP;
 		CREATE TEMP TABLE track_vehicles (v int PRIMARY KEY, plate text NOT NULL) ON COMMIT DROP`
 	if _, err := tx.Exec(ctx, create); err != nil {
 		return nil, 0, fmt.Errorf("tracks: stage: %w", err)
@@ -210,8 +210,8 @@ func stage(ctx context.Context, tx pgx.Tx, body io.Reader, ext leads.Extent) ([]
 	if err != nil {
 		return nil, 0, err
 	}
-	src := &rows{t: t, ext: ext, vals: make([]any, 4), errs: []leads.LineError{}, vehicles: map[string]int32{}}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"track_points"}, []string{"line", "k", "lon", "lat"}, src)
+	src := &rows{t: t, ext: ext, vals: make([]any, 3), errs: []leads.LineError{}, vehicles: map[string]int32{}}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"track_points"}, []string{"k", "lon", "lat"}, src)
 	errs := src.errs
 	if src.more > 0 {
 		errs = append(errs, leads.LineError{Line: 0, Code: "too_many_errors",

@@ -28,7 +28,7 @@ func BenchmarkRows(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		src := &rows{t: t, ext: ext, vals: make([]any, 4), errs: []leads.LineError{}, vehicles: map[string]int32{}}
+		src := &rows{t: t, ext: ext, vals: make([]any, 3), errs: []leads.LineError{}, vehicles: map[string]int32{}}
 		n := 0
 		for src.Next() {
 			n++

@@ -215,8 +215,17 @@ func (p Place) candidate(srid int) leads.Candidate {
 // cleanPlate normalises a plate (车牌号): no spaces or separators, upper case.
 func cleanPlate(s string) string {
 	s = strings.TrimSpace(s)
-	if strings.ContainsAny(s, " ·-•") {
-		s = strings.NewReplacer(" ", "", "·", "", "-", "", "•", "").Replace(s)
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == ' ' || c == '-' || c == 0xC2 || c == 0xE2 || ('a' <= c && c <= 'z') { // 0xC2: ·, 0xE2: •
+			clean = false
+			break
+		}
 	}
-	return strings.ToUpper(s)
+	if clean {
+		return s
+	}
+	return strings.ToUpper(plateSeparators.Replace(s))
 }
+
+var plateSeparators = strings.NewReplacer(" ", "", "·", "", "-", "", "•", "")
