@@ -59,25 +59,25 @@ CREATE FUNCTION sieve_track_stays(radius_m float8, min_stay_s bigint)
 RETURNS TABLE (vehicle integer, started bigint, ended bigint, points integer, lon float8, lat float8)
 LANGUAGE plpgsql AS $$
 DECLARE
-  r      record;
-  cur    bigint := -1;       -- the run's vehicle (-1 before the first point)
+  key    bigint; x float8; y float8;  -- the current fix
+  cur    bigint := -1;                -- the run's vehicle (-1 before the first fix)
   v      bigint;
   t      bigint;
-  ax     float8; ay float8;  -- the run's anchor
+  ax     float8; ay float8;           -- the run's anchor
   t0     bigint; t1 bigint;
   sx     float8; sy float8; k integer;
   kx     float8; ky float8 := 110574.0;
   r2     float8 := radius_m * radius_m;
   dx     float8; dy float8;
 BEGIN
-  FOR r IN SELECT p.k, p.lon AS x, p.lat AS y FROM pg_temp.track_points p ORDER BY p.k LOOP
-    v := r.k >> 32;
-    t := r.k & 4294967295;
+  FOR key, x, y IN SELECT p.k, p.lon, p.lat FROM pg_temp.track_points p ORDER BY p.k LOOP
+    v := key >> 32;
+    t := key & 4294967295;
     IF v = cur THEN
-      dx := (r.x - ax) * kx;
-      dy := (r.y - ay) * ky;
+      dx := (x - ax) * kx;
+      dy := (y - ay) * ky;
       IF dx * dx + dy * dy <= r2 THEN
-        t1 := t; sx := sx + r.x; sy := sy + r.y; k := k + 1;
+        t1 := t; sx := sx + x; sy := sy + y; k := k + 1;
         CONTINUE;
       END IF;
     END IF;
@@ -85,8 +85,8 @@ BEGIN
       vehicle := cur; started := t0; ended := t1; points := k; lon := sx / k; lat := sy / k;
       RETURN NEXT;
     END IF;
-    cur := v; ax := r.x; ay := r.y; t0 := t; t1 := t; sx := r.x; sy := r.y; k := 1;
-    kx := 111320.0 * cos(radians(r.y));
+    cur := v; ax := x; ay := y; t0 := t; t1 := t; sx := x; sy := y; k := 1;
+    kx := 111320.0 * cos(radians(y));
   END LOOP;
   IF cur >= 0 AND t1 - t0 >= min_stay_s THEN
     vehicle := cur; started := t0; ended := t1; points := k; lon := sx / k; lat := sy / k;
