@@ -27,8 +27,12 @@ func InspectionHook(s *Service) func(context.Context, pgx.Tx, inspections.Record
 		if r.Outcome != inspections.Suspected && r.Outcome != inspections.Clear {
 			return nil
 		}
-		const sql = `SELECT ` + cols + ` FROM leads l WHERE l.status = 'open'
-			AND (l.premise_id = $1 OR ($4 AND ST_DWithin(l.point::geography, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography, $5)))
+		// Every inspection passes here: the lookup goes by the leads' premise and cell indexes
+		// (sieve_cells_near), never a scan of the leads.
+		const sql = `WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g)
+			SELECT ` + cols + ` FROM leads l, pt WHERE l.status = 'open'
+			AND (l.premise_id = $1 OR ($4 AND l.cell_id = ANY (sieve_cells_near(pt.g, $5))
+				AND ST_DWithin(l.point::geography, pt.g::geography, $5)))
 			ORDER BY l.id`
 		rows, err := tx.Query(ctx, sql, r.PremiseID, r.Lon, r.Lat, r.Outcome == inspections.Suspected, s.cfg.ConfirmMetres)
 		if err != nil {

@@ -1,10 +1,13 @@
 package leads
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/sieve-city/sieve/internal/apperr"
 )
 
 func TestSurge(t *testing.T) {
@@ -106,5 +109,20 @@ func TestMissingColumns(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "用电类别") || !strings.Contains(err.Error(), "月份") ||
 		!strings.Contains(err.Error(), "用电量") || strings.Contains(err.Error(), "户名（") {
 		t.Fatalf("missing columns: %v", err)
+	}
+}
+
+// TestImportRefusesBeforeReading: an unknown kind and a file over MaxBytes are refused before
+// anything is read or written (no transaction is needed to refuse them).
+func TestImportRefusesBeforeReading(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxBytes = 16
+	s := NewService(cfg, nil, nil, PowerUsers{Config: cfg.Power})
+	if _, err := s.Import(context.Background(), nil, "horoscope", "", []byte("x"), 0); err == nil || !strings.Contains(err.Error(), "invalid_kind") {
+		t.Errorf("unknown kind: %v", err)
+	}
+	_, err := s.Import(context.Background(), nil, KindPowerUser, "", []byte(strings.Repeat("户号,户名\n", 4)), 0)
+	if e, ok := apperr.As(err); !ok || e.Status != 413 || e.Code != "file_too_large" {
+		t.Errorf("a file over the limit: %v, want 413 file_too_large", err)
 	}
 }

@@ -139,13 +139,24 @@ func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, 
 	due := s.now().Add(s.cfg.VerifyWithin)
 	summary := audit.Summary{Entity: "leads", Action: "import"}
 	err = db.Bulk(ctx, tx, summary, func(sum *audit.Summary) error {
+		var tasksOf [][2]int64 // lead, task
 		for _, c := range cands {
-			issue, err := s.place(ctx, tx, kind, rep.ImportID, c, due, by, &rep)
+			issue, err := s.place(ctx, tx, kind, rep.ImportID, c, due, by, &rep, &tasksOf)
 			if err != nil {
 				return err
 			}
 			if issue != nil {
 				rep.Errors = append(rep.Errors, *issue)
+			}
+		}
+		if len(tasksOf) > 0 { // each open lead names its task, in one statement
+			ids, tids := make([]int64, len(tasksOf)), make([]int64, len(tasksOf))
+			for i, p := range tasksOf {
+				ids[i], tids[i] = p[0], p[1]
+			}
+			const link = `UPDATE leads l SET task_id = u.task FROM unnest($1::bigint[], $2::bigint[]) AS u(lead, task) WHERE l.id = u.lead`
+			if _, err := tx.Exec(ctx, link, ids, tids); err != nil {
+				return fmt.Errorf("leads: tasks of the leads: %w", err)
 			}
 		}
 		sum.Counts = map[string]int64{"created": int64(rep.Created), "duplicates": int64(rep.Duplicates)}
@@ -181,7 +192,7 @@ func lineOf(c Candidate) int {
 // place stores one candidate: threshold, known key, place, scope, duplicate, task. A row it
 // refuses is returned as an issue.
 func (s *Service) place(ctx context.Context, tx pgx.Tx, kind string, importID int64, c Candidate, due time.Time, by int64,
-	rep *ImportReport) (*LineIssue, error) {
+	rep *ImportReport, tasksOf *[][2]int64) (*LineIssue, error) {
 	line := lineOf(c)
 	refuse := func(code, msg string) (*LineIssue, error) {
 		return &LineIssue{Line: line, Code: code, Message: msg}, nil
@@ -208,30 +219,32 @@ func (s *Service) place(ctx context.Context, tx pgx.Tx, kind string, importID in
 	if c.Detail == nil {
 		detail = []byte("{}")
 	}
-	var known bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM leads WHERE kind = $1 AND source_key = $2)`, kind, c.SourceKey).Scan(&known); err != nil {
-		return nil, fmt.Errorf("leads: import: %w", err)
-	}
-	if known {
-		rep.Known++
-		return nil, nil
-	}
+	// Open leads and sites of the place: the same premise, or within DedupMetres, looked for in
+	// the cells near the point (sieve_cells_near: the tables' cell and premise indexes work
+	// under row-level security, their spatial ones would not).
 	const where = `WITH pt AS (SELECT coalesce(CASE WHEN $1::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($1, $2), 4326) END,
-			(SELECT p.geom FROM premises p WHERE p.id = $3)) AS g)
-		SELECT pt.g IS NOT NULL, coalesce(ST_X(pt.g), 0), coalesce(ST_Y(pt.g), 0), l.path IS NOT NULL, sieve_in_scope(l.path),
+			(SELECT p.geom FROM premises p WHERE p.id = $3)) AS g),
+		near AS (SELECT pt.g, sieve_cells_near(pt.g, $4) AS cells FROM pt)
+		SELECT EXISTS (SELECT 1 FROM leads k WHERE k.kind = $5 AND k.source_key = $6),
+			near.g IS NOT NULL, coalesce(ST_X(near.g), 0), coalesce(ST_Y(near.g), 0), l.path IS NOT NULL, sieve_in_scope(l.path),
 			(SELECT d.id FROM leads d WHERE d.status = 'open'
-				AND (d.premise_id = $3 OR ST_DWithin(d.point::geography, pt.g::geography, $4)) ORDER BY d.id LIMIT 1),
+				AND (d.premise_id = $3 OR (d.cell_id = ANY (near.cells) AND ST_DWithin(d.point::geography, near.g::geography, $4)))
+				ORDER BY d.id LIMIT 1),
 			(SELECT st.id FROM sites st WHERE st.status NOT IN ('cleared', 'closed')
-				AND (st.premise_id = $3 OR ST_DWithin(st.point::geography, pt.g::geography, $4)) ORDER BY st.id LIMIT 1)
-		FROM pt LEFT JOIN LATERAL sieve_locate(pt.g) l ON true`
-	var placed, located, inScope bool
+				AND (st.premise_id = $3 OR (st.cell_id = ANY (near.cells) AND ST_DWithin(st.point::geography, near.g::geography, $4)))
+				ORDER BY st.id LIMIT 1)
+		FROM near LEFT JOIN LATERAL sieve_locate(near.g) l ON true`
+	var known, placed, located, inScope bool
 	var lon, lat float64
 	var dupLead, dupSite *int64
-	if err := tx.QueryRow(ctx, where, c.Lon, c.Lat, c.PremiseID, s.cfg.DedupMetres).Scan(&placed, &lon, &lat, &located, &inScope,
-		&dupLead, &dupSite); err != nil {
+	if err := tx.QueryRow(ctx, where, c.Lon, c.Lat, c.PremiseID, s.cfg.DedupMetres, kind, c.SourceKey).Scan(&known, &placed, &lon, &lat,
+		&located, &inScope, &dupLead, &dupSite); err != nil {
 		return nil, fmt.Errorf("leads: place %s: %w", c.SourceKey, err)
 	}
 	switch {
+	case known: // imported before (from another file)
+		rep.Known++
+		return nil, nil
 	case !placed:
 		return refuse("no_place", "无位置，且匹配的场所不在您的区域内，无法落入网格")
 	case !located:
@@ -244,12 +257,13 @@ func (s *Service) place(ctx context.Context, tx pgx.Tx, kind string, importID in
 		status = Duplicate
 	}
 	const insert = `INSERT INTO leads (kind, source_key, import_id, status, name, address, point, premise_id, score, reasons, detail,
-			duplicate_of, dup_site_id, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, ST_SetSRID(ST_MakePoint($7, $8), 4326), $9, $10, $11, $12, $13, $14, nullif($15::bigint, 0))
+			duplicate_of, dup_site_id, created_by, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, ST_SetSRID(ST_MakePoint($7, $8), 4326), $9, $10, $11, $12, $13, $14, nullif($15::bigint, 0),
+			CASE WHEN $4 = 'open' THEN $16::timestamptz END)
 		ON CONFLICT (kind, source_key) DO NOTHING RETURNING id`
 	var id int64
 	err = tx.QueryRow(ctx, insert, kind, c.SourceKey, importID, status, c.Name, c.Address, lon, lat, c.PremiseID, c.Score,
-		c.Reasons, detail, dupLead, dupSite, by).Scan(&id)
+		c.Reasons, detail, dupLead, dupSite, by, due).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) { // another area's lead has the key
 		rep.Known++
 		return nil, nil
@@ -271,9 +285,7 @@ func (s *Service) place(ctx context.Context, tx pgx.Tx, kind string, importID in
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE leads SET task_id = $2, due_at = $3 WHERE id = $1`, id, t.ID, due); err != nil {
-		return nil, fmt.Errorf("leads: task of %d: %w", id, err)
-	}
+	*tasksOf = append(*tasksOf, [2]int64{id, t.ID})
 	rep.Created++
 	return nil, nil
 }

@@ -72,6 +72,17 @@ CREATE INDEX leads_region_path ON leads USING gist (region_path);
 CREATE INDEX leads_premise ON leads (premise_id) WHERE premise_id IS NOT NULL;
 CREATE INDEX leads_kind_status ON leads (kind, status);
 
+-- sieve_cells_near: the grid cells within metres of pt, found in region_shapes (whose GiST index
+-- works under row-level security). A "near this point" filter on a table with policies cannot
+-- use its spatial index (PostGIS operators are not leakproof); filtering first by
+-- cell_id = ANY (sieve_cells_near(...)) (bigint equality is leakproof, so the table's cell index
+-- works) and then by the exact distance can. The degree radius is the longitude's at pt's
+-- latitude, the larger of the two, so no cell within metres is missed.
+CREATE FUNCTION sieve_cells_near(pt geometry, metres float8) RETURNS bigint[] LANGUAGE sql STABLE AS $$
+  SELECT coalesce(array_agg(s.region_id), '{}') FROM region_shapes s
+  WHERE s.level = 'cell' AND ST_DWithin(s.geom, pt, metres / (111320.0 * cos(radians(ST_Y(pt)))))
+$$;
+
 -- leads_place: a lead's cell and path from its point, the one rule (sieve_locate, 0025).
 CREATE FUNCTION leads_place() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
