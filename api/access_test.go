@@ -131,6 +131,9 @@ func areaFixtures(w *world) map[string]map[string]areaCase {
 	for route, cases := range inspectionAreas(w) { // rounds, inspections, re-checks (issue 10)
 		fx[route] = cases
 	}
+	for route, cases := range ledgerAreas(w) { // the ledgers 附件1/2/3 (issue 13)
+		fx[route] = cases
+	}
 	return fx
 }
 

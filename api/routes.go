@@ -116,6 +116,9 @@ func (s *Server) routes() {
 	e.GET("/map/glyphs/:fontstack/:range", s.mapGlyphs)
 
 	// Ledgers: the seed's forms 附件1/2/3 made from the data (issue 13, ledgers_handlers.go).
+	s.route(http.MethodGet, v1+"/ledgers/illegal", accounts.PermManageLedgers, s.getIllegalLedger)
+	s.route(http.MethodGet, v1+"/ledgers/exited", accounts.PermManageLedgers, s.getExitedLedger)
+	s.route(http.MethodGet, v1+"/ledgers/exited-list", accounts.PermManageLedgers, s.getExitedList)
 
 	// Monthly filings of the ledgers (issue 13, reports_handlers.go).
 

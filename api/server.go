@@ -19,13 +19,14 @@ import (
 	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/leads"
+	"github.com/sieve-city/sieve/internal/ledgers"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
-	"github.com/sieve-city/sieve/internal/tracks"
 	"github.com/sieve-city/sieve/internal/tiles"
+	"github.com/sieve-city/sieve/internal/tracks"
 	"github.com/sieve-city/sieve/web"
 )
 
@@ -56,6 +57,8 @@ type Deps struct {
 	// Leads imports leads from data and records their outcomes (default: leads.DefaultConfig
 	// with the market-entity, power-user and vehicle-track sources, over Sites).
 	Leads *leads.Service
+	// Ledgers renders the seed's forms 附件1/2/3 (default: the real clock).
+	Ledgers *ledgers.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
 	Changes   *changes.Feed
 	Log       *slog.Logger
@@ -106,6 +109,9 @@ func New(d Deps) *Server {
 		cfg := leads.DefaultConfig()
 		d.Leads = leads.NewService(cfg, d.Sites, time.Now, leads.MarketEntities{Config: cfg.Market}, leads.PowerUsers{Config: cfg.Power},
 			tracks.New(tracks.DefaultConfig()))
+	}
+	if d.Ledgers == nil {
+		d.Ledgers = ledgers.New(time.Now)
 	}
 	if d.Coverage == nil {
 		d.Coverage = coverage.NewStore(coverage.Extras{OpenSites: &coverage.Extra{Query: sites.OpenSitesPerCell},
