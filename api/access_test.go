@@ -37,6 +37,8 @@ func scopeFixtures(w *world) map[string][2]any {
 		// monthly filings and background exports (issue 13):
 		"reports": pair(w.reports["reports"]),
 		"exports": pair(w.reports["exports"]),
+		// vehicle-track leads' exclusion list (issue 14):
+		"tracks": pair(w.tracks),
 		// leads from data (issue 14):
 		"leads": pair(w.leads),
 	}
@@ -198,6 +200,7 @@ func TestAccessMatrix(t *testing.T) {
 	h.mapWorld(w)
 	h.coverageWorld(w)
 	w.reports = h.reportsWorld(w)
+	h.tracksWorld(w)
 	fixtures := scopeFixtures(w)
 	fixed := pathFixtures(w)
 

@@ -100,6 +100,7 @@ type world struct {
 	premise1, premise2                int64               // one premise in k1, one in k2
 	inspections                       [2]string           // one inspection in k1, one in k2 (inspections_test.go)
 	reports                           map[string][2]int64 // filings and exports of t1 and t2 (reports_test.go)
+	tracks                            [2]int64            // one excluded place in k1, one in k2 (tracks_test.go, after mapWorld)
 	leads                             [2]int64            // one lead in k1, one in k2 (leads_test.go)
 }
 

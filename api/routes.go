@@ -142,6 +142,9 @@ func (s *Server) routes() {
 	s.route(http.MethodPatch, v1+"/leads/:id", accounts.PermManageLeads, s.decideLead)
 
 	// Leads from hazardous-chemical vehicle tracks (issue 14, tracks_handlers.go).
+	s.route(http.MethodGet, v1+"/tracks/exclusions", accounts.PermRead, s.listTrackExclusions)
+	s.route(http.MethodPost, v1+"/tracks/exclusions", accounts.PermManageLeads, s.addTrackExclusion)
+	s.route(http.MethodPatch, v1+"/tracks/exclusions/:id", accounts.PermManageLeads, s.updateTrackExclusion)
 
 	// Public tips, rewards and credit listing (issue 14, tips_handlers.go).
 }

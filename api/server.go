@@ -27,6 +27,7 @@ import (
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 	"github.com/sieve-city/sieve/internal/tiles"
+	"github.com/sieve-city/sieve/internal/tracks"
 	"github.com/sieve-city/sieve/web"
 )
 
@@ -56,7 +57,7 @@ type Deps struct {
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
 	// Leads imports leads from data and records their outcomes (default: leads.DefaultConfig
-	// with the market-entity and power-user sources, over Sites).
+	// with the market-entity, power-user and vehicle-track sources, over Sites).
 	Leads *leads.Service
 	// Ledgers renders the seed's forms 附件1/2/3 (default: the real clock).
 	Ledgers *ledgers.Service
@@ -111,7 +112,8 @@ func New(d Deps) *Server {
 	}
 	if d.Leads == nil {
 		cfg := leads.DefaultConfig()
-		d.Leads = leads.NewService(cfg, d.Sites, time.Now, leads.MarketEntities{Config: cfg.Market}, leads.PowerUsers{Config: cfg.Power})
+		d.Leads = leads.NewService(cfg, d.Sites, time.Now, leads.MarketEntities{Config: cfg.Market}, leads.PowerUsers{Config: cfg.Power},
+			tracks.New(tracks.DefaultConfig()))
 	}
 	if d.Ledgers == nil {
 		d.Ledgers = ledgers.New(time.Now)

@@ -34,12 +34,12 @@ const importUsage = `usage: sieve import regions|premises|exited|leads [flags] F
       --code-field, --name-field, --level-field, --parent-field NAME   property names
   premises FILE   CSV with lon/lat columns, or GeoJSON points, all or nothing
       --crs wgs84|cgcs2000|gcj02
+  leads FILE      CSV (UTF-8 or GBK) of lead data: good rows become leads and tasks, each bad
+                  row is reported by line; the same file again adds nothing
+      --kind KIND                  market_entity, power_user, vehicle_track (北斗/GPS points)
   exited FILE     CSV of the exited-enterprise register (附件1: 序号, 企业名称, 地址, optionally
                   统一社会信用代码, 乡镇代码, 备注), added or updated by name, all or nothing — the
                   importer of POST /api/v1/exited-enterprises/import
-  leads FILE      CSV (UTF-8 or GBK) of lead data: good rows become leads and tasks, each bad
-                  row is reported by line; the same file again adds nothing
-      --kind KIND                  market_entity, power_user (and the other configured sources)
 
 The report (warnings, or the errors that stopped the import) is printed as JSON.
 Runs as the system (audit actor system:import).`
@@ -60,8 +60,8 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	levelField := fs.String("level-field", "", "property holding the level")
 	parentField := fs.String("parent-field", "", "property holding the parent code")
 	kind := fs.String("kind", "", "kind of lead data (leads)")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 || (what != "regions" && what != "premises" && what != "exited" && what != "leads") ||
-		(what == "leads") != (*kind != "") {
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 ||
+		(what != "regions" && what != "premises" && what != "exited" && what != "leads") || (what == "leads") != (*kind != "") {
 		return usageError(importUsage)
 	}
 	data, err := os.ReadFile(fs.Arg(0))

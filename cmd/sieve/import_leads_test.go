@@ -76,7 +76,7 @@ func TestImportLeadsCommand(t *testing.T) {
 }
 
 // TestLeadsConfig: the SIEVE_LEADS_* settings reach the leads domain, and the binary's sources
-// are the market entities and the power users.
+// are the market entities, the power users and the vehicle tracks.
 func TestLeadsConfig(t *testing.T) {
 	cfg, err := config.Load(envOf("SIEVE_LEADS_VERIFY_DAYS", "7", "SIEVE_LEADS_MIN_SCORE", "0.5",
 		"SIEVE_LEADS_CHEMICAL_KEYWORDS", "化工，农药、 溶剂", "SIEVE_LEADS_POWER_FLOOR_KWH", "3000"))
@@ -89,7 +89,7 @@ func TestLeadsConfig(t *testing.T) {
 		t.Fatalf("leads config %+v", lc)
 	}
 	a := &app{cfg: cfg}
-	if k := a.leadsService(nil).Kinds(); strings.Join(k, ",") != "market_entity,power_user" {
+	if k := a.leadsService(nil).Kinds(); strings.Join(k, ",") != "market_entity,power_user,vehicle_track" {
 		t.Fatalf("kinds %v", k)
 	}
 	for _, bad := range [][2]string{{"SIEVE_LEADS_MIN_SCORE", "1.5"}, {"SIEVE_LEADS_VERIFY_DAYS", "0"},

@@ -16,6 +16,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/tracks"
 )
 
 // domains are the services built over one job queue: what `sieve serve` and `sieve worker`
@@ -121,9 +122,12 @@ func (a *app) sitesService() *sites.Service {
 // of lead data: adding a source is one line here.
 func (a *app) leadsService(st *sites.Service) *leads.Service {
 	cfg := leadsConfig(a.cfg.Leads)
+	tcfg := a.cfg.Tracks
+	tcfg.ExcludeTags = cfg.Power.RegisteredTags // registered chemical firms: one list for both sources
 	return leads.NewService(cfg, st, time.Now,
 		leads.MarketEntities{Config: cfg.Market},
 		leads.PowerUsers{Config: cfg.Power},
+		tracks.New(tcfg),
 	)
 }
 

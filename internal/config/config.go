@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/internal/evidence"
+	"github.com/sieve-city/sieve/internal/tracks"
 )
 
 // Config is the whole configuration of one Sieve process.
@@ -37,6 +38,8 @@ type Config struct {
 	Sync     Sync
 	// Reports configures the monthly filings and exports (SIEVE_REPORTS_*, internal/config/reports.go).
 	Reports Reports
+	// Tracks is the vehicle-track leads' rules (SIEVE_TRACKS_*, internal/config/tracks.go).
+	Tracks tracks.Config
 	// Leads configures the leads from data (SIEVE_LEADS_*, internal/config/leads.go).
 	Leads Leads
 }
@@ -223,6 +226,7 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Worker:   Worker{InProcess: true, Concurrency: 4},
 		Evidence: evidence.DefaultConfig(),
+		Tracks:   tracks.DefaultConfig(),
 		Sites:    Sites{ReinspectionDays: []int{30, 90}},
 		Limits: Limits{
 			UploadMaxPending:      3000,     // one survey of 3,000 images
@@ -306,6 +310,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.evidence(&c.Evidence)
 
 	r.str("SIEVE_MAP_TIANDITU_KEY", &c.Map.TiandituKey)
+	r.tracks(&c.Tracks)
 
 	r.evidence(&c.Evidence)
 	r.reports(&c.Reports)
@@ -429,6 +434,7 @@ func (c Config) validate() []error {
 	}
 	validateEvidence(c.Evidence, bad)
 	validateReports(c.Reports, c.HTTP.UploadLimit, bad)
+	validateTracks(c.Tracks, bad)
 	validateLeads(c.Leads, bad)
 	return errs
 }
@@ -458,6 +464,7 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
 	b.WriteString(reportsString(c.Reports))
+	b.WriteString(tracksString(c.Tracks))
 	b.WriteString(leadsString(c.Leads))
 	return b.String()
 }
