@@ -24,6 +24,7 @@ import (
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 	"github.com/sieve-city/sieve/internal/tiles"
+	"github.com/sieve-city/sieve/internal/tips"
 	"github.com/sieve-city/sieve/web"
 )
 
@@ -52,7 +53,10 @@ type Deps struct {
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
-	Changes   *changes.Feed
+	Changes *changes.Feed
+	// Tips is the public tips, their rewards and the credit listing (default: tips.DefaultConfig
+	// over Media and Sites).
+	Tips      *tips.Service
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check
@@ -92,10 +96,17 @@ func New(d Deps) *Server {
 		d.Changes = changes.New(changes.DefaultConfig(), changes.Deps{Pool: d.Pool}, nil)
 	}
 	if d.Regions == nil {
-		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{})
+		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, tips.Placer{})
 	}
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
+	}
+	if d.Tips == nil {
+		t, err := tips.New(tips.Deps{Pool: d.Pool, Media: d.Media, Sites: d.Sites}, tips.DefaultConfig())
+		if err != nil {
+			panic(err) // the default rule is valid: a failure is a build error
+		}
+		d.Tips = t
 	}
 	if d.Coverage == nil {
 		d.Coverage = coverage.NewStore(coverage.Extras{OpenSites: &coverage.Extra{Query: sites.OpenSitesPerCell},

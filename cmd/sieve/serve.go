@@ -170,6 +170,7 @@ func (a *app) server(d *domains) *api.Server {
 		Regions:  rs,
 		Sites:    d.sites,
 		Changes:  d.changes,
+		Tips:     d.tips,
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

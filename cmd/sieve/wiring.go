@@ -12,6 +12,7 @@ import (
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/tips"
 )
 
 // domains are the services built over one job queue: what `sieve serve` and `sieve worker`
@@ -25,6 +26,7 @@ type domains struct {
 	inspections *inspections.Service
 	sites       *sites.Service
 	changes     *changes.Feed
+	tips        *tips.Service // public tips, rewards, credit listing (no jobs of its own)
 }
 
 // wire builds the job queue (workers jobs per queue at once; 0 only enqueues) and the
@@ -54,7 +56,12 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err := q.Build(svc, ins, feed); err != nil {
 		return nil, err
 	}
-	return &domains{queue: q, media: svc, inspections: ins, sites: st, changes: feed}, nil
+	// Tips store their photos through media's checks and open sites through the sites domain.
+	tp, err := tips.New(tips.Deps{Pool: a.pool, Media: svc, Sites: st, Now: time.Now}, a.cfg.Tips)
+	if err != nil {
+		return nil, err
+	}
+	return &domains{queue: q, media: svc, inspections: ins, sites: st, changes: feed, tips: tp}, nil
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker

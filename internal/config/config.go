@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/internal/evidence"
+	"github.com/sieve-city/sieve/internal/tips"
 )
 
 // Config is the whole configuration of one Sieve process.
@@ -35,6 +36,8 @@ type Config struct {
 	Sites    Sites
 	Survey   Survey
 	Sync     Sync
+	// Tips is the public tips' settings (SIEVE_TIPS_*, internal/config/tips.go).
+	Tips tips.Config
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -234,6 +237,7 @@ func Default() Config {
 		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
 		Sync: Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
+		Tips: tips.DefaultConfig(),
 	}
 }
 
@@ -302,6 +306,8 @@ func Load(getenv func(string) string) (Config, error) {
 	r.str("SIEVE_MAP_TIANDITU_KEY", &c.Map.TiandituKey)
 
 	r.evidence(&c.Evidence)
+
+	r.tips(&c.Tips)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
@@ -419,6 +425,7 @@ func (c Config) validate() []error {
 		bad("SIEVE_LOG_FORMAT", "text or json; got %q", c.Log.Format)
 	}
 	validateEvidence(c.Evidence, bad)
+	validateTips(c.Tips, bad)
 	return errs
 }
 
@@ -446,6 +453,7 @@ func (c Config) String() string {
 		l.DecodeMemory, l.JobTimeout, l.JobRescueAfter, l.ShapefileMaxBytes, l.ShapefileMaxVertices)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
+	b.WriteString(tipsString(c.Tips))
 	return b.String()
 }
 
