@@ -64,8 +64,8 @@ CREATE TRIGGER tips_place BEFORE INSERT OR UPDATE OF point ON tips
 SELECT sieve_secure_table('tips', 'region_path', 'scope');
 SELECT sieve_audit_table('tips');
 -- A tip is posted by the public (the intake acts as the system) and never deleted.
-CREATE POLICY tips_intake AS RESTRICTIVE ON tips FOR INSERT WITH CHECK (sieve_system());
-CREATE POLICY tips_keep AS RESTRICTIVE ON tips FOR DELETE USING (sieve_system());
+CREATE POLICY tips_intake ON tips AS RESTRICTIVE FOR INSERT WITH CHECK (sieve_system());
+CREATE POLICY tips_keep ON tips AS RESTRICTIVE FOR DELETE USING (sieve_system());
 
 -- place_tips_in_region places again the tips of a region whose cells changed (the tips placer,
 -- internal/tips): those whose point lies in the region or whose path lies under it. It returns
