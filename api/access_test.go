@@ -33,6 +33,10 @@ func scopeFixtures(w *world) map[string][2]any {
 		// suspected sites (issue 11):
 		"sites":        pair(w.sites["sites"]),
 		"site-actions": pair(w.sites["site-actions"]),
+
+		// public tips, rewards and credit listing (issue 14):
+		"tip-cases":       pair(w.tips["tip-cases"]),
+		"credit-listings": pair(w.tips["credit-listings"]),
 	}
 }
 

@@ -94,6 +94,7 @@ type world struct {
 	sites                             map[string][2]int64 // scope fixtures of sites_test.go
 	premise1, premise2                int64               // one premise in k1, one in k2
 	inspections                       [2]string           // one inspection in k1, one in k2 (inspections_test.go)
+	tips                              map[string][2]int64 // scope fixtures of tips_test.go (issue 14)
 }
 
 func (h *harness) world() *world {
@@ -152,6 +153,7 @@ func (h *harness) world() *world {
 	w.media = h.mediaWorld(w)
 	w.sites = h.sitesWorld(w)
 	w.inspections = h.inspectionWorld(w)
+	w.tips = h.tipsWorld(w)
 	return w
 }
 
