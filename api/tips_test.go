@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/sieve-city/sieve/client"
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/db"
 )
@@ -538,5 +540,102 @@ func TestCreditListing(t *testing.T) {
 	rows, err := f.GetRows("失信惩戒名单")
 	if err != nil || len(rows) != 2 || rows[1][1] != "赵某" || rows[1][6] != "无证无照或证照不全" {
 		t.Fatalf("xlsx rows %v (%v)", rows, err)
+	}
+}
+
+// TestClientTips drives the tips through the Go client: the public posts and follows a tip
+// without a session; the coordinator verifies it; the city reads the contact.
+func TestClientTips(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	ctx := context.Background()
+	public := client.New(h.url, client.WithLanguage("en"))
+	rec, err := public.PostTip(ctx, client.TipSubmission{Description: "客户端举报", Address: "火龙镇", Phone: "13600000000"})
+	if err != nil || len(rec.TrackingCode) != 12 {
+		t.Fatalf("post: %+v %v", rec, err)
+	}
+	login := func(name string) *client.Client {
+		c := client.New(h.url, client.WithLanguage("en"))
+		if _, err := c.Login(ctx, name, "correct horse battery"); err != nil {
+			t.Fatalf("login %s: %v", name, err)
+		}
+		return c
+	}
+	admin := login("admin")
+	list, err := admin.ListTipCases(ctx, client.PageRequest{}, "received")
+	var id int64
+	for _, x := range list.Items {
+		if x.Description == "客户端举报" {
+			id = x.ID
+		}
+	}
+	if err != nil || id == 0 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	// An address-only tip is the city's to place: verified with a point, it lands in its cell.
+	if tip, err := admin.MoveTipCase(ctx, id, client.TipMove{To: "valid", Lon: ptr(113.42), Lat: ptr(34.2)}); err != nil ||
+		tip.CellID == nil || *tip.CellID != w.k1 {
+		t.Fatalf("verify: %+v %v", tip, err)
+	}
+	if c, err := admin.TipCaseContact(ctx, id); err != nil || c.Phone != "13600000000" {
+		t.Fatalf("contact: %+v %v", c, err)
+	}
+	if d, err := login("coord").GetTipCase(ctx, id); err != nil || d.Status != "valid" || len(d.Events) != 2 {
+		t.Fatalf("coordinator's detail: %+v %v", d, err)
+	}
+	if st, err := public.TipStatus(ctx, rec.TrackingCode); err != nil || st.Status != "valid" {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	var ae *client.Error
+	if _, err := public.TipStatus(ctx, "NOPE"); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Fatalf("wrong code: %v", err)
+	}
+}
+
+// TestNewCellsPlaceTips: the tips placer (in regions' placers list) moves a tip into the new
+// cell that holds it when cells are generated for its village: a tip posted before the
+// village had cells lies in the village, then in its cell, and its township's coordinator
+// sees it throughout.
+func TestNewCellsPlaceTips(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	coord := h.token(w.users["coord"])
+	status, body := h.send(coord, http.MethodPost, v1+"/regions/import", mimeGeoJSON,
+		[]byte(fc(village("411081100202", "东村", box(113.5, 34.1, 113.6, 34.3)))))
+	if status != http.StatusOK && status != http.StatusCreated {
+		t.Fatalf("import: %d %s", status, body)
+	}
+	h.mustTip(`{"description":"东村的举报","lon":113.55,"lat":34.2}`)
+	admin := h.token(w.users["admin"])
+	id := h.tipID(admin, "东村的举报")
+	var east int64
+	ctx := context.Background()
+	cellOf := func() (cell *int64) {
+		t.Helper()
+		if err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = '411081100202'`).Scan(&east); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT t.cell_id FROM tips t JOIN regions r ON t.region_path <@ r.path
+				WHERE t.id = $1 AND r.id = $2`, id, east).Scan(&cell)
+		}); err != nil {
+			t.Fatalf("tip %d not in the village: %v", id, err)
+		}
+		return cell
+	}
+	if c := cellOf(); c != nil {
+		t.Fatalf("tip in cell %d before the village has cells", *c)
+	}
+	status, body = h.as(coord, http.MethodPost, fmt.Sprintf("%s/regions/%d/cells", v1, east), `{"shape":"square","size":3000}`)
+	if status != http.StatusCreated || !strings.Contains(body, `"tips":1`) {
+		t.Fatalf("cells: %d %s", status, body)
+	}
+	if c := cellOf(); c == nil {
+		t.Fatal("tip not placed in a new cell")
+	}
+	if status, body := h.as(coord, http.MethodGet, fmt.Sprintf("%s/tip-cases/%d", v1, id), ""); status != http.StatusOK {
+		t.Fatalf("coordinator: %d %s", status, body)
 	}
 }

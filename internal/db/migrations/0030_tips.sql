@@ -25,7 +25,7 @@ CREATE TABLE tips (
   address                 text   NOT NULL DEFAULT '' CHECK (length(address) <= 300),
   point                   geometry(Point, 4326),
   crs                     text   NOT NULL DEFAULT 'wgs84' CHECK (crs IN ('wgs84', 'gcj02', 'cgcs2000')),
-  cell_id                 bigint REFERENCES regions (id),
+  cell_id                 bigint,  -- derived from point, like premises.cell_id (no foreign key, see 0005)
   region_path             ltree,
   suggested_duplicate_of  bigint REFERENCES tips (id),
   duplicate_of            bigint REFERENCES tips (id),
