@@ -184,6 +184,7 @@ func TestAccessMatrix(t *testing.T) {
 	w := h.world()
 	h.mapWorld(w)
 	h.coverageWorld(w)
+	h.tipPhotoObjects(w)
 	fixtures := scopeFixtures(w)
 	fixed := pathFixtures(w)
 
