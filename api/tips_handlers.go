@@ -103,12 +103,14 @@ func (s *Server) postTip(c echo.Context) error {
 	case "multipart/form-data":
 		sub, err = s.readTipForm(ctx, c, in)
 	default:
+		// A JSON tip is fields only: the JSON body limit, not the photos' (memory stays bounded).
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.BodyLimit)
 		err = bind(c, &sub)
 	}
 	if err != nil {
 		return err
 	}
-	code, t, err := in.Submit(ctx, sub, c.RealIP(), c.Response().Header().Get(echo.HeaderXRequestID))
+	code, t, err := in.Submit(ctx, sub, c.Response().Header().Get(echo.HeaderXRequestID))
 	if err != nil {
 		return err
 	}

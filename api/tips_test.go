@@ -402,6 +402,14 @@ func TestTipWorkflow(t *testing.T) {
 	}); err != nil || audited < 6 {
 		t.Fatalf("audit entries of tip %d: %d (%v)", a, audited, err)
 	}
+	// The reporter's address is not in the audit entries the township reads.
+	var withAddr int
+	if err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE entity IN ('tips', 'tip_events', 'tip_photos', 'tip_contacts')
+			AND actor = 'system:tips' AND remote_addr <> ''`).Scan(&withAddr)
+	}); err != nil || withAddr != 0 {
+		t.Fatalf("%d intake audit entries hold the reporter's address (%v)", withAddr, err)
+	}
 	// Another township's coordinator sees none of it.
 	coord2 := h.token(w.users["coord2"])
 	if status, body := h.as(coord2, http.MethodGet, fmt.Sprintf("%s/tip-cases/%d", v1, a), ""); status != http.StatusNotFound {

@@ -536,4 +536,6 @@ func uniq(ids []int64) []int64 {
 // (wgs84 when empty, cgcs2000, gcj02: a phone map SDK's) to WGS-84, with the public errors
 // (invalid_crs, invalid_location): the one conversion of a point sent by a client, shared with
 // the tips' intake.
-func ToWGS84(lon, lat float64, crsName string) (float64, float64, error) { return toWGS84(lon, lat, crsName) }
+func ToWGS84(lon, lat float64, crsName string) (float64, float64, error) {
+	return toWGS84(lon, lat, crsName)
+}

@@ -183,8 +183,11 @@ func (in *Intake) Abort(serverFault bool) {
 
 // Submit checks the tip and stores it with its contact and photos, places it, hands it to its
 // cell's grid worker as a task, and returns its tracking code (shown once: only its hash is
-// kept). It acts as the system (nobody is logged in), recorded from remoteAddr.
-func (in *Intake) Submit(ctx context.Context, sub Submission, remoteAddr, requestID string) (string, Tip, error) {
+// kept). It acts as the system (nobody is logged in). The reporter's address is not recorded
+// with the rows (the audit entries of a tip are read by its township's coordinators, and a
+// reporter's identity is kept from them, 举报人信息保密); only the throttle's keys hold it, which
+// nobody but the system reads.
+func (in *Intake) Submit(ctx context.Context, sub Submission, requestID string) (string, Tip, error) {
 	n, err := in.s.check(sub)
 	if err != nil {
 		return "", Tip{}, err
@@ -196,7 +199,7 @@ func (in *Intake) Submit(ctx context.Context, sub Submission, remoteAddr, reques
 	}
 	n.codeHash = HashCode(code)
 	a := db.System("tips")
-	a.RemoteAddr, a.RequestID = remoteAddr, requestID
+	a.RequestID = requestID
 	var t Tip
 	err = db.InScope(ctx, in.s.pool, a, func(tx pgx.Tx) error {
 		var err error

@@ -56,7 +56,7 @@ func TestWrongCodeSamePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _, err := in.Submit(ctx, Submission{Description: "村里有人偷偷生产", Address: "张得乡张得村"}, "192.0.2.1", "")
+	code, _, err := in.Submit(ctx, Submission{Description: "村里有人偷偷生产", Address: "张得乡张得村"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
