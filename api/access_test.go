@@ -34,6 +34,9 @@ func scopeFixtures(w *world) map[string][2]any {
 		"sites":        pair(w.sites["sites"]),
 		"site-actions": pair(w.sites["site-actions"]),
 
+		// monthly filings and background exports (issue 13):
+		"reports": pair(w.reports["reports"]),
+		"exports": pair(w.reports["exports"]),
 		// public tips, rewards and credit listing (issue 14):
 		"tip-cases":       pair(w.tips["tip-cases"]),
 		"credit-listings": pair(w.tips["credit-listings"]),
@@ -125,6 +128,12 @@ func areaFixtures(w *world) map[string]map[string]areaCase {
 	for route, cases := range inspectionAreas(w) { // rounds, inspections, re-checks (issue 10)
 		fx[route] = cases
 	}
+	for route, cases := range ledgerAreas(w) { // the ledgers 附件1/2/3 (issue 13)
+		fx[route] = cases
+	}
+	fx["GET "+v1+"/reports"] = map[string]areaCase{"township": { // monthly filings (issue 13)
+		in: fmt.Sprintf("%s/reports?township=%d", v1, w.t1), out: fmt.Sprintf("%s/reports?township=%d", v1, w.t2),
+		outObject: w.reports["reports"][1]}}
 	return fx
 }
 
@@ -184,6 +193,7 @@ func TestAccessMatrix(t *testing.T) {
 	w := h.world()
 	h.mapWorld(w)
 	h.coverageWorld(w)
+	w.reports = h.reportsWorld(w)
 	h.tipPhotoObjects(w)
 	fixtures := scopeFixtures(w)
 	fixed := pathFixtures(w)

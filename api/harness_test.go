@@ -52,6 +52,7 @@ func newHarness(t testing.TB) *harness {
 		UploadLimit: 32 << 20,
 		Sites:       st,
 		Inspections: testInspections(t, pool, st),
+		Reports:     testReports(t, pool, store),
 	})
 	var ts *httptest.Server
 	if _, bench := t.(*testing.B); bench {
@@ -94,6 +95,7 @@ type world struct {
 	sites                             map[string][2]int64 // scope fixtures of sites_test.go
 	premise1, premise2                int64               // one premise in k1, one in k2
 	inspections                       [2]string           // one inspection in k1, one in k2 (inspections_test.go)
+	reports                           map[string][2]int64 // filings and exports of t1 and t2 (reports_test.go)
 	tips                              map[string][2]int64 // scope fixtures of tips_test.go (issue 14)
 }
 

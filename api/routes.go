@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/reports"
 )
 
 // v1 is the base path of the versioned API.
@@ -116,8 +117,22 @@ func (s *Server) routes() {
 	e.GET("/map/glyphs/:fontstack/:range", s.mapGlyphs)
 
 	// Ledgers: the seed's forms 附件1/2/3 made from the data (issue 13, ledgers_handlers.go).
+	s.route(http.MethodGet, v1+"/ledgers/illegal", accounts.PermManageLedgers, s.getIllegalLedger)
+	s.route(http.MethodGet, v1+"/ledgers/exited", accounts.PermManageLedgers, s.getExitedLedger)
+	s.route(http.MethodGet, v1+"/ledgers/exited-list", accounts.PermManageLedgers, s.getExitedList)
 
-	// Monthly filings of the ledgers (issue 13, reports_handlers.go).
+	// Monthly filings of the ledgers (issue 13, reports_handlers.go): the city office and the
+	// coordinators (ledgers:manage), each in their area; large exports as background jobs.
+	s.route(http.MethodGet, v1+"/reports", accounts.PermManageLedgers, s.listReports)
+	s.route(http.MethodPost, v1+"/reports", accounts.PermManageLedgers, s.createReport)
+	s.route(http.MethodGet, v1+"/reports/status", accounts.PermManageLedgers, s.reportStatus)
+	s.route(http.MethodGet, v1+"/reports/:id", accounts.PermManageLedgers, s.getReport)
+	s.route(http.MethodGet, v1+"/reports/:id/illegal", accounts.PermManageLedgers, s.reportFile(reports.PartIllegal))
+	s.route(http.MethodGet, v1+"/reports/:id/exited", accounts.PermManageLedgers, s.reportFile(reports.PartExited))
+	s.route(http.MethodGet, v1+"/reports/:id/scan", accounts.PermManageLedgers, s.reportFile(reports.PartScan))
+	s.route(http.MethodPost, v1+"/reports/:id/scan", accounts.PermManageLedgers, s.attachReportScan, takesFiles)
+	s.route(http.MethodPost, v1+"/exports", accounts.PermManageLedgers, s.createExport)
+	s.route(http.MethodGet, v1+"/exports/:id", accounts.PermManageLedgers, s.getExport)
 
 	// Leads from data: market entities, power users (issue 14, leads_handlers.go).
 

@@ -18,9 +18,11 @@ import (
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/coverage"
 	"github.com/sieve-city/sieve/internal/inspections"
+	"github.com/sieve-city/sieve/internal/ledgers"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
+	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 	"github.com/sieve-city/sieve/internal/tiles"
@@ -52,6 +54,11 @@ type Deps struct {
 	Media *media.Service
 	// Sites holds suspected sites and their cases (default: sites.DefaultConfig, the real clock).
 	Sites *sites.Service
+	// Ledgers renders the seed's forms 附件1/2/3 (default: the real clock).
+	Ledgers *ledgers.Service
+	// Reports files the monthly ledgers and runs background exports (nil: those routes answer
+	// 503 reports_unavailable).
+	Reports *reports.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
 	Changes *changes.Feed
 	// Tips is the public tips, their rewards and the credit listing (default: tips.DefaultConfig
@@ -107,6 +114,9 @@ func New(d Deps) *Server {
 			panic(err) // the default rule is valid: a failure is a build error
 		}
 		d.Tips = t
+	}
+	if d.Ledgers == nil {
+		d.Ledgers = ledgers.New(time.Now)
 	}
 	if d.Coverage == nil {
 		d.Coverage = coverage.NewStore(coverage.Extras{OpenSites: &coverage.Extra{Query: sites.OpenSitesPerCell},

@@ -23,7 +23,7 @@ import (
 	"github.com/sieve-city/sieve/internal/tips"
 )
 
-const importUsage = `usage: sieve import regions|premises [flags] FILE
+const importUsage = `usage: sieve import regions|premises|exited [flags] FILE
 
   regions FILE    GeoJSON (FeatureCollection or bare array of features) or a zipped ESRI
                   Shapefile of region boundaries, applied as a whole or not at all
@@ -33,6 +33,9 @@ const importUsage = `usage: sieve import regions|premises [flags] FILE
       --code-field, --name-field, --level-field, --parent-field NAME   property names
   premises FILE   CSV with lon/lat columns, or GeoJSON points, all or nothing
       --crs wgs84|cgcs2000|gcj02
+  exited FILE     CSV of the exited-enterprise register (附件1: 序号, 企业名称, 地址, optionally
+                  统一社会信用代码, 乡镇代码, 备注), added or updated by name, all or nothing — the
+                  importer of POST /api/v1/exited-enterprises/import
 
 The report (warnings, or the errors that stopped the import) is printed as JSON.
 Runs as the system (audit actor system:import).`
@@ -52,7 +55,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	nameField := fs.String("name-field", "", "property holding the name")
 	levelField := fs.String("level-field", "", "property holding the level")
 	parentField := fs.String("parent-field", "", "property holding the parent code")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 || (what != "regions" && what != "premises") {
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 || (what != "regions" && what != "premises" && what != "exited") {
 		return usageError(importUsage)
 	}
 	data, err := os.ReadFile(fs.Arg(0))
@@ -114,6 +117,15 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		err = db.AsSystem(ctx, a.pool, "import", func(tx pgx.Tx) error {
 			rep, err := ps.Import(ctx, tx, batch, 0)
+			report = rep
+			return err
+		})
+		if err != nil {
+			return printRejection(stdout, err)
+		}
+	case "exited":
+		err = db.AsSystem(ctx, a.pool, "import", func(tx pgx.Tx) error {
+			rep, err := sites.Store{}.ImportExited(ctx, tx, data)
 			report = rep
 			return err
 		})

@@ -4,7 +4,7 @@
 //	sieve serve      run the API (migrates first)
 //	sieve migrate    apply schema migrations and exit
 //	sieve user       manage users (add, list, set-role, set-password, disable, enable)
-//	sieve import     import region boundaries or premises from files
+//	sieve import     import region boundaries, premises or the exited-enterprise register from files
 //	sieve demo       load the demo city (Yuzhou) once
 //	sieve worker     run the background jobs (image processing)
 //	sieve upload     upload a folder of drone images to a survey
@@ -46,7 +46,7 @@ commands:
   serve      run the API server (applies migrations first)
   migrate    apply schema migrations and exit
   user       manage users: add, list, set-role, set-password, disable, enable
-  import     import regions (GeoJSON, zipped shapefile) or premises (CSV, GeoJSON) from a file
+  import     import regions (GeoJSON, zipped shapefile), premises (CSV, GeoJSON) or the exited-enterprise register (CSV) from a file
   demo       load the demo city modelled on Yuzhou (once; prints the demo logins)
   worker     run the background jobs (image metadata, placement, thumbnails)
   upload     upload a folder (SD card) of drone images to a survey, resumably

@@ -181,6 +181,7 @@ func (a *app) server(d *domains) *api.Server {
 		UploadLimit: a.cfg.HTTP.UploadLimit,
 		TrustProxy:  a.cfg.HTTP.TrustProxy,
 		Inspections: d.inspections,
+		Reports:     d.reports,
 		// A body that stalls is answered 408 (the whole-request ReadTimeout is for slow phones).
 		BodyIdleTimeout: a.cfg.HTTP.BodyIdleTimeout,
 		ReadTimeout:     a.cfg.HTTP.ReadTimeout,

@@ -10,7 +10,9 @@ import (
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/jobs"
+	"github.com/sieve-city/sieve/internal/ledgers"
 	"github.com/sieve-city/sieve/internal/media"
+	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tips"
 )
@@ -26,6 +28,7 @@ type domains struct {
 	inspections *inspections.Service
 	sites       *sites.Service
 	changes     *changes.Feed
+	reports     *reports.Service
 	tips        *tips.Service // public tips, rewards, credit listing (no jobs of its own)
 }
 
@@ -53,7 +56,11 @@ func (a *app) wire(workers int) (*domains, error) {
 		return nil, err
 	}
 	feed := a.changesFeed()
-	if err := q.Build(svc, ins, feed); err != nil {
+	rep, err := a.reportsService(q)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Build(svc, ins, feed, rep); err != nil {
 		return nil, err
 	}
 	// Tips store their photos through media's checks and open sites through the sites domain.
@@ -61,7 +68,19 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &domains{queue: q, media: svc, inspections: ins, sites: st, changes: feed, tips: tp}, nil
+	return &domains{queue: q, media: svc, inspections: ins, sites: st, changes: feed, reports: rep, tips: tp}, nil
+}
+
+// reportsService builds the monthly filings and exports: the ledgers of internal/ledgers as the
+// renderer, MinIO, the queue (export and cleanup jobs), the configured schedule, the real clock.
+func (a *app) reportsService(q jobs.Enqueuer) (*reports.Service, error) {
+	rc := a.cfg.Reports
+	cfg := reports.DefaultConfig()
+	cfg.Schedule = reports.Schedule{DeadlineDay: rc.DeadlineDay, RemindDays: rc.RemindDays, FinalMonth: time.Month(rc.FinalMonth)}
+	cfg.ScanMaxBytes, cfg.LinkTTL, cfg.ExportRetention = rc.ScanMaxBytes, rc.ExportLinkTTL, rc.ExportRetention
+	cfg.OrphanGrace, cfg.CleanupEvery = rc.OrphanGrace, rc.CleanupEvery
+	return reports.New(reports.Deps{Pool: a.pool, Blob: a.blob, Ledgers: reports.Ledgers{Service: ledgers.New(time.Now)},
+		Jobs: q, Now: time.Now, Log: a.log}, cfg)
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker

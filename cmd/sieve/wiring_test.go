@@ -51,10 +51,10 @@ func TestWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// media's queue, the inspections' evidence queue, and River's default one for the change
-	// feed's pruning job.
-	if q := worker.queue.Queues(); len(q) != 3 || q[0] != "media" || q[1] != "inspections" || q[2] != "default" {
-		t.Fatalf("queues %v, want [media inspections default]", q)
+	// media's queue, the inspections' evidence queue, River's default one for the change
+	// feed's pruning job, and the filings' exports and cleanup.
+	if q := worker.queue.Queues(); len(q) != 4 || q[0] != "media" || q[1] != "inspections" || q[2] != "default" || q[3] != "reports" {
+		t.Fatalf("queues %v, want [media inspections default reports]", q)
 	}
 	if err := worker.queue.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -280,6 +280,7 @@ stop_minio() {
 # exiftool to write test fixtures, GDAL for shapefile import and for checking our GeoJSON.
 DEPS=(gcc libjpeg62-turbo-dev libimage-exiftool-perl gdal-bin curl)
 DEPS+=(chromium fonts-wqy-microhei)  # the map page's browser test: headless Chromium, a Chinese font (issue 12)
+DEPS+=(libreoffice-calc-nogui poppler-utils)  # the ledgers' rendering test: XLSX → PDF → PNG (issue 13)
 
 install_deps() {
   local missing=() p

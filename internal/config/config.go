@@ -36,6 +36,8 @@ type Config struct {
 	Sites    Sites
 	Survey   Survey
 	Sync     Sync
+	// Reports configures the monthly filings and exports (SIEVE_REPORTS_*, internal/config/reports.go).
+	Reports Reports
 	// Tips is the public tips' settings (SIEVE_TIPS_*, internal/config/tips.go).
 	Tips tips.Config
 }
@@ -236,8 +238,9 @@ func Default() Config {
 		},
 		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
-		Sync: Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
-		Tips: tips.DefaultConfig(),
+		Sync:    Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
+		Reports: defaultReports(),
+		Tips:    tips.DefaultConfig(),
 	}
 }
 
@@ -306,6 +309,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.str("SIEVE_MAP_TIANDITU_KEY", &c.Map.TiandituKey)
 
 	r.evidence(&c.Evidence)
+	r.reports(&c.Reports)
 
 	r.tips(&c.Tips)
 
@@ -425,6 +429,7 @@ func (c Config) validate() []error {
 		bad("SIEVE_LOG_FORMAT", "text or json; got %q", c.Log.Format)
 	}
 	validateEvidence(c.Evidence, bad)
+	validateReports(c.Reports, c.HTTP.UploadLimit, bad)
 	validateTips(c.Tips, bad)
 	return errs
 }
@@ -453,6 +458,7 @@ func (c Config) String() string {
 		l.DecodeMemory, l.JobTimeout, l.JobRescueAfter, l.ShapefileMaxBytes, l.ShapefileMaxVertices)
 	fmt.Fprintf(&b, "log.level=%s log.format=%s ", c.Log.Level, c.Log.Format)
 	b.WriteString(evidenceString(c.Evidence))
+	b.WriteString(reportsString(c.Reports))
 	b.WriteString(tipsString(c.Tips))
 	return b.String()
 }

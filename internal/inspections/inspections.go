@@ -64,8 +64,12 @@ type Request struct {
 	EquipmentRemoved *bool       `json:"equipmentRemoved"`
 	Converted        *bool       `json:"converted"`
 	Note             string      `json:"note"`
-	MediaIDs         []int64     `json:"mediaIds"`
-	RecheckOf        *string     `json:"recheckOf,omitempty"` // the inspection this visit re-checks
+	// Participants are the people who went with the inspector (工作参与人员 of 附件3: township
+	// staff, the departments' officers), by name. omitempty keeps the request hash of a visit
+	// sent without them what it was before the field existed.
+	Participants []string `json:"participants,omitempty"`
+	MediaIDs     []int64  `json:"mediaIds"`
+	RecheckOf    *string  `json:"recheckOf,omitempty"` // the inspection this visit re-checks
 	// InspectorID is ignored: the inspector is always the caller. (Accepted so that an older
 	// app that sends it is not refused.)
 	InspectorID *int64 `json:"inspectorId,omitempty"`
@@ -103,6 +107,7 @@ type Inspection struct {
 	EquipmentRemoved *bool     `json:"equipmentRemoved"`
 	Converted        *bool     `json:"converted"`
 	Note             string    `json:"note"`
+	Participants     []string  `json:"participants"`
 	MediaIDs         []int64   `json:"mediaIds"`
 	RecheckOf        *string   `json:"recheckOf"`
 	DisputedBy       *string   `json:"disputedBy"`

@@ -18,6 +18,9 @@ const MaxClockSkew = 10 * time.Minute
 // maxPhotos bounds the photos one inspection cites.
 const maxPhotos = 20
 
+// maxParticipants is the most people named as going with the inspector (migration 0026).
+const maxParticipants = 20
+
 var uuidForm = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // canonical returns the request as it is stored and compared: ids lower-case, times in UTC,
@@ -27,6 +30,9 @@ func canonical(r Request) Request {
 	r.VisitedAt = r.VisitedAt.UTC()
 	r.InspectorID = nil
 	r.Note = strings.TrimSpace(r.Note)
+	for i, p := range r.Participants {
+		r.Participants[i] = strings.TrimSpace(p)
+	}
 	if r.Findings == nil {
 		r.Findings = []string{}
 	}
@@ -79,6 +85,8 @@ func validate(r Request, now time.Time) error {
 		return errFindingsNotSuspected
 	case len([]rune(r.Note)) > 2000:
 		return invalid("invalid_inspection", "备注过长", "note is longer than 2000 characters")
+	case len(r.Participants) > maxParticipants:
+		return invalid("invalid_inspection", "参与人员过多", "at most %d participants", maxParticipants)
 	case len(r.MediaIDs) > maxPhotos:
 		return invalid("invalid_inspection", "照片过多", "at most %d photos", maxPhotos)
 	case r.RecheckOf != nil && !uuidForm.MatchString(*r.RecheckOf):
@@ -89,6 +97,11 @@ func validate(r Request, now time.Time) error {
 	for _, f := range r.Findings {
 		if !slices.Contains(findingCodes, f) {
 			return invalid("invalid_inspection", "排查情形无效", "unknown finding %q (want %s)", f, strings.Join(findingCodes, ", "))
+		}
+	}
+	for _, p := range r.Participants {
+		if n := len([]rune(p)); n == 0 || n > 50 {
+			return invalid("invalid_inspection", "参与人员姓名须为1至50个字符", "a participant's name must be 1-50 characters")
 		}
 	}
 	seen := map[int64]bool{}

@@ -20,7 +20,7 @@ type Store struct{}
 
 const cols = `i.id::text, i.premise_id, i.round_id, i.cell_id, i.inspector_id, i.visited_at, i.received_at,
 	ST_X(i.device_point), ST_Y(i.device_point), i.device_accuracy_m, i.position_crs, i.outcome, i.findings,
-	i.equipment_removed, i.converted, i.note,
+	i.equipment_removed, i.converted, i.note, i.participants,
 	coalesce((SELECT array_agg(im.media_id ORDER BY im.position) FROM inspection_media im WHERE im.inspection_id = i.id), '{}'),
 	i.recheck_of::text, i.disputed_by::text, i.evidence, i.evidence_findings, i.checked_at,
 	i.reviewed_by, i.reviewed_at, i.review_reason, i.reviewed_codes, i.seq`
@@ -38,10 +38,13 @@ func scan(r pgx.Row) (Inspection, error) {
 	)
 	err := r.Scan(&in.ID, &in.PremiseID, &in.RoundID, &in.CellID, &in.InspectorID, &in.VisitedAt, &in.ReceivedAt,
 		&lon, &lat, &acc, &in.SentCRS, &in.Outcome, &in.Findings, &in.EquipmentRemoved, &in.Converted, &in.Note,
-		&in.MediaIDs, &in.RecheckOf, &in.DisputedBy, &in.Evidence.Status, &findings, &in.Evidence.CheckedAt,
+		&in.Participants, &in.MediaIDs, &in.RecheckOf, &in.DisputedBy, &in.Evidence.Status, &findings, &in.Evidence.CheckedAt,
 		&reviewedBy, &reviewedAt, &reason, &codes, &in.Seq)
 	if err != nil {
 		return Inspection{}, err
+	}
+	if in.Participants == nil {
+		in.Participants = []string{}
 	}
 	if lon != nil && lat != nil {
 		in.Position = &Position{Lon: *lon, Lat: *lat, CRS: "wgs84"}
@@ -178,9 +181,9 @@ type row struct {
 func (Store) insert(ctx context.Context, q db.Querier, r row) (bool, error) {
 	const sql = `INSERT INTO inspections (id, premise_id, round_id, inspector_id, visited_at, device_point,
 			device_accuracy_m, position_crs, outcome, findings, equipment_removed, converted, note, request_hash,
-			recheck_of, evidence)
+			recheck_of, evidence, participants)
 		VALUES ($1::uuid, $2, $3, $4, $5, CASE WHEN $6::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($6, $7), 4326) END,
-			$8, $9, $10, $11, $12, $13, $14, $15, $16::uuid, 'pending')
+			$8, $9, $10, $11, $12, $13, $14, $15, $16::uuid, 'pending', coalesce($17::text[], '{}'))
 		ON CONFLICT (id) DO NOTHING`
 	var acc *float64
 	crs := "wgs84"
@@ -189,7 +192,7 @@ func (Store) insert(ctx context.Context, q db.Querier, r row) (bool, error) {
 	}
 	tag, err := q.Exec(ctx, sql, r.req.ID, r.premiseID, r.roundID, r.inspector, r.req.VisitedAt, r.lon, r.lat,
 		acc, crs, r.req.Outcome, r.req.Findings, r.req.EquipmentRemoved, r.req.Converted, r.req.Note, r.hash,
-		r.req.RecheckOf)
+		r.req.RecheckOf, r.req.Participants)
 	if err != nil {
 		return false, fmt.Errorf("inspections: record %s: %w", r.req.ID, db.MapError(err))
 	}

@@ -122,3 +122,25 @@ const (
 // Departments lists every department.
 var Departments = []Department{PublicSecurity, MarketRegulation, EmergencyManagement, EcologyEnvironment,
 	Transport, Township}
+
+// departmentNames are the Chinese names of the departments.
+var departmentNames = map[Department]string{
+	PublicSecurity: "公安", MarketRegulation: "市场监管", EmergencyManagement: "应急管理",
+	EcologyEnvironment: "生态环境", Transport: "交通运输", Township: "乡镇（街道）",
+}
+
+// Name is the action's Chinese name (the ledgers' 问题整改情况 writes it).
+func (a Action) Name() string {
+	if n, ok := actionNames[a]; ok {
+		return n
+	}
+	return string(a)
+}
+
+// Name is the department's Chinese name.
+func (d Department) Name() string {
+	if n, ok := departmentNames[d]; ok {
+		return n
+	}
+	return string(d)
+}
