@@ -41,6 +41,9 @@ func scopeFixtures(w *world) map[string][2]any {
 		"tracks": pair(w.tracks),
 		// leads from data (issue 14):
 		"leads": pair(w.leads),
+		// public tips, rewards and credit listing (issue 14):
+		"tip-cases":       pair(w.tips["tip-cases"]),
+		"credit-listings": pair(w.tips["credit-listings"]),
 	}
 }
 
@@ -201,6 +204,7 @@ func TestAccessMatrix(t *testing.T) {
 	h.coverageWorld(w)
 	w.reports = h.reportsWorld(w)
 	h.tracksWorld(w)
+	h.tipPhotoObjects(w)
 	fixtures := scopeFixtures(w)
 	fixed := pathFixtures(w)
 

@@ -175,7 +175,7 @@ func (s *Server) login(c echo.Context) error {
 // the throttle names) and busy (503, a second: the hasher's queue drains in well under that).
 func loginError(c echo.Context, err error) error {
 	if th, ok := err.(accounts.ErrThrottled); ok {
-		c.Response().Header().Set("Retry-After", itoa(int64(th.RetryAfter.Seconds())))
+		retryAfter(c, th)
 		return apperr.ErrTooManyRequests.Wrap(err)
 	}
 	if errors.Is(err, accounts.ErrBusy) {

@@ -102,6 +102,7 @@ type world struct {
 	reports                           map[string][2]int64 // filings and exports of t1 and t2 (reports_test.go)
 	tracks                            [2]int64            // one excluded place in k1, one in k2 (tracks_test.go, after mapWorld)
 	leads                             [2]int64            // one lead in k1, one in k2 (leads_test.go)
+	tips                              map[string][2]int64 // scope fixtures of tips_test.go (issue 14)
 }
 
 func (h *harness) world() *world {
@@ -161,6 +162,7 @@ func (h *harness) world() *world {
 	w.sites = h.sitesWorld(w)
 	w.inspections = h.inspectionWorld(w)
 	w.leads = h.leadsWorld(w)
+	w.tips = h.tipsWorld(w)
 	return w
 }
 

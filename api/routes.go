@@ -146,5 +146,19 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, v1+"/tracks/exclusions", accounts.PermManageLeads, s.addTrackExclusion)
 	s.route(http.MethodPatch, v1+"/tracks/exclusions/:id", accounts.PermManageLeads, s.updateTrackExclusion)
 
-	// Public tips, rewards and credit listing (issue 14, tips_handlers.go).
+	// Public tips, rewards and credit listing (issue 14, tips_handlers.go): the public posts a
+	// tip and follows it by its code without login; coordinators verify, de-duplicate, open
+	// sites and propose rewards and listings; the city approves, pays and exports.
+	s.route(http.MethodPost, v1+"/tips", public, s.postTip, tipBody)
+	s.route(http.MethodGet, v1+"/tips/:code", public, s.getTipStatus)
+	s.route(http.MethodGet, v1+"/tip-cases", accounts.PermHandleTips, s.listTips)
+	s.route(http.MethodGet, v1+"/tip-cases/:id", accounts.PermHandleTips, s.getTip)
+	s.route(http.MethodPost, v1+"/tip-cases/:id/transitions", accounts.PermHandleTips, s.moveTip)
+	s.route(http.MethodPost, v1+"/tip-cases/:id/site", accounts.PermHandleTips, s.tipToSite)
+	s.route(http.MethodGet, v1+"/tip-cases/:id/contact", accounts.PermReadTipContacts, s.getTipContact)
+	s.route(http.MethodGet, v1+"/tip-cases/:id/photos/:photoId", accounts.PermHandleTips, s.getTipPhoto)
+	s.route(http.MethodGet, v1+"/credit-listings", accounts.PermProposeListing, s.listCreditListings)
+	s.route(http.MethodPost, v1+"/credit-listings", accounts.PermProposeListing, s.proposeCreditListing)
+	s.route(http.MethodPost, v1+"/credit-listings/:id/transitions", accounts.PermDecideListing, s.decideCreditListing)
+	s.route(http.MethodGet, v1+"/credit-listings/export", accounts.PermDecideListing, s.exportCreditRegister)
 }

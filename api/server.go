@@ -27,6 +27,7 @@ import (
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
 	"github.com/sieve-city/sieve/internal/tiles"
+	"github.com/sieve-city/sieve/internal/tips"
 	"github.com/sieve-city/sieve/internal/tracks"
 	"github.com/sieve-city/sieve/web"
 )
@@ -65,7 +66,10 @@ type Deps struct {
 	// 503 reports_unavailable).
 	Reports *reports.Service
 	// Changes serves phone sync from the change feed (default settings when nil).
-	Changes   *changes.Feed
+	Changes *changes.Feed
+	// Tips is the public tips, their rewards and the credit listing (default: tips.DefaultConfig
+	// over Media and Sites).
+	Tips      *tips.Service
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Checks    []Check
@@ -105,7 +109,7 @@ func New(d Deps) *Server {
 		d.Changes = changes.New(changes.DefaultConfig(), changes.Deps{Pool: d.Pool}, nil)
 	}
 	if d.Regions == nil {
-		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{})
+		d.Regions = regions.NewStore(d.Premises, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{}, tips.Placer{})
 	}
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), time.Now)
@@ -114,6 +118,13 @@ func New(d Deps) *Server {
 		cfg := leads.DefaultConfig()
 		d.Leads = leads.NewService(cfg, d.Sites, time.Now, leads.MarketEntities{Config: cfg.Market}, leads.PowerUsers{Config: cfg.Power},
 			tracks.New(tracks.DefaultConfig()))
+	}
+	if d.Tips == nil {
+		t, err := tips.New(tips.Deps{Pool: d.Pool, Media: d.Media, Sites: d.Sites}, tips.DefaultConfig())
+		if err != nil {
+			panic(err) // the default rule is valid: a failure is a build error
+		}
+		d.Tips = t
 	}
 	if d.Ledgers == nil {
 		d.Ledgers = ledgers.New(time.Now)

@@ -22,6 +22,7 @@ import (
 	"github.com/sieve-city/sieve/internal/regions"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tasks"
+	"github.com/sieve-city/sieve/internal/tips"
 )
 
 const importUsage = `usage: sieve import regions|premises|exited|leads [flags] FILE
@@ -169,5 +170,5 @@ func printRejection(w io.Writer, err error) error {
 // newRegions is the binary's region store, given the placers of everything that lives in grid
 // cells: the one list of them for serve, import and demo (api.New's default is the same).
 func newRegions(ps *premises.Store) *regions.Store {
-	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{})
+	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{}, tips.Placer{})
 }

@@ -174,6 +174,7 @@ func (a *app) server(d *domains) *api.Server {
 		Sites:    d.sites,
 		Leads:    d.leads,
 		Changes:  d.changes,
+		Tips:     d.tips,
 		Log:      a.log,
 		Registry: reg,
 		Checks: []api.Check{

@@ -16,6 +16,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/tips"
 	"github.com/sieve-city/sieve/internal/tracks"
 )
 
@@ -32,6 +33,7 @@ type domains struct {
 	leads       *leads.Service
 	changes     *changes.Feed
 	reports     *reports.Service
+	tips        *tips.Service // public tips, rewards, credit listing (no jobs of its own)
 }
 
 // wire builds the job queue (workers jobs per queue at once; 0 only enqueues) and the
@@ -69,7 +71,12 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err := q.Build(svc, ins, feed, rep); err != nil {
 		return nil, err
 	}
-	return &domains{queue: q, media: svc, inspections: ins, sites: st, leads: ls, changes: feed, reports: rep}, nil
+	// Tips store their photos through media's checks and open sites through the sites domain.
+	tp, err := tips.New(tips.Deps{Pool: a.pool, Media: svc, Sites: st, Now: time.Now}, a.cfg.Tips)
+	if err != nil {
+		return nil, err
+	}
+	return &domains{queue: q, media: svc, inspections: ins, sites: st, leads: ls, changes: feed, reports: rep, tips: tp}, nil
 }
 
 // reportsService builds the monthly filings and exports: the ledgers of internal/ledgers as the

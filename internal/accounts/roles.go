@@ -59,14 +59,25 @@ const (
 // PermSuperviseInspections is to open rounds, overrule an evidence flag and order re-checks.
 const PermSuperviseInspections Permission = "inspections:supervise"
 
+// The permissions of public tips, their rewards and the credit listing (issue 14).
+const (
+	PermHandleTips      Permission = "tips:handle"    // list, verify, place, de-duplicate tips, turn them into sites, propose rewards
+	PermReadTipContacts Permission = "tips:contact"   // read a reporter's name and phone (those handling rewards; mirrored in SQL by sieve_tip_contacts_reader)
+	PermApproveRewards  Permission = "tips:reward"    // approve or reject a proposed reward and record its payment (the city)
+	PermProposeListing  Permission = "credit:propose" // propose a closed case's responsible person for credit listing
+	PermDecideListing   Permission = "credit:decide"  // approve or reject a listing, export the register (the city)
+)
+
 // grants is the rule table: which role may do what. Change a rule here and only here.
 var grants = map[Role][]Permission{
 	CityAdmin: {PermRead, PermManageUsers, PermReadAudit, PermManageRegions, PermManagePremises,
 		PermAddPremise, PermInspect, PermUploadMedia, PermManageSurveys, PermActOnSites, PermManageSites,
-		PermManageLedgers, PermManageLeads, PermSuperviseInspections},
+		PermManageLedgers, PermManageLeads, PermSuperviseInspections,
+		PermHandleTips, PermReadTipContacts, PermApproveRewards, PermProposeListing, PermDecideListing},
 	TownshipCoordinator: {PermRead, PermManageUsers, PermReadAudit, PermManageRegions, PermManagePremises,
 		PermAddPremise, PermInspect, PermUploadMedia, PermManageSurveys, PermActOnSites, PermManageSites,
-		PermManageLedgers, PermManageLeads, PermSuperviseInspections},
+		PermManageLedgers, PermManageLeads, PermSuperviseInspections,
+		PermHandleTips, PermProposeListing},
 	GridWorker:    {PermRead, PermAddPremise, PermInspect, PermUploadMedia},
 	DroneOperator: {PermRead, PermManageSurveys, PermUploadMedia},
 	Inspector:     {PermRead, PermActOnSites, PermUploadMedia, PermInspect}, // PermInspect: the re-checks sent to them

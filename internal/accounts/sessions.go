@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/throttle"
 )
 
 // Principal is the authenticated caller of a request: who they are and where they may act.
@@ -63,10 +63,9 @@ const (
 	maxUsernameLenLogin = 64
 )
 
-// ErrThrottled is returned with a Retry-After in seconds when too many logins failed.
-type ErrThrottled struct{ RetryAfter time.Duration }
-
-func (e ErrThrottled) Error() string { return "accounts: login throttled" }
+// ErrThrottled is returned with a Retry-After in seconds when too many logins failed: the one
+// throttle's refusal (internal/throttle).
+type ErrThrottled = throttle.ErrThrottled
 
 var errBadCredentials = apperr.New(http.StatusUnauthorized, "invalid_credentials",
 	"wrong username or password", "用户名或密码错误")
@@ -165,48 +164,20 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 
 // claimAttempt counts a login attempt as a failure of the account keys[0] at time at, unless
 // the account or the address keys[1] already has its limit of failures within the window:
-// then it records nothing and returns ErrThrottled with the wait. The count and the insert are
-// one statement, run under the account's advisory lock, so concurrent attempts for one account
-// cannot all pass a check that none has yet counted. An attempt that finds the lock held (another
-// attempt for the account is being counted at this very moment) does not queue for it: it is
-// refused at once with a wait of a second, so a flood of attempts for one account holds no
-// database connections waiting and delays nobody else's login.
+// then it records nothing and returns ErrThrottled with the wait. It is the one throttle's
+// claim (internal/throttle), locked on the account: concurrent attempts for one account cannot
+// all pass a check that none has yet counted, and an attempt that finds the lock held is refused
+// at once with a wait of a second, so a flood of attempts for one account holds no database
+// connections waiting and delays nobody else's login.
 func claimAttempt(ctx context.Context, tx pgx.Tx, keys []string, at time.Time) error {
-	const lock = `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 411081))`
-	var locked bool
-	if err := tx.QueryRow(ctx, lock, keys[0]).Scan(&locked); err != nil {
-		return fmt.Errorf("accounts: throttle lock: %w", err)
-	}
-	if !locked {
-		return ErrThrottled{RetryAfter: time.Second}
-	}
-	const claim = `WITH k AS (SELECT * FROM unnest($1::text[], $2::int[]) AS t(key, lim)),
-		c AS (SELECT k.key, k.lim, f.n, f.oldest FROM k CROSS JOIN LATERAL (
-			SELECT count(*) AS n, min(x.failed_at) AS oldest FROM (
-				SELECT failed_at FROM login_failures WHERE key = k.key AND failed_at > $3
-				ORDER BY failed_at DESC LIMIT k.lim) x) f),
-		ins AS (INSERT INTO login_failures (key, failed_at)
-			SELECT $1[1], $4 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.n >= c.lim) RETURNING 1)
-		SELECT max(c.oldest) FILTER (WHERE c.n >= c.lim), (SELECT count(*) FROM ins) FROM c`
-	var oldest *time.Time
-	var inserted int
-	limits := []int32{maxFailuresPerUser, maxFailuresPerAddr}
-	if err := tx.QueryRow(ctx, claim, keys, limits, at.Add(-throttleWindow), at).Scan(&oldest, &inserted); err != nil {
-		return fmt.Errorf("accounts: throttle: %w", err)
-	}
-	if oldest == nil {
-		return nil
-	}
-	wait := max(oldest.Add(throttleWindow).Sub(at), time.Second)
-	return ErrThrottled{RetryAfter: time.Duration(math.Ceil(wait.Seconds())) * time.Second}
+	rules := []throttle.Rule{{Key: keys[0], Limit: maxFailuresPerUser, Window: throttleWindow},
+		{Key: keys[1], Limit: maxFailuresPerAddr, Window: throttleWindow}}
+	return throttle.Claim(ctx, tx, keys[0], rules, keys[:1], at)
 }
 
 // forgetFailures takes back a right attempt: every failure of the account keys[0].
 func forgetFailures(ctx context.Context, q db.Querier, keys []string) error {
-	if _, err := q.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, keys[0]); err != nil {
-		return fmt.Errorf("accounts: forget failures: %w", err)
-	}
-	return nil
+	return throttle.Forget(ctx, q, keys[0])
 }
 
 // failFromAddress counts a wrong password against the address keys[1] (the account's failure
@@ -214,10 +185,7 @@ func forgetFailures(ctx context.Context, q db.Querier, keys []string) error {
 func (s *Store) failFromAddress(pool *pgxpool.Pool, keys []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)`, keys[1], s.Now())
-		return err
-	})
+	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error { return throttle.Add(ctx, tx, keys[1], s.Now()) })
 }
 
 // releaseAttempt takes back the failure claimAttempt counted at time at for an attempt whose
@@ -225,12 +193,7 @@ func (s *Store) failFromAddress(pool *pgxpool.Pool, keys []string) {
 func (s *Store) releaseAttempt(pool *pgxpool.Pool, keys []string, at time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error {
-		const sql = `DELETE FROM login_failures WHERE ctid IN (
-			SELECT ctid FROM login_failures WHERE key = $1 AND failed_at = $2 LIMIT 1)`
-		_, err := tx.Exec(ctx, sql, keys[0], at)
-		return err
-	})
+	_ = db.AsSystem(ctx, pool, "login", func(tx pgx.Tx) error { return throttle.Release(ctx, tx, keys[0], at) })
 }
 
 // CreateSession issues a token for user id without a password; for tools and tests.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/internal/evidence"
+	"github.com/sieve-city/sieve/internal/tips"
 	"github.com/sieve-city/sieve/internal/tracks"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	Tracks tracks.Config
 	// Leads configures the leads from data (SIEVE_LEADS_*, internal/config/leads.go).
 	Leads Leads
+	// Tips is the public tips' settings (SIEVE_TIPS_*, internal/config/tips.go).
+	Tips tips.Config
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -244,6 +247,7 @@ func Default() Config {
 		Sync:    Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
 		Reports: defaultReports(),
 		Leads:   defaultLeads(),
+		Tips:    tips.DefaultConfig(),
 	}
 }
 
@@ -316,6 +320,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.reports(&c.Reports)
 
 	r.leads(&c.Leads)
+	r.tips(&c.Tips)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
@@ -436,6 +441,7 @@ func (c Config) validate() []error {
 	validateReports(c.Reports, c.HTTP.UploadLimit, bad)
 	validateTracks(c.Tracks, bad)
 	validateLeads(c.Leads, bad)
+	validateTips(c.Tips, bad)
 	return errs
 }
 
@@ -466,6 +472,7 @@ func (c Config) String() string {
 	b.WriteString(reportsString(c.Reports))
 	b.WriteString(tracksString(c.Tracks))
 	b.WriteString(leadsString(c.Leads))
+	b.WriteString(tipsString(c.Tips))
 	return b.String()
 }
 

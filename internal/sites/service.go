@@ -531,3 +531,11 @@ func uniq(ids []int64) []int64 {
 	}
 	return out
 }
+
+// ToWGS84 checks a client's point (degrees, inside China) and converts it from the named CRS
+// (wgs84 when empty, cgcs2000, gcj02: a phone map SDK's) to WGS-84, with the public errors
+// (invalid_crs, invalid_location): the one conversion of a point sent by a client, shared with
+// the tips' intake.
+func ToWGS84(lon, lat float64, crsName string) (float64, float64, error) {
+	return toWGS84(lon, lat, crsName)
+}
