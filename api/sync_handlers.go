@@ -1,14 +1,10 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-
-	"github.com/sieve-city/sieve/internal/changes"
 )
 
 // gzipped wraps a handler in Echo's gzip middleware, for the answers phones fetch on weak 4G
@@ -24,10 +20,8 @@ func gzipped(h echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) sync(c echo.Context) error {
 	cursor := c.QueryParam("cursor")
 	english := prefersEnglish(c.Request().Header.Get("Accept-Language"))
-	user := principal(c).UserID
-	page, err := read(s, c, func(ctx context.Context, tx pgx.Tx) (changes.Page, error) {
-		return s.Changes.Sync(ctx, tx, user, cursor, english)
-	})
+	// Sync runs its own read-only scoped transactions (one round trip for a delta), not read's.
+	page, err := s.Changes.Sync(c.Request().Context(), s.Pool, s.actor(c), cursor, english)
 	if err != nil {
 		return err
 	}

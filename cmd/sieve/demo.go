@@ -23,11 +23,12 @@ import (
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/jobs"
+	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/premises"
 	"github.com/sieve-city/sieve/internal/regions"
 )
 
-const demoUsage = `usage: sieve demo [--credentials FILE] [--premises N]
+const demoUsage = `usage: sieve demo [--credentials FILE] [--premises N] [--photos N]
 
 Loads the demo city modelled on Yuzhou (禹州市, 411081): its 26 township-level units as
 plausible polygons tiling the city, villages and communities inside them, grid cells inside
@@ -35,8 +36,9 @@ those, about N premises (default 60000) including the four exited enterprises of
 附件1, three users (admin, a coordinator of 朱阁镇, a grid worker of 大墙王村) whose passwords
 are printed (and written to FILE with --credentials), a grid worker holding the cells of each
 other village (no password anyone knows), and a current inspection round with inspections of
-a share of the premises that differs by township. Does nothing when the city is already
-loaded.`
+a share of the premises that differs by township, N of them (default 60; 0: none) with
+photos sent through the media path to MinIO (their jobs run in sieve serve). Does nothing when
+the city is already loaded.`
 
 // demoCityCode is the division code of the demo city; its presence means the demo is loaded.
 const demoCityCode = "411081"
@@ -47,10 +49,12 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fs.SetOutput(stderr)
 	credFile := fs.String("credentials", "", "also write the demo logins to this file (mode 0600)")
 	nPremises := fs.Int("premises", 60000, "about how many premises to generate")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *nPremises < 100 || *nPremises > 2_000_000 {
+	nPhotos := fs.Int("photos", demoPhotoVisits, "how many inspections get photos (through MinIO; 0: none)")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *nPremises < 100 || *nPremises > 2_000_000 ||
+		*nPhotos < 0 || *nPhotos > 10_000 {
 		return usageError(demoUsage)
 	}
-	a, err := open(ctx, getenv, stderr, false)
+	a, err := open(ctx, getenv, stderr, *nPhotos > 0)
 	if err != nil {
 		return err
 	}
@@ -66,7 +70,17 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	if err := q.Build(ins); err != nil {
+	// The photos go through the media service (its jobs enqueued on the same queue, a processed
+	// photo re-checking the inspections that cite it, as in serve).
+	var svc *media.Service
+	domains := []jobs.Domain{ins}
+	if *nPhotos > 0 {
+		if svc, err = a.mediaService(q, media.Hooks{Processed: []func(context.Context, pgx.Tx, int64) error{ins.MediaProcessed}}); err != nil {
+			return err
+		}
+		domains = []jobs.Domain{svc, ins}
+	}
+	if err := q.Build(domains...); err != nil {
 		return err
 	}
 	d := &demo{ctx: ctx, acc: a.accounts(), ps: premises.NewStore(), rng: mrand.New(mrand.NewPCG(411081, 2024)), ins: ins}
@@ -127,6 +141,17 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	nStored := 0
+	if *nPhotos > 0 {
+		t := time.Now()
+		if err := a.blob.EnsureBuckets(ctx); err != nil {
+			return fmt.Errorf("demo: photos: %w (is MinIO running? ./deploy/local/stack.sh up)", err)
+		}
+		if nStored, err = photos(ctx, a.pool, svc, ins, *nPhotos); err != nil {
+			return fmt.Errorf("demo: photos: %w", err)
+		}
+		a.log.Info("demo", "step", "photos", "stored", nStored, "took", time.Since(t).Round(time.Millisecond))
+	}
 	var sum struct {
 		townships, villages, cells, premises, inspections int
 		area                                              float64
@@ -141,8 +166,8 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "demo city 禹州市 loaded in %s: %.0f km², %d townships and streets, %d villages and communities, %d grid cells, %d premises, %d inspections\n",
-		time.Since(start).Round(time.Second), sum.area, sum.townships, sum.villages, sum.cells, sum.premises, sum.inspections)
+	fmt.Fprintf(stdout, "demo city 禹州市 loaded in %s: %.0f km², %d townships and streets, %d villages and communities, %d grid cells, %d premises, %d inspections, %d photos\n",
+		time.Since(start).Round(time.Second), sum.area, sum.townships, sum.villages, sum.cells, sum.premises, sum.inspections, nStored)
 	fmt.Fprintln(stdout, "logins (shown once; change them with sieve user set-password):")
 	for _, c := range creds {
 		fmt.Fprintln(stdout, "  "+c)

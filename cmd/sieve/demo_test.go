@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 		err := run(ctx, args, env, strings.NewReader(""), &out, &errb)
 		return out.String() + errb.String(), err
 	}
-	out, err := sieve("demo", "--premises", "3000")
+	out, err := sieve("demo", "--premises", "3000", "--photos", "0")
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}

@@ -242,7 +242,7 @@ func TestEvidenceAcceptance(t *testing.T) {
 	url := testenv.DatabaseURL(t)
 	ctx := context.Background()
 	var out, errb bytes.Buffer
-	if err := run(ctx, []string{"demo", "--premises", "20000"}, envOf("SIEVE_DB_URL", url, "SIEVE_LOG_LEVEL", "error"),
+	if err := run(ctx, []string{"demo", "--premises", "20000", "--photos", "0"}, envOf("SIEVE_DB_URL", url, "SIEVE_LOG_LEVEL", "error"),
 		strings.NewReader(""), &out, &errb); err != nil {
 		t.Fatalf("demo: %v\n%s%s", err, out.String(), errb.String())
 	}

@@ -147,14 +147,7 @@ func (tw *town) actor(t *testing.T, user int64) db.Actor {
 // page syncs one page as user.
 func (tw *town) page(t *testing.T, f *changes.Feed, user int64, cursor string) (changes.Page, error) {
 	t.Helper()
-	ctx := context.Background()
-	var p changes.Page
-	err := db.ReadInScope(ctx, tw.pool, tw.actor(t, user), func(tx pgx.Tx) error {
-		var err error
-		p, err = f.Sync(ctx, tx, user, cursor, true)
-		return err
-	})
-	return p, err
+	return f.Sync(context.Background(), tw.pool, tw.actor(t, user), cursor, true)
 }
 
 // syncAll follows hasMore and returns the items and the cursor to keep; it checks that no page

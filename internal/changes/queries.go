@@ -3,40 +3,67 @@ package changes
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
-// premiseHead and premiseTail select a premise (from the source between them; readState joins
-// premiseSelect and premiseTail to the feed) with the round
-// in force for it (the township's own round before a city-wide one, the latest first) and
-// whether it is due in that round: no inspection of it in the round other than rejected ones.
-// Under the caller's policies: inspections of others in the caller's cells count. Each
-// row-level policy costs per row it is checked on, so the rounds in force are read once, and
-// the inspection is looked up per premise (LATERAL ... LIMIT 1, on inspections_premise): as a
-// plain NOT EXISTS the planner may hash every inspection the caller sees.
+// A premise is read with its region path and the rounds in force in which it has an inspection
+// that counts (any but rejected ones; under the caller's policies, so inspections of others in
+// the caller's cells count). The round in force for it and whether it is due there are worked
+// out in Go (roundFor, resolve) from the rounds in force that the page's first statement read
+// (readState): that rule then has one owner, and no statement sorts the rounds once per premise.
+//
+// premiseCols are the columns; inspected is the rounds' lookup per premise (on
+// inspections_premise), for the fills; readState looks them up for all its premises at once.
 const (
-	roundsInForce = `rs AS MATERIALIZED (SELECT r.id, r.region_path, r.starts_at FROM rounds r
-	  WHERE r.starts_at <= now() AND r.ends_at > now())`
-	premiseSelect = `p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.tags,
-	  ST_X(p.geom), ST_Y(p.geom), p.cell_id, p.updated_at, r.id, r.id IS NOT NULL AND d.done IS NULL`
-	premiseTail = `
-	LEFT JOIN LATERAL (SELECT r.id FROM rs r WHERE r.region_path IS NULL OR r.region_path @> p.region_path
-	  ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC, r.starts_at DESC, r.id DESC LIMIT 1) r ON true
-	LEFT JOIN LATERAL (SELECT true AS done FROM inspections i
-	  WHERE i.premise_id = p.id AND i.round_id = r.id AND i.evidence <> 'rejected' LIMIT 1) d ON true`
-	premiseHead = `WITH ` + roundsInForce + ` SELECT ` + premiseSelect + ` FROM `
+	premiseCols = `p.id, p.kind, p.name, p.address, p.contact_name, p.contact_phone, p.tags,
+	  ST_X(p.geom), ST_Y(p.geom), p.cell_id, p.updated_at, p.region_path::text`
+	inspected = `ARRAY(SELECT i.round_id FROM inspections i
+	  WHERE i.premise_id = p.id AND i.round_id = ANY ($%d::bigint[]) AND i.evidence <> 'rejected')`
 )
 
 // Which premises: those of some cells after an id (a fill), or by id and by inspection (the ids
-// are joined in, so that the lookup stays an index condition under row-level security).
-const (
-	premisesInCells = premiseHead + `premises p` + premiseTail + ` WHERE p.cell_id = ANY ($1) AND p.id > $2 ORDER BY p.id LIMIT $3`
-	premisesByID    = premiseHead + `(SELECT unnest($1::bigint[]) AS id
-	  UNION SELECT i.premise_id FROM inspections i WHERE i.id = ANY ($2::uuid[])) ids JOIN premises p ON p.id = ids.id` + premiseTail
+// are joined in, so that the lookup stays an index condition under row-level security). The
+// last argument is the ids of the rounds in force.
+var (
+	premisesInCells = `SELECT ` + premiseCols + `, ` + fmt.Sprintf(inspected, 4) + ` FROM premises p
+	  WHERE p.cell_id = ANY ($1) AND p.id > $2 ORDER BY p.id LIMIT $3`
+	premisesByID = `SELECT ` + premiseCols + `, ` + fmt.Sprintf(inspected, 3) + ` FROM (SELECT unnest($1::bigint[]) AS id
+	  UNION SELECT i.premise_id FROM inspections i WHERE i.id = ANY ($2::uuid[])) ids JOIN premises p ON p.id = ids.id`
 )
+
+// round is a round in force for the phone's premises.
+type round struct {
+	id   int64
+	path string // its region's path; "" for a city-wide round
+}
+
+// roundFor is the round in force for a premise at path (valid: it has one) among rounds, which
+// are in the rule's order: a region's own rounds before city-wide ones, the deeper region first,
+// then the latest start, then the highest id (readState sorts them so). The first whose region
+// holds the premise wins: a city-wide round, or a region whose path is the premise's or an
+// ancestor of it (ltree's @>). A premise without a path is only in city-wide rounds.
+func roundFor(rounds []round, path string, valid bool) *int64 {
+	for i := range rounds {
+		r := &rounds[i]
+		if r.path == "" || (valid && (path == r.path || strings.HasPrefix(path, r.path+"."))) {
+			return &r.id
+		}
+	}
+	return nil
+}
+
+// resolve sets the round in force for p and whether p is due (待排查) in it: no inspection that
+// counts in that round (done lists the rounds in force that have one).
+func resolve(p *Premise, rounds []round, path pgtype.Text, done []int64) {
+	p.RoundID = roundFor(rounds, path.String, path.Valid)
+	p.Due = p.RoundID != nil && !slices.Contains(done, *p.RoundID)
+}
 
 const taskCols = `SELECT t.id, t.kind, t.ref, t.premise_id, t.site_id, ST_X(t.point), ST_Y(t.point), t.cell_id,
 	  t.assignee_id, t.title, t.detail, t.due_at, t.status, t.done_at, t.done_ref, t.created_at, t.updated_at
@@ -60,11 +87,18 @@ const (
 	inspectionsByID = inspectionCols + ` WHERE i.id = ANY ($1::uuid[])`
 )
 
-func scanPremise(r pgx.Row) (Premise, error) {
-	var p Premise
-	err := r.Scan(&p.ID, &p.Kind, &p.Name, &p.Address, &p.ContactName, &p.ContactPhone, &p.Tags,
-		&p.Lon, &p.Lat, &p.CellID, &p.UpdatedAt, &p.RoundID, &p.Due)
-	return p, err
+// premiseScanner scans premise rows (premiseCols and the rounds inspected) against the rounds
+// in force.
+func premiseScanner(rounds []round) func(r pgx.Row) (Premise, error) {
+	return func(r pgx.Row) (Premise, error) {
+		var p Premise
+		var path pgtype.Text
+		var done []int64
+		err := r.Scan(&p.ID, &p.Kind, &p.Name, &p.Address, &p.ContactName, &p.ContactPhone, &p.Tags,
+			&p.Lon, &p.Lat, &p.CellID, &p.UpdatedAt, &path, &done)
+		resolve(&p, rounds, path, done)
+		return p, err
+	}
 }
 
 func scanTask(r pgx.Row) (tasks.Task, error) {
@@ -100,17 +134,25 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error), wha
 	return out, nil
 }
 
-func premisesOf(ctx context.Context, tx pgx.Tx, q string, cells []int64, after int64, limit int) ([]Premise, error) {
-	rows, err := tx.Query(ctx, q, cells, after, limit)
-	return collect(rows, err, scanPremise, "premises")
+func premisesOf(ctx context.Context, tx querier, rounds []round, cells []int64, after int64, limit int) ([]Premise, error) {
+	rows, err := tx.Query(ctx, premisesInCells, cells, after, limit, roundIDs(rounds))
+	return collect(rows, err, premiseScanner(rounds), "premises")
 }
 
-func tasksOf(ctx context.Context, tx pgx.Tx, q string, cells []int64, after, user int64, own bool, limit int) ([]tasks.Task, error) {
+func roundIDs(rounds []round) []int64 {
+	ids := make([]int64, len(rounds))
+	for i, r := range rounds {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+func tasksOf(ctx context.Context, tx querier, q string, cells []int64, after, user int64, own bool, limit int) ([]tasks.Task, error) {
 	rows, err := tx.Query(ctx, q, cells, after, user, own, limit)
 	return collect(rows, err, scanTask, "tasks")
 }
 
-func ownInspections(ctx context.Context, tx pgx.Tx, user int64, after string, limit int) ([]Inspection, error) {
+func ownInspections(ctx context.Context, tx querier, user int64, after string, limit int) ([]Inspection, error) {
 	rows, err := tx.Query(ctx, ownInspectionsAfter, user, after, limit)
 	return collect(rows, err, scanInspection, "inspections")
 }
@@ -123,8 +165,8 @@ func (b *builder) current(ctx context.Context, premiseIDs, taskIDs []int64, insp
 	ps, ts, is := map[int64]Premise{}, map[int64]tasks.Task{}, map[string]Inspection{}
 	var batch pgx.Batch
 	if len(premiseIDs) > 0 || len(inspectionIDs) > 0 {
-		batch.Queue(premisesByID, premiseIDs, inspectionIDs).Query(func(rows pgx.Rows) error {
-			list, err := collect(rows, nil, scanPremise, "premises")
+		batch.Queue(premisesByID, premiseIDs, inspectionIDs, roundIDs(b.rounds)).Query(func(rows pgx.Rows) error {
+			list, err := collect(rows, nil, premiseScanner(b.rounds), "premises")
 			for _, p := range list {
 				ps[p.ID] = p
 			}

@@ -1,6 +1,7 @@
 package changes
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,8 +12,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/tasks"
 )
 
@@ -130,27 +133,65 @@ func decodeCursor(s string) (cursor, error) {
 type state struct {
 	target     string
 	cells      []int64
-	rounds     string
+	rounds     string  // their ids, as the cursor keeps them
+	inForce    []round // the rounds in force, in the rule's order (roundFor)
 	pruned     bool
 	changeRows []change
 	premises   map[int64]Premise // the current state of the premises the changes name, as the caller sees them
 }
 
-// nullPremise is a premise joined to a change row, all NULL when the row is not a premise's or
-// the premise is gone or out of sight.
+// nullPremise is a premise row of readState, all NULL in its rows of changes. Its fields are
+// values (no allocation per column scanned).
 type nullPremise struct {
-	id, cellID, roundID                            *int64
-	kind, name, address, contactName, contactPhone *string
+	id, cellID                                     pgtype.Int8
+	kind, name, address, contactName, contactPhone pgtype.Text
 	tags                                           []string
-	lon, lat                                       *float64
-	updatedAt                                      *time.Time
-	due                                            *bool
+	lon, lat                                       pgtype.Float8
+	updatedAt                                      pgtype.Timestamptz
+	path                                           pgtype.Text
+	done                                           []int64
 }
 
-func (n nullPremise) premise() Premise {
-	return Premise{ID: *n.id, Kind: *n.kind, Name: *n.name, Address: *n.address, ContactName: *n.contactName,
-		ContactPhone: *n.contactPhone, Tags: n.tags, Lon: *n.lon, Lat: *n.lat, CellID: n.cellID, UpdatedAt: *n.updatedAt,
-		RoundID: n.roundID, Due: *n.due}
+func (n nullPremise) premise(rounds []round) Premise {
+	p := Premise{ID: n.id.Int64, Kind: n.kind.String, Name: n.name.String, Address: n.address.String,
+		ContactName: n.contactName.String, ContactPhone: n.contactPhone.String, Tags: n.tags, Lon: n.lon.Float64,
+		Lat: n.lat.Float64, CellID: ptr(n.cellID), UpdatedAt: n.updatedAt.Time}
+	resolve(&p, rounds, n.path, n.done)
+	return p
+}
+
+func ptr(v pgtype.Int8) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}
+
+// snapshot is a pg_snapshot parsed: transactions below xmin are visible in it, those at or
+// above xmax are not, and between them those not in xip are.
+type snapshot struct {
+	xmin, xmax int64
+	xip        []int64
+}
+
+// parseSnapshot parses the text form xmin:xmax:xip,... of a snapshot validSnapshot accepted
+// ("" is the zero snapshot).
+func parseSnapshot(s string) snapshot {
+	var sn snapshot
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return sn
+	}
+	sn.xmin, _ = strconv.ParseInt(parts[0], 10, 64)
+	sn.xmax, _ = strconv.ParseInt(parts[1], 10, 64)
+	sn.xip = []int64{}
+	if parts[2] != "" {
+		for _, x := range strings.Split(parts[2], ",") {
+			n, _ := strconv.ParseInt(x, 10, 64)
+			sn.xip = append(sn.xip, n)
+		}
+	}
+	return sn
 }
 
 // change is one row of the feed that concerns the caller.
@@ -161,13 +202,22 @@ type change struct {
 	userBefore, userAfter *int64
 }
 
-// Sync answers one page for user (the caller of tx, a transaction scoped to them) from the
+// Sync answers one page for the actor a (the caller, scoped as the API scopes them) from the
 // cursor of the previous page ("" for a full snapshot). english picks the tombstones' message
 // language.
 //
 // The caller's cells are their cell assignments (网格员包片); a caller without any (a
 // coordinator, the city office) gets an empty snapshot: sync is the grid worker's tool.
-func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText string, english bool) (Page, error) {
+//
+// It reads on one connection of pool, in read-only READ COMMITTED transactions scoped to a. The
+// page's first statement (readState) is sent in one round trip with its transaction's BEGIN,
+// the actor's settings and the COMMIT, so a delta of changed premises (the common page) costs
+// one round trip, like the bare query that selects the same rows. Reads after it (a fill, the
+// current tasks and inspections) run in a second such transaction on the connection, begun when
+// first needed. Every statement of a READ COMMITTED transaction reads its own snapshot, and the
+// cursor's snapshots are taken inside readState's statement, so this reads what one transaction
+// would.
+func (f *Feed) Sync(ctx context.Context, pool *pgxpool.Pool, a db.Actor, cursorText string, english bool) (Page, error) {
 	full := cursorText == ""
 	var cur cursor
 	if !full {
@@ -179,14 +229,33 @@ func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText strin
 			return Page{}, ErrCursorExpired
 		}
 	}
-	st, err := f.readState(ctx, tx, user, cur, full)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return Page{}, db.MapError(err)
+	}
+	defer conn.Release()
+	rest := &later{conn: conn, actor: a}
+	page, err := f.sync(ctx, rest, a, cur, full, english)
+	if err == nil {
+		err = rest.commit(ctx)
+	}
+	if err != nil {
+		rest.rollback()
+		return Page{}, db.MapError(err)
+	}
+	return page, nil
+}
+
+func (f *Feed) sync(ctx context.Context, rest *later, a db.Actor, cur cursor, full, english bool) (Page, error) {
+	user := a.UserID
+	st, err := f.readState(ctx, rest.conn, a, cur, full)
 	if err != nil {
 		return Page{}, err
 	}
 	if st.pruned {
 		return Page{}, ErrCursorExpired
 	}
-	b := &builder{f: f, tx: tx, user: user, cells: st.cells, english: english, budget: f.cfg.PageSize, items: []Item{},
+	b := &builder{f: f, tx: rest, user: user, cells: st.cells, rounds: st.inForce, english: english, budget: f.cfg.PageSize, items: []Item{},
 		seen: map[string]bool{}, known: st.premises}
 	if full {
 		// Every change visible in the snapshot taken now is in what this transaction reads next.
@@ -215,45 +284,84 @@ func (f *Feed) Sync(ctx context.Context, tx pgx.Tx, user int64, cursorText strin
 // readState reads the round's target snapshot (the one in the cursor, or now's for a new round
 // or a full snapshot), the caller's cells, the rounds in force and the retention mark, and the
 // first page's worth of the round's changes after the cursor that concern the caller with the
-// current state of the premises they name, in one statement. A round's changes are those whose
-// transaction is visible in the target snapshot and not in the base; the xid range between the
-// base's xmin and the target's xmax bounds the index scan. The premise id is computed inside
-// the changes' subquery, so that the join to premises compares plain bigint columns: a
-// leakproof condition, which keeps it an index lookup under row-level security.
-func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor, full bool) (state, error) {
-	const q = `WITH st AS (
-		SELECT coalesce(nullif($2, '')::pg_snapshot, pg_current_snapshot()) AS target,
-		  nullif($3, '')::pg_snapshot AS base,
-		  coalesce((SELECT array_agg(a.cell_id ORDER BY a.cell_id) FROM cell_assignments a WHERE a.user_id = $1), '{}') AS cells,
-		  coalesce((SELECT string_agg(r.id::text, ',' ORDER BY r.id) FROM rounds r
-		            WHERE r.starts_at <= now() AND r.ends_at > now()), '') AS rounds,
-		  (SELECT p.xid FROM changes_pruned p) AS pruned), ` + roundsInForce + `
-		SELECT st.target::text, st.cells, st.rounds,
-		  coalesce(st.pruned >= pg_snapshot_xmax(st.base)::text::bigint
-		    OR EXISTS (SELECT 1 FROM pg_snapshot_xip(st.base) x WHERE x::text::bigint <= st.pruned), false),
-		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after, pp.*
-		FROM st LEFT JOIN LATERAL (
-		  SELECT c.*, CASE WHEN c.entity = 'premise' THEN c.entity_id::bigint END AS premise_id FROM changes c
-		  WHERE NOT $6 AND c.xid >= pg_snapshot_xmin(st.base)::text::bigint
-		    AND c.xid < pg_snapshot_xmax(st.target)::text::bigint AND (c.xid, c.seq) > ($4::bigint, $5::bigint)
-		    AND pg_visible_in_snapshot(c.xid::text::xid8, st.target)
-		    AND NOT pg_visible_in_snapshot(c.xid::text::xid8, st.base)
-		    AND (c.cell_before = ANY (st.cells) OR c.cell_after = ANY (st.cells) OR c.user_before = $1 OR c.user_after = $1)
-		  ORDER BY c.xid, c.seq LIMIT $7) c ON true
-		LEFT JOIN LATERAL (SELECT ` + premiseSelect + ` FROM premises p ` + premiseTail + `
-		  WHERE p.id = c.premise_id) pp ON true
-		ORDER BY c.xid, c.seq`
-	// Sync's statements are prepared (pgx caches them) and their plans do not depend on the values:
-	// planning them anew for each call would cost more than running them, so this transaction
-	// uses the generic plans, set in the same round trip.
-	const generic = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+// current state of the premises they name, in one statement, sent in one round trip with its
+// read-only scoped transaction's BEGIN and COMMIT.
+//
+// A round's changes are those whose transaction is visible in the target snapshot and not in the
+// base. The snapshots in the cursor are parsed here and their tests passed as numbers (no
+// snapshot parsed or built per row). For a new round the target is the statement's own snapshot
+// (pg_current_snapshot() is the statement's snapshot in READ COMMITTED), in which every change
+// row the statement reads is visible: only the base is tested. The index scan on (xid, seq)
+// starts at the later of the cursor's position and the base's xmin and runs in feed order, so
+// that the LIMIT stops it.
+//
+// The statement answers three kinds of rows (its first column): the state, once; the changes;
+// and the premises the changes name, looked up all at
+// once by id with their inspections (a leakproof bigint = ANY, which stays an index condition
+// under row-level security; one lookup per change row cost twice as much).
+func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cur cursor, full bool) (state, error) {
+	const q = `WITH rs AS MATERIALIZED (SELECT r.id, r.region_path, r.starts_at FROM rounds r
+		  WHERE r.starts_at <= now() AND r.ends_at > now()),
+		st AS MATERIALIZED (SELECT CASE WHEN $2 THEN pg_current_snapshot()::text ELSE '' END AS target,
+		    coalesce((SELECT array_agg(a.cell_id ORDER BY a.cell_id) FROM cell_assignments a WHERE a.user_id = $1), '{}') AS cells,
+		    coalesce((SELECT string_agg(r.id::text, ',' ORDER BY r.id) FROM rs r), '') AS rounds,
+		    coalesce((SELECT array_agg(r.id ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC, r.starts_at DESC, r.id DESC)
+		      FROM rs r), '{}') AS round_ids,
+		    coalesce((SELECT array_agg(coalesce(r.region_path::text, '') ORDER BY r.region_path IS NULL, nlevel(r.region_path) DESC,
+		      r.starts_at DESC, r.id DESC) FROM rs r), '{}') AS round_paths,
+		    (SELECT p.xid FROM changes_pruned p) AS pruned),
+		c AS MATERIALIZED (SELECT c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before,
+		    c.user_after, CASE WHEN c.entity = 'premise' THEN c.entity_id::bigint END AS premise_id
+		  FROM changes c
+		  WHERE NOT $3 AND (c.xid, c.seq) > ($4, $5)
+		    AND ($2 OR c.xid < $6 OR (c.xid < $7 AND c.xid <> ALL ($8)))
+		    AND (c.xid >= $9 OR c.xid = ANY ($10))
+		    AND (c.cell_before = ANY ((SELECT st.cells FROM st)::bigint[]) OR c.cell_after = ANY ((SELECT st.cells FROM st)::bigint[])
+		      OR c.user_before = $1 OR c.user_after = $1)
+		  ORDER BY c.xid, c.seq LIMIT $11)
+		SELECT 0, st.target, st.cells, st.rounds, st.round_ids, st.round_paths, st.pruned,
+		  NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+		  NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::float8, NULL::float8,
+		  NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint[]
+		FROM st
+		UNION ALL
+		SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL,
+		  c.xid, c.seq, c.entity, c.entity_id, c.op, c.cell_before, c.cell_after, c.user_before, c.user_after,
+		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+		FROM c
+		UNION ALL
+		SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		  ` + premiseCols + `, coalesce(d.done, '{}')
+		FROM premises p LEFT JOIN (SELECT i.premise_id, array_agg(i.round_id) AS done FROM inspections i
+		    WHERE i.premise_id = ANY ((SELECT array_agg(c.premise_id) FROM c)::bigint[])
+		      AND i.round_id IN (SELECT rs.id FROM rs) AND i.evidence <> 'rejected'
+		    GROUP BY i.premise_id) d ON d.premise_id = p.id
+		WHERE p.id = ANY ((SELECT array_agg(c.premise_id) FROM c)::bigint[])`
+	base, goal := parseSnapshot(cur.B), parseSnapshot(cur.G)
+	newRound := cur.G == ""
+	if goal.xip == nil {
+		goal.xip = []int64{}
+	}
+	if base.xip == nil {
+		base.xip = []int64{}
+	}
+	// The changes after the cursor's position and not visible in the base (none below its xmin).
+	fromX, fromS := cur.X, cur.S
+	if fromX < base.xmin {
+		fromX, fromS = base.xmin, 0 // seq starts at 1
+	}
 	var batch pgx.Batch
-	batch.Queue(generic)
-	batch.Queue(q, user, cur.G, cur.B, cur.X, cur.S, full, f.cfg.PageSize)
-	br := tx.SendBatch(ctx, &batch)
+	if err := queueBegin(&batch, a, false); err != nil {
+		return state{}, err
+	}
+	batch.Queue(q, a.UserID, newRound, full, fromX, fromS, goal.xmin, goal.xmax, goal.xip, base.xmax, base.xip, f.cfg.PageSize)
+	batch.Queue(`COMMIT`)
+	br := conn.SendBatch(ctx, &batch)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return state{}, fmt.Errorf("changes: plans: %w", err)
+	for range begin {
+		if _, err := br.Exec(); err != nil {
+			return state{}, fmt.Errorf("changes: begin: %w", err)
+		}
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -261,42 +369,190 @@ func (f *Feed) readState(ctx context.Context, tx pgx.Tx, user int64, cur cursor,
 	}
 	defer rows.Close()
 	st := state{premises: map[int64]Premise{}}
+	var (
+		part     int32
+		pruned   pgtype.Int8
+		rounds   string
+		ids      []int64
+		paths    []string
+		premises []nullPremise
+		ch       change
+		cb, ca   pgtype.Int8
+		ub, ua   pgtype.Int8
+		p        nullPremise
+	)
+	// Each kind of row is scanned into its own columns only (nil skips a column).
+	const columns = 29
+	only := func(from int, dest ...any) []any {
+		d := make([]any, columns)
+		copy(d[from:], dest)
+		return d
+	}
+	kind := only(0, &part)
+	stateRow := only(1, &st.target, &st.cells, &rounds, &ids, &paths, &pruned)
+	changeRow := only(7, &ch.xid, &ch.seq, &ch.entity, &ch.id, &ch.op, &cb, &ca, &ub, &ua)
+	premiseRow := only(16, &p.id, &p.kind, &p.name, &p.address, &p.contactName, &p.contactPhone, &p.tags,
+		&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.path, &p.done)
 	for rows.Next() {
-		var (
-			xid, seq       *int64
-			entity, id, op *string
-			cb, ca, ub, ua *int64
-			p              nullPremise
-		)
-		if err := rows.Scan(&st.target, &st.cells, &st.rounds, &st.pruned,
-			&xid, &seq, &entity, &id, &op, &cb, &ca, &ub, &ua,
-			&p.id, &p.kind, &p.name, &p.address, &p.contactName, &p.contactPhone, &p.tags,
-			&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.roundID, &p.due); err != nil {
+		if err := rows.Scan(kind...); err != nil {
 			return state{}, fmt.Errorf("changes: read feed: %w", err)
 		}
-		if xid != nil {
-			st.changeRows = append(st.changeRows, change{xid: *xid, seq: *seq, entity: *entity, id: *id, op: *op,
-				cellBefore: cb, cellAfter: ca, userBefore: ub, userAfter: ua})
+		var err error
+		switch part {
+		case 0:
+			if err = rows.Scan(stateRow...); err == nil {
+				st.rounds = rounds
+				st.inForce = make([]round, len(ids))
+				for i := range ids {
+					st.inForce[i] = round{id: ids[i], path: paths[i]}
+				}
+			}
+		case 1:
+			if err = rows.Scan(changeRow...); err == nil {
+				ch.cellBefore, ch.cellAfter, ch.userBefore, ch.userAfter = ptr(cb), ptr(ca), ptr(ub), ptr(ua)
+				st.changeRows = append(st.changeRows, ch)
+			}
+		case 2:
+			p.tags, p.done = nil, nil
+			if err = rows.Scan(premiseRow...); err == nil {
+				premises = append(premises, p)
+			}
 		}
-		if p.id != nil {
-			st.premises[*p.id] = p.premise()
+		if err != nil {
+			return state{}, fmt.Errorf("changes: read feed: %w", err)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
+	for _, p := range premises {
+		st.premises[p.id.Int64] = p.premise(st.inForce)
+	}
+	// The feed's order is the contract: UNION ALL keeps it in practice, and sorting makes sure.
+	slices.SortFunc(st.changeRows, func(a, b change) int {
+		return cmp.Or(cmp.Compare(a.xid, b.xid), cmp.Compare(a.seq, b.seq))
+	})
+	if !newRound {
+		st.target = cur.G
+	}
+	// The retention job deleted changes the base may not have seen: some transaction at or below
+	// the cut was not visible in it.
+	if pruned.Valid && !full {
+		st.pruned = pruned.Int64 >= base.xmax || slices.ContainsFunc(base.xip, func(x int64) bool { return x <= pruned.Int64 })
+	}
 	rows.Close()
+	if _, err := br.Exec(); err != nil {
+		return state{}, fmt.Errorf("changes: read feed: commit: %w", err)
+	}
 	if err := br.Close(); err != nil {
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
 	return st, nil
 }
 
+// readOnly is the transactions Sync reads in.
+var readOnly = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}
+
+// begin is how many statements queueBegin queues.
+const begin = 2
+
+// queueBegin queues, first in b, the start of a read-only transaction scoped to a: BEGIN, the
+// actor's settings, and the generic plans. Sync's statements are prepared (pgx caches them) and
+// their plans do not depend on the values: planning them anew for each call would cost more
+// than running them, so its transactions use the generic plans. With tx, b begins a pgx.Tx
+// (BatchResults.Tx); without, the caller ends the transaction itself (readState queues COMMIT).
+func queueBegin(b *pgx.Batch, a db.Actor, tx bool) error {
+	settings, args, err := db.ActorSettings(a)
+	if err != nil {
+		return err
+	}
+	if tx {
+		b.BeginTx(readOnly)
+	} else {
+		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY`)
+	}
+	// The settings are one SELECT of set_config calls: the plans' setting joins it.
+	b.Queue(settings+`, set_config('plan_cache_mode', 'force_generic_plan', true)`, args...)
+	return nil
+}
+
+// querier is what the builder reads with.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// later is a page's reads after its first statement: a read-only transaction scoped to the
+// actor on the page's connection, begun when first needed (a delta of premises needs none).
+type later struct {
+	conn  *pgxpool.Conn
+	actor db.Actor
+	tx    pgx.Tx
+}
+
+func (l *later) begin(ctx context.Context) error {
+	if l.tx != nil {
+		return nil
+	}
+	var b pgx.Batch
+	if err := queueBegin(&b, l.actor, true); err != nil {
+		return err
+	}
+	br := l.conn.SendBatch(ctx, &b)
+	tx := br.Tx()
+	if err := br.Close(); err != nil {
+		_ = tx.Rollback(ctx)
+		return fmt.Errorf("changes: begin: %w", err)
+	}
+	l.tx = tx
+	return nil
+}
+
+func (l *later) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := l.begin(ctx); err != nil {
+		return nil, err
+	}
+	return l.tx.Query(ctx, sql, args...)
+}
+
+func (l *later) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := l.begin(ctx); err != nil {
+		return pgx.FailedBatchResults(b, err)
+	}
+	return l.tx.SendBatch(ctx, b)
+}
+
+// commit ends the transaction if one was begun.
+func (l *later) commit(ctx context.Context) error {
+	if l.tx == nil {
+		return nil
+	}
+	if err := l.tx.Commit(ctx); err != nil {
+		return fmt.Errorf("changes: commit: %w", err)
+	}
+	return nil
+}
+
+// rollback leaves the connection idle after a failure: the transaction begun for the later
+// reads, or readState's own, which a failed statement leaves open and aborted (its COMMIT
+// is skipped). When that fails too, the pool drops the connection on release.
+func (l *later) rollback() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if l.tx != nil {
+		_ = l.tx.Rollback(ctx)
+	}
+	if l.conn.Conn().PgConn().TxStatus() != 'I' {
+		_, _ = l.conn.Exec(ctx, `ROLLBACK`)
+	}
+}
+
 // builder collects the items of one page.
 type builder struct {
 	known   map[int64]Premise // premises read with the feed (readState)
 	f       *Feed
-	tx      pgx.Tx
+	tx      querier
+	rounds  []round // in force, in the rule's order
 	user    int64
 	cells   []int64
 	english bool
@@ -368,7 +624,7 @@ func (b *builder) fill(ctx context.Context, cur *cursor) (bool, error) {
 		case phasePremises:
 			after, _ := strconv.ParseInt(cur.A, 10, 64)
 			var ps []Premise
-			if ps, err = premisesOf(ctx, b.tx, premisesInCells, cur.F, after, limit); err == nil {
+			if ps, err = premisesOf(ctx, b.tx, b.rounds, cur.F, after, limit); err == nil {
 				last, more = take(ps, b.budget, func(p Premise) string { return strconv.FormatInt(p.ID, 10) }, b.upsertPremise)
 			}
 		case phaseTasks:

@@ -135,6 +135,20 @@ func withSettings(ctx context.Context, q Querier, names, values []string, fn fun
 
 // SetActor sets the transaction-local settings for a in one round trip.
 func SetActor(ctx context.Context, tx pgx.Tx, a Actor) error {
+	q, args, err := ActorSettings(a)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("db: set actor: %w", err)
+	}
+	return nil
+}
+
+// ActorSettings is the statement SetActor runs and its arguments, for a caller that sends it in
+// a batch with what follows (changes.Feed.Sync: BEGIN, the settings and the page's first read
+// in one round trip).
+func ActorSettings(a Actor) (string, []any, error) {
 	const q = `SELECT set_config('sieve.user_id', $1, true), set_config('sieve.role', $2, true),
 		set_config('sieve.scope', $3, true), set_config('sieve.system', $4, true),
 		set_config('sieve.actor', $5, true), set_config('sieve.remote_addr', $6, true),
@@ -148,14 +162,10 @@ func SetActor(ctx context.Context, tx pgx.Tx, a Actor) error {
 	}
 	for _, p := range a.Scope {
 		if !validPath(p) {
-			return fmt.Errorf("db: bad scope path %q", p)
+			return "", nil, fmt.Errorf("db: bad scope path %q", p)
 		}
 	}
-	_, err := tx.Exec(ctx, q, uid, a.Role, strings.Join(a.Scope, ","), system, a.Username, a.RemoteAddr, a.RequestID)
-	if err != nil {
-		return fmt.Errorf("db: set actor: %w", err)
-	}
-	return nil
+	return q, []any{uid, a.Role, strings.Join(a.Scope, ","), system, a.Username, a.RemoteAddr, a.RequestID}, nil
 }
 
 // validPath accepts ltree paths of region ids: digits separated by dots.

@@ -314,19 +314,35 @@ func (s *Service) input(ctx context.Context, tx pgx.Tx, c checkRow) (evidence.In
 	if err != nil {
 		return in, false, err
 	}
+	var hashes []int64
 	for _, p := range photos {
 		if p.status == "received" {
 			return in, false, nil
 		}
-		var near []Near
 		if p.phash != nil {
-			if near, err = s.phash.Similar(ctx, tx, *p.phash, max(s.cfg.SimilarMaxDistance, s.cfg.ReuseMaxDistance), 100); err != nil {
-				return in, false, err
-			}
+			hashes = append(hashes, *p.phash)
 		}
-		if p.Matches, err = s.store.matches(ctx, tx, near, p.MediaID, p.sha, c.in.PremiseID); err != nil {
+	}
+	// One lookup for all the photos' hashes, then one statement for the visits that cite the
+	// near photos or the same bytes.
+	var near [][]Near
+	if len(hashes) > 0 {
+		if near, err = s.phash.Similar(ctx, tx, hashes, max(s.cfg.SimilarMaxDistance, s.cfg.ReuseMaxDistance), 100); err != nil {
 			return in, false, err
 		}
+	}
+	nearOf := make([][]Near, len(photos))
+	for i, k := 0, 0; i < len(photos); i++ {
+		if photos[i].phash != nil {
+			nearOf[i], k = near[k], k+1
+		}
+	}
+	matches, err := s.store.matches(ctx, tx, photos, nearOf, c.in.PremiseID)
+	if err != nil {
+		return in, false, err
+	}
+	for i, p := range photos {
+		p.Matches = matches[i]
 		in.Photos = append(in.Photos, p.Photo)
 	}
 	if in.Neighbours, err = s.store.neighbours(ctx, tx, c.in.InspectorID, id, c.in.VisitedAt, neighbourWindow); err != nil {

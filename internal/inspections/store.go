@@ -293,41 +293,58 @@ func (Store) photos(ctx context.Context, q db.Querier, id string) ([]photo, erro
 	return out, rows.Err()
 }
 
-// matches returns the photos among mediaIDs (near by pHash, with their distance) and those with
-// the same bytes, attached to visits of premises other than premiseID.
-func (Store) matches(ctx context.Context, q db.Querier, near []Near, self int64, sha []byte, premiseID int64) ([]evidence.Match, error) {
-	ids := make([]int64, 0, len(near)+1)
-	dist := make([]int32, 0, len(near)+1)
-	ids, dist = append(ids, self), append(dist, 0)
-	for _, n := range near {
-		if n.MediaID != self {
-			ids, dist = append(ids, n.MediaID), append(dist, int32(n.Distance))
+// matches returns, for each of photos, the photos attached to visits of premises other than
+// premiseID that are near it (near[i], by pHash, with their distance; itself at 0) or have its
+// bytes, in visit order, in one statement for all the photos.
+func (Store) matches(ctx context.Context, q db.Querier, photos []photo, near [][]Near, premiseID int64) ([][]evidence.Match, error) {
+	var (
+		ks, ds []int32
+		ids    []int64
+		sk     []int32
+		shas   [][]byte
+	)
+	for i, p := range photos {
+		k := int32(i)
+		ks, ids, ds = append(ks, k), append(ids, p.MediaID), append(ds, 0)
+		for _, n := range near[i] {
+			if n.MediaID != p.MediaID {
+				ks, ids, ds = append(ks, k), append(ids, n.MediaID), append(ds, int32(n.Distance))
+			}
 		}
+		sk, shas = append(sk, k), append(shas, p.sha)
 	}
-	const sql = `WITH cand AS (
-			SELECT u.id, u.d FROM unnest($1::bigint[], $2::int[]) AS u(id, d)
-			UNION SELECT m.id, 0 FROM media m WHERE m.sha256 = $3 AND m.id <> ALL($1))
-		SELECT m.id, cand.d, m.sha256 = $3, i.id::text, i.premise_id, i.visited_at
-		FROM cand JOIN media m ON m.id = cand.id
+	out := make([][]evidence.Match, len(photos))
+	if len(photos) == 0 {
+		return out, nil
+	}
+	const sql = `WITH u AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::int[]) AS u(k, id, d)),
+			s AS (SELECT * FROM unnest($4::int[], $5::bytea[]) AS s(k, sha)),
+			cand AS (SELECT u.k, u.id, u.d FROM u
+				UNION SELECT s.k, m.id, 0 FROM s JOIN media m ON m.sha256 = s.sha
+				WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = s.k AND u.id = m.id))
+		SELECT cand.k, m.id, cand.d, m.sha256 = s.sha, i.id::text, i.premise_id, i.visited_at
+		FROM cand JOIN s ON s.k = cand.k JOIN media m ON m.id = cand.id
 		JOIN inspection_media im ON im.media_id = m.id
 		JOIN inspections i ON i.id = im.inspection_id
-		WHERE i.premise_id <> $4
-		ORDER BY i.visited_at, i.id`
-	rows, err := q.Query(ctx, sql, ids, dist, sha, premiseID)
+		WHERE i.premise_id <> $6
+		ORDER BY cand.k, i.visited_at, i.id`
+	rows, err := q.Query(ctx, sql, ks, ids, ds, sk, shas, premiseID)
 	if err != nil {
 		return nil, fmt.Errorf("inspections: photo matches: %w", err)
 	}
 	defer rows.Close()
-	var out []evidence.Match
 	for rows.Next() {
-		var m evidence.Match
-		if err := rows.Scan(&m.MediaID, &m.Distance, &m.SameBytes, &m.InspectionID, &m.PremiseID, &m.VisitedAt); err != nil {
+		var (
+			m evidence.Match
+			k int32
+		)
+		if err := rows.Scan(&k, &m.MediaID, &m.Distance, &m.SameBytes, &m.InspectionID, &m.PremiseID, &m.VisitedAt); err != nil {
 			return nil, fmt.Errorf("inspections: photo matches: %w", err)
 		}
 		if m.SameBytes {
 			m.Distance = 0
 		}
-		out = append(out, m)
+		out[k] = append(out[k], m)
 	}
 	return out, rows.Err()
 }

@@ -160,6 +160,32 @@ func TestSimilarByPHashExact(t *testing.T) {
 			}
 		}
 
+		// Several hashes in one statement: each answer is the one lookup's, also with a limit.
+		hs := make([]int64, len(queries))
+		for i, q := range queries {
+			hs[i] = int64(q)
+		}
+		for _, c := range []struct{ r, limit int }{{10, 0}, {6, 0}, {10, 5}} {
+			many, err := st.SimilarByPHashes(ctx, tx, hs, c.r, c.limit)
+			if err != nil {
+				return err
+			}
+			if len(many) != len(hs) {
+				t.Fatalf("r=%d: %d answers for %d hashes", c.r, len(many), len(hs))
+			}
+			for i, h := range hs {
+				one, err := st.SimilarByPHash(ctx, tx, h, c.r, c.limit)
+				if err != nil {
+					return err
+				}
+				if len(one) == 0 || !slices.EqualFunc(one, many[i], func(a, b PHashMatch) bool {
+					return a.MediaID == b.MediaID && a.Distance == b.Distance && a.PHash == b.PHash && bytes.Equal(a.SHA256, b.SHA256)
+				}) {
+					t.Fatalf("r=%d limit %d, hash %d: set-wise %+v, alone %+v", c.r, c.limit, i, many[i], one)
+				}
+			}
+		}
+
 		// Nearest first, and limit keeps the nearest.
 		got, err := st.SimilarByPHash(ctx, tx, int64(queries[0]), 10, 3)
 		if err != nil {

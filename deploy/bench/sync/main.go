@@ -34,7 +34,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +65,8 @@ func run(args []string, out io.Writer) error {
 	noise := fs.Int("noise", 0, "premises edited in other cells (of another worker) after the snapshot")
 	n := fs.Int("n", 300, "timed repetitions of each")
 	target := fs.Float64("target", 3, "the ratio sync/bare to stay under (0: report only)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of 2,000 delta syncs (after the timed runs) to this file")
+	keep := fs.Bool("keep", false, "keep the scratch database (its name is printed) for EXPLAIN")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +78,7 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("SIEVE_DB_URL is not set (use deploy/bench/sync/run.sh)")
 	}
 	ctx := context.Background()
-	pool, drop, err := scratch(ctx, base)
+	pool, drop, err := scratch(ctx, base, *keep, out)
 	if err != nil {
 		return err
 	}
@@ -86,13 +90,7 @@ func run(args []string, out io.Writer) error {
 	}
 	feed := changes.New(changes.DefaultConfig(), changes.Deps{}, nil)
 	syncPage := func(cursor string) (changes.Page, error) {
-		var p changes.Page
-		err := db.ReadInScope(ctx, pool, w.actor, func(tx pgx.Tx) error {
-			var err error
-			p, err = feed.Sync(ctx, tx, w.actor.UserID, cursor, false)
-			return err
-		})
-		return p, err
+		return feed.Sync(ctx, pool, w.actor, cursor, false)
 	}
 	cursor, snapshot := "", 0
 	for {
@@ -152,6 +150,11 @@ func run(args []string, out io.Writer) error {
 	if len(p.Items) != len(changed) || p.HasMore {
 		return fmt.Errorf("the delta holds %d items (more: %v), want the %d changed premises", len(p.Items), p.HasMore, len(changed))
 	}
+	for _, it := range p.Items {
+		if it.Op != changes.OpUpsert || it.Premise == nil || !strings.HasSuffix(it.Premise.Name, "（更正）") {
+			return fmt.Errorf("the delta holds %+v, want the changed premises as they are now", it)
+		}
+	}
 	hp, err := c.Sync(ctx, cursor)
 	if err != nil || len(hp.Items) != len(changed) {
 		return fmt.Errorf("the delta over HTTP: %d items, %v", len(hp.Items), err)
@@ -164,15 +167,14 @@ func run(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		k := 0
-		for rows.Next() {
-			k++
+		ps, err := pgx.CollectRows(rows, scanPremise)
+		if err != nil {
+			return err
 		}
-		rows.Close()
-		if k != len(changed) {
-			return fmt.Errorf("bare selected %d rows", k)
+		if len(ps) != len(changed) {
+			return fmt.Errorf("bare selected %d rows", len(ps))
 		}
-		return rows.Err()
+		return nil
 	}
 	// Warm up, then interleave the three so that the machine's load falls on all alike.
 	for i := 0; i < 20; i++ {
@@ -193,15 +195,14 @@ func run(args []string, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			k := 0
-			for rows.Next() {
-				k++
+			ps, err := pgx.CollectRows(rows, scanPremise)
+			if err != nil {
+				return err
 			}
-			rows.Close()
-			if k != len(changed) {
-				return fmt.Errorf("scoped selected %d rows", k)
+			if len(ps) != len(changed) {
+				return fmt.Errorf("scoped selected %d rows", len(ps))
 			}
-			return rows.Err()
+			return nil
 		})
 	}
 	emptyScope := func() error {
@@ -239,8 +240,40 @@ func run(args []string, out io.Writer) error {
 		"ratio sync/bare %.2f (target <= %.2f), http/bare %.2f\n", *n, ms2(mb), ms2(ms), ms2(mh), ratio, *target, float64(mh)/float64(mb))
 	fmt.Fprintf(out, "beside: an empty scoped transaction %.2f ms; the same 50 rows by id in the worker's scoped transaction %.2f ms (sync/that %.2f)\n",
 		ms2(me), ms2(mr), float64(ms)/float64(mr))
+	if *cpuprofile != "" {
+		if err := profile(*cpuprofile, func() error { _, err := syncPage(cursor); return err }); err != nil {
+			return err
+		}
+	}
 	if *target > 0 && ratio > *target {
 		return fmt.Errorf("ratio %.2f misses the target of %.2f", ratio, *target)
+	}
+	return nil
+}
+
+// scanPremise reads a row of the bare query into the premise the phone gets, as a client of
+// the bare query would: the comparison is of the same rows read into the same values.
+func scanPremise(r pgx.CollectableRow) (changes.Premise, error) {
+	var p changes.Premise
+	err := r.Scan(&p.ID, &p.Kind, &p.Name, &p.Address, &p.ContactName, &p.ContactPhone, &p.Tags, &p.Lon, &p.Lat, &p.CellID, &p.UpdatedAt)
+	return p, err
+}
+
+// profile writes a CPU profile of 2,000 calls of fn to file.
+func profile(file string, fn func() error) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	for i := 0; i < 2000; i++ {
+		if err := fn(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -367,7 +400,7 @@ func edit(ctx context.Context, pool *pgxpool.Pool, mine, others []int64) ([]int6
 }
 
 // scratch creates a migrated database from sieve_template and returns a pool on it.
-func scratch(ctx context.Context, base string) (*pgxpool.Pool, func(), error) {
+func scratch(ctx context.Context, base string, keep bool, out io.Writer) (*pgxpool.Pool, func(), error) {
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
 		return nil, nil, err
@@ -383,6 +416,11 @@ func scratch(ctx context.Context, base string) (*pgxpool.Pool, func(), error) {
 	drop := func() {
 		if pool != nil {
 			pool.Close()
+		}
+		if keep {
+			fmt.Fprintf(out, "kept the database %s\n", name)
+			admin.Close(context.Background())
+			return
 		}
 		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 		admin.Close(context.Background())
