@@ -139,7 +139,8 @@ func ValidTile(z, x, y int) bool {
 // $3 y; one text row. It reads no policed table (sequences, tile_cell_states and
 // region_shapes, whose read policies are true), so it needs no scoped transaction, and it
 // finds the tile's cells the way the tile does (sieve_cells_in over the tile's bounds), through
-// region_shapes' spatial index and tile_cell_states' key: no scan.
+// region_shapes' spatial index, then their states by tile_cell_states' key (an array of ids,
+// so the planner probes the key instead of hashing the whole layer's states): no scan.
 func StateSQL(l Layer) string {
 	parts := []string{"'" + l.Name + "'"}
 	for _, s := range l.States {
@@ -147,7 +148,7 @@ func StateSQL(l Layer) string {
 	}
 	if l.CellState != "" {
 		parts = append(parts, `(SELECT coalesce(sum(s.state), 0)::text || '-' || count(*) FROM tile_cell_states s
-	WHERE s.layer = '`+l.CellState+`' AND s.cell_id IN (SELECT k FROM sieve_cells_in(NULL, `+gis.TileBoundsWGS84(gis.TileEnvelope(1, 2, 3))+`) k))`)
+	WHERE s.layer = '`+l.CellState+`' AND s.cell_id = ANY (ARRAY(SELECT k FROM sieve_cells_in(NULL, `+gis.TileBoundsWGS84(gis.TileEnvelope(1, 2, 3))+`) k)))`)
 	} else {
 		// The parameters are typed even when no part uses them.
 		parts = append(parts, "left($1::int::text || $2::int::text || $3::int::text, 0)")
