@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,12 +52,17 @@ func browser(t *testing.T) context.Context {
 
 // TestMapPageInBrowser logs in on the login page as t1's coordinator, waits for the cells to be
 // drawn, clicks cell k1 and checks that the panel's numbers equal GET /api/v1/coverage of the
-// cell; it saves a screenshot (the path is in the log).
+// cell; then it clicks the world's site in k1 (site 910001, given an overdue action) and checks
+// that the site panel shows its name, status in Chinese, last action, overdue count and as
+// many thumbnails as GET /api/v1/sites/{id}/media has; it saves a screenshot after each click
+// (map-page.png, map-site.png; the paths are in the log).
 func TestMapPageInBrowser(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
 	h.mapWorld(w)
 	h.coverageWorld(w)
+	h.system(`INSERT INTO site_actions (site_id, action, department, responsible, deadline)
+		VALUES (910001, 'stop_production', 'township', '王五', now() - interval '1 day')`)
 	ctx := browser(t)
 
 	err := chromedp.Do(ctx,
@@ -118,6 +124,79 @@ func TestMapPageInBrowser(t *testing.T) {
 		t.Errorf("k1: %+v, want its one premise verified", n)
 	}
 
+	screenshot(t, ctx, "map-page.png")
+
+	// The site: wait for its point, click it, read the site panel.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[int](`window.sieveMap.queryRenderedFeatures({layers: ['sites-point']}).length`,
+		chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		t.Fatalf("draw the sites: %v", err)
+	}
+	at, err = chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const p = window.sieveMap.project([113.42, 34.2]);
+		const r = window.sieveMap.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(at[0], at[1]),
+		chromedp.WaitVisible(`#site-panel[data-site="910001"][data-ready="yes"]`)); err != nil {
+		t.Fatalf("click site 910001: %v", err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`({
+		name: document.getElementById('site-name').textContent,
+		status: document.getElementById('site-status').dataset.v,
+		statusText: document.getElementById('site-status').textContent,
+		lastAction: document.getElementById('site-last-action').dataset.v,
+		lastActionText: document.getElementById('site-last-action').textContent,
+		overdue: document.getElementById('site-overdue').dataset.v,
+		thumbs: String(document.querySelectorAll('#site-media img').length)})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var site struct {
+		FirmName       string `json:"firmName"`
+		Status         string `json:"status"`
+		OverdueActions int    `json:"overdueActions"`
+	}
+	coord := h.token(w.users["coord"])
+	if status, body := h.as(coord, http.MethodGet, "/api/v1/sites/910001", ""); status != http.StatusOK || json.Unmarshal([]byte(body), &site) != nil {
+		t.Fatalf("site 910001: %d %s", status, body)
+	}
+	var media struct {
+		Items []struct {
+			Thumbnail string `json:"thumbnail"`
+		} `json:"items"`
+	}
+	if status, body := h.as(coord, http.MethodGet, "/api/v1/sites/910001/media", ""); status != http.StatusOK || json.Unmarshal([]byte(body), &media) != nil {
+		t.Fatalf("media of site 910001: %d %s", status, body)
+	}
+	thumbs := 0
+	for _, m := range media.Items {
+		if m.Thumbnail != "" {
+			thumbs++
+		}
+	}
+	want = map[string]string{"name": site.FirmName, "status": site.Status, "statusText": "疑似", "lastAction": "stop_production",
+		"lastActionText": "责令停止生产（乡镇，期限 ", "overdue": fmt.Sprint(site.OverdueActions), "thumbs": fmt.Sprint(thumbs)}
+	for k, v := range want {
+		if k == "lastActionText" {
+			if !strings.HasPrefix(got[k], v) {
+				t.Errorf("site panel %s = %q, want it to start with %q", k, got[k], v)
+			}
+			continue
+		}
+		if got[k] != v {
+			t.Errorf("site panel %s = %q, the API says %q", k, got[k], v)
+		}
+	}
+	if site.OverdueActions < 1 {
+		t.Errorf("site 910001 has %d overdue actions, want at least the one given", site.OverdueActions)
+	}
+	screenshot(t, ctx, "map-site.png")
+}
+
+// screenshot saves the browser's page as name in $SIEVE_ARTIFACT_DIR (default
+// $TMPDIR/sieve-artifacts), a test artifact.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +208,7 @@ func TestMapPageInBrowser(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "map-page.png")
+	file := filepath.Join(dir, name)
 	if err := os.WriteFile(file, png, 0o644); err != nil {
 		t.Fatal(err)
 	}

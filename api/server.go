@@ -45,7 +45,8 @@ type Deps struct {
 	Premises *premises.Store
 	// Coverage reads coverage, its series and gaps (default: no plug-in counts).
 	Coverage *coverage.Store
-	// Tiles holds the map layers (default: tiles.NewRegistry, Sieve's own layers).
+	// Tiles holds the map layers (default: tiles.NewRegistry, Sieve's own layers, with the
+	// sites domain's layer added).
 	Tiles *tiles.Registry
 	// Map configures the map page (its optional base map).
 	Map web.Config
@@ -113,6 +114,7 @@ func New(d Deps) *Server {
 	}
 	if d.Tiles == nil {
 		d.Tiles = tiles.NewRegistry()
+		d.Tiles.Add(sites.TileLayer)
 	}
 	pages, err := web.New(d.Map)
 	if err != nil {

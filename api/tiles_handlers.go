@@ -45,17 +45,19 @@ func tileCoords(c echo.Context) (z, x, y int, err error) {
 	return
 }
 
-// tileETag is the tile's entity tag: the layer's change state and the caller's area (two
-// callers of the same area share tiles, of different areas never do).
-func (s *Server) tileETag(c echo.Context, layer string) (string, error) {
-	state, err := s.Tiles.State(c.Request().Context(), s.Pool, layer)
+// tileETag is the tile's entity tag: a hash of the tile's change state (its layer's states in
+// the cells the tile meets, see tiles.Registry.State) and the caller's area (two callers of the
+// same area share tiles, of different areas never do). An edit in another township leaves it
+// as it was.
+func (s *Server) tileETag(c echo.Context, layer string, z, x, y int) (string, error) {
+	state, err := s.Tiles.State(c.Request().Context(), s.Pool, layer, z, x, y)
 	if err != nil {
 		return "", err
 	}
 	p := principal(c)
 	h := fnv.New64a()
-	h.Write([]byte(string(p.Role) + "|" + strings.Join(p.Scope, ",")))
-	return `W/"` + layer + "-" + state + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`, nil
+	h.Write([]byte(state + "|" + string(p.Role) + "|" + strings.Join(p.Scope, ",")))
+	return `W/"` + layer + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`, nil
 }
 
 // getTile answers a vector tile of a layer in the caller's area: 204 when empty, 304 when the
@@ -70,7 +72,7 @@ func (s *Server) getTile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	etag, err := s.tileETag(c, layer)
+	etag, err := s.tileETag(c, layer, z, x, y)
 	if err != nil {
 		return err
 	}

@@ -22,10 +22,12 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Client talks to one Sieve server. It is safe for concurrent use once configured; Login sets
@@ -341,10 +343,51 @@ func (c *Client) ImportPremises(ctx context.Context, contentType string, file io
 // (-1 when unknown; known, it lets the server stream to storage in one PUT). With an
 // idempotencyKey a retry answers the first record. created is false when the server already
 // had it (same key or same content).
+//
+// With an idempotencyKey and a file that can seek back (an *os.File, a *bytes.Reader), a send
+// whose connection broke before any answer came (the server or a proxy closed a kept-alive
+// connection just as it went out) is sent once more, from the start, with the same key: Go's
+// transport does not resend a streamed body itself, and the key makes the second send answer
+// the first record if the first did arrive.
 func (c *Client) UploadPhoto(ctx context.Context, name string, file io.Reader, size int64, idempotencyKey string) (m Medium, created bool, err error) {
+	seeker, _ := file.(io.Seeker)
+	var start int64
+	if seeker != nil && idempotencyKey != "" {
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			seeker = nil
+		}
+	} else {
+		seeker = nil
+	}
+	for attempt := 0; ; attempt++ {
+		m, created, err = c.uploadPhoto(ctx, name, file, size, idempotencyKey)
+		var ae *Error
+		if err == nil || seeker == nil || attempt > 0 || errors.As(err, &ae) || ctx.Err() != nil || !brokenConnection(err) {
+			return m, created, err
+		}
+		if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
+			return m, created, err
+		}
+	}
+}
+
+// brokenConnection reports whether err is a connection that broke under a request: reset,
+// closed or cut short before the answer (not a timeout, not a refused dial).
+func brokenConnection(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+func (c *Client) uploadPhoto(ctx context.Context, name string, file io.Reader, size int64, idempotencyKey string) (m Medium, created bool, err error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		err := func() error {
 			if size >= 0 {
 				if err := mw.WriteField("size", strconv.FormatInt(size, 10)); err != nil {
@@ -368,6 +411,7 @@ func (c *Client) UploadPhoto(ctx context.Context, name string, file io.Reader, s
 	}
 	resp, err := c.do(ctx, http.MethodPost, v1+"/media", b, &m)
 	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if the server answered early
+	<-done                              // the file is not read any more: it may be sought again
 	if err != nil {
 		return m, false, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -107,5 +108,56 @@ func TestUploadPhotoForm(t *testing.T) {
 	m, created, err := New(srv.URL, WithToken("sv_x")).UploadPhoto(context.Background(), "IMG_1.JPG", strings.NewReader("hello"), 5, "k-1")
 	if err != nil || !created || m.ID != 4 || m.Status != "received" {
 		t.Fatalf("UploadPhoto = %+v %v %v", m, created, err)
+	}
+}
+
+// TestUploadPhotoResendsOnBrokenConnection (issue 16): when the connection breaks under an upload
+// before any answer (the server closed it), a photo with an Idempotency-Key whose file can seek
+// back is sent once more, whole, with the same key; without a key, or from a stream that cannot
+// be replayed, the error comes back as it was.
+func TestUploadPhotoResendsOnBrokenConnection(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		calls = append(calls, r.Header.Get("Idempotency-Key"))
+		n := len(calls)
+		mu.Unlock()
+		if n%2 == 1 { // every other request: the connection breaks, no answer
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.Close()
+			return
+		}
+		if !strings.Contains(string(b), "hello") {
+			t.Errorf("resent body lacks the file: %q", b)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id":4,"kind":"photo","status":"received"}`)
+	}))
+	defer srv.Close()
+	sent := func() []string { // and starts the count again
+		mu.Lock()
+		defer mu.Unlock()
+		out := calls
+		calls = nil
+		return out
+	}
+	c := New(srv.URL, WithToken("sv_x"))
+	m, created, err := c.UploadPhoto(context.Background(), "IMG_1.JPG", strings.NewReader("hello"), 5, "k-1")
+	if got := sent(); err != nil || !created || m.ID != 4 || len(got) != 2 || got[0] != "k-1" || got[1] != "k-1" {
+		t.Fatalf("UploadPhoto = %+v %v %v after %q", m, created, err, got)
+	}
+	if _, _, err := c.UploadPhoto(context.Background(), "IMG_1.JPG", strings.NewReader("hello"), 5, ""); err == nil || len(sent()) != 1 {
+		t.Fatalf("without a key: %v, want the error after one send", err)
+	}
+	stream := io.MultiReader(strings.NewReader("hello")) // cannot seek
+	if _, _, err := c.UploadPhoto(context.Background(), "IMG_1.JPG", stream, 5, "k-2"); err == nil || len(sent()) != 1 {
+		t.Fatalf("from a stream: %v, want the error after one send", err)
 	}
 }

@@ -138,6 +138,9 @@ func cmdServe(ctx context.Context, _ []string, getenv func(string) string, stder
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", a.cfg.HTTP.Addr, err)
 	}
+	// A new connection has the idle timeout to start its first request, not the header
+	// timeout: clients' spare connections are not closed under them (api.FirstByteListener).
+	ln = api.FirstByteListener(ln, a.cfg.HTTP.IdleTimeout)
 	a.log.Info("serving", "addr", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
 
 	errc := make(chan error, 1)

@@ -46,6 +46,12 @@ func New(cfg Config) (*Store, error) {
 	}
 	tr.ResponseHeaderTimeout = 30 * time.Second
 	tr.MaxIdleConnsPerHost = 64
+	// MinIO closes a connection idle for 30 s (its idle and read-header timeouts; a spare
+	// connection the transport dialed and never used counts from its dial): the transport must
+	// drop it first, or a PUT sent on it just as MinIO closes it fails with a broken pipe, and a
+	// streamed upload cannot be replayed (issue 16: 2 of 4,000 photos in the load burst were
+	// refused 503 storage_unavailable so). minio-go's default is a minute.
+	tr.IdleConnTimeout = 20 * time.Second
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:    cfg.UseSSL,

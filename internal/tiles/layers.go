@@ -1,5 +1,11 @@
 package tiles
 
+import "time"
+
+// RoundTicks is how often the ETag of a layer showing the round in force changes without a
+// write: a round starting or ending is on the map within that time.
+const RoundTicks = time.Hour
+
 // currentRound is the round the map shows: the latest started city-wide round in force, else
 // the latest started round in force (rounds are read under the caller's policies).
 const currentRound = `(SELECT r.id FROM rounds r WHERE r.starts_at <= now() AND r.ends_at > now()
@@ -23,7 +29,7 @@ func defaultLayers() []Layer {
 		},
 		{
 			// Grid cells (网格) with the coverage of the current round, from zoom 9.
-			Name: "cells", MinZoom: 9, States: []string{"tiles_regions_state", "tiles_cells_state"},
+			Name: "cells", MinZoom: 9, States: []string{"tiles_regions_state"}, CellState: "cells", Ticks: RoundTicks,
 			Rows: func(a Area) string {
 				// Names and codes from zoom 12 only: a whole-city tile stays small.
 				return `SELECT c.id, CASE WHEN ` + a.Zoom + ` >= 12 THEN c.code END AS code,
@@ -43,7 +49,7 @@ func defaultLayers() []Layer {
 			// Premises (场所) from zoom 14, with their state in the current round: verified,
 			// flagged, visited (not yet verified), due (inspected in an earlier round only),
 			// never.
-			Name: "premises", MinZoom: 14, States: []string{"tiles_premises_state"},
+			Name: "premises", MinZoom: 14, States: []string{"tiles_regions_state"}, CellState: "premises", Ticks: RoundTicks,
 			Rows: func(a Area) string {
 				return `SELECT p.id, p.kind, p.name, p.cell_id,
 		CASE WHEN st.counted THEN 'verified' WHEN st.flagged THEN 'flagged' WHEN st.visited THEN 'visited'
@@ -61,7 +67,7 @@ func defaultLayers() []Layer {
 		},
 		{
 			// Drone image footprints (航拍影像覆盖范围), from zoom 12.
-			Name: "footprints", MinZoom: 12, States: []string{"tiles_footprints_state"},
+			Name: "footprints", MinZoom: 12, States: []string{"tiles_regions_state"}, CellState: "footprints",
 			Rows: func(a Area) string {
 				return `SELECT m.id, m.survey_id, to_char(m.taken_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS taken_at,
 		` + a.Geom("m.footprint") + ` AS geom

@@ -7,8 +7,11 @@
 //
 // A Registry holds the layers: regions, cells (with coverage properties), premises (from zoom
 // 14) and footprints, and any a later domain adds (Registry.Add: the sites layer with its own
-// change-state sequence). A layer's change state, read from sequences the writes advance
-// (migration 0023), makes the tile's ETag.
+// change-state sequence). A tile's change state makes its ETag: the layer's own per-cell state
+// summed over the cells the tile meets (tile_cell_states, migration 0033, touched by the
+// writes' statement triggers), so an edit in one township leaves the tiles elsewhere as they
+// were, plus the last values of the layer's global sequences (migration 0023) and, for layers
+// that read the clock, the current period.
 package tiles
 
 import (
@@ -19,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -56,8 +60,16 @@ type Layer struct {
 	Name string
 	// MinZoom is the first zoom with features (tiles above it are empty).
 	MinZoom int
-	// States are the sequences whose last values are the layer's change state (ETag).
+	// States are the sequences whose last values are part of every tile's change state (ETag):
+	// what changes the whole layer (tiles_regions_state: the tree of regions).
 	States []string
+	// CellState is the layer's name in tile_cell_states (migration 0033): the tile's change
+	// state also holds the sum and count of the states of the cells it meets. Empty: the
+	// layer has no per-cell state and only States count.
+	CellState string
+	// Ticks is set for a layer whose rows depend on the clock (the round in force, deadlines
+	// passing): the ETag also changes every Ticks. Zero: the rows depend on writes only.
+	Ticks time.Duration
 	// Rows returns a SELECT of the layer's rows in area: an id column, a geom column (built
 	// with area.Geom) and the properties; at most MaxFeatures are kept.
 	Rows func(area Area) string
@@ -66,13 +78,15 @@ type Layer struct {
 // Registry holds the layers by name.
 type Registry struct {
 	layers map[string]Layer
+	// Now is the clock of the layers' Ticks (time.Now; a test sets a fixed one).
+	Now func() time.Time
 }
 
 var layerName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 // NewRegistry returns the registry with Sieve's layers: regions, cells, premises, footprints.
 func NewRegistry() *Registry {
-	r := &Registry{layers: map[string]Layer{}}
+	r := &Registry{layers: map[string]Layer{}, Now: time.Now}
 	for _, l := range defaultLayers() {
 		r.Add(l)
 	}
@@ -85,9 +99,9 @@ func (r *Registry) Add(l Layer) {
 	if !layerName.MatchString(l.Name) || l.Rows == nil {
 		panic(fmt.Sprintf("tiles: bad layer %q", l.Name))
 	}
-	for _, s := range l.States {
-		if !layerName.MatchString(s) {
-			panic(fmt.Sprintf("tiles: bad state sequence %q of layer %q", s, l.Name))
+	for _, s := range append(append([]string(nil), l.States...), l.CellState) {
+		if s != "" && !layerName.MatchString(s) {
+			panic(fmt.Sprintf("tiles: bad state %q of layer %q", s, l.Name))
 		}
 	}
 	r.layers[l.Name] = l
@@ -121,33 +135,46 @@ func ValidTile(z, x, y int) bool {
 	return x < n && y < n
 }
 
-// State returns the change state of a layer: the last values of its sequences, joined. It
-// reads no policed table, so it needs no scoped transaction.
-func (r *Registry) State(ctx context.Context, q db.Querier, name string) (string, error) {
+// StateSQL is the query of the change state of one tile of layer l: parameters $1 z, $2 x,
+// $3 y; one text row. It reads no policed table (sequences, tile_cell_states and
+// region_shapes, whose read policies are true), so it needs no scoped transaction, and it
+// finds the tile's cells the way the tile does (sieve_cells_in over the tile's bounds), through
+// region_shapes' spatial index and tile_cell_states' key: no scan.
+func StateSQL(l Layer) string {
+	parts := []string{"'" + l.Name + "'"}
+	for _, s := range l.States {
+		parts = append(parts, "(SELECT last_value FROM "+pgx.Identifier{s}.Sanitize()+")::text")
+	}
+	if l.CellState != "" {
+		parts = append(parts, `(SELECT coalesce(sum(s.state), 0)::text || '-' || count(*) FROM tile_cell_states s
+	WHERE s.layer = '`+l.CellState+`' AND s.cell_id IN (SELECT k FROM sieve_cells_in(NULL, `+gis.TileBoundsWGS84(gis.TileEnvelope(1, 2, 3))+`) k))`)
+	} else {
+		// The parameters are typed even when no part uses them.
+		parts = append(parts, "left($1::int::text || $2::int::text || $3::int::text, 0)")
+	}
+	return "SELECT concat_ws('.', " + strings.Join(parts, ", ") + ")"
+}
+
+// State returns the change state of tile z/x/y of a layer: the last values of the layer's
+// sequences, the sum and count of its cells' states, and the clock's period for a layer with
+// Ticks. Two tiles of different areas have different states; an edit in one area changes the
+// state of the tiles meeting it only.
+func (r *Registry) State(ctx context.Context, q db.Querier, name string, z, x, y int) (string, error) {
 	l, err := r.Layer(name)
 	if err != nil {
 		return "", err
 	}
-	if len(l.States) == 0 {
-		return "0", nil
+	if !ValidTile(z, x, y) {
+		return "", apperr.ErrNotFound
 	}
-	parts := make([]string, len(l.States))
-	for i, s := range l.States {
-		parts[i] = "SELECT last_value FROM " + pgx.Identifier{s}.Sanitize()
+	var out string
+	if err := q.QueryRow(ctx, StateSQL(l), z, x, y).Scan(&out); err != nil {
+		return "", fmt.Errorf("tiles: state of %s %d/%d/%d: %w", name, z, x, y, err)
 	}
-	rows, err := q.Query(ctx, strings.Join(parts, " UNION ALL "))
-	if err != nil {
-		return "", fmt.Errorf("tiles: state of %s: %w", name, err)
+	if l.Ticks > 0 {
+		out += "." + strconv.FormatInt(r.Now().UnixNano()/int64(l.Ticks), 10)
 	}
-	vals, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return "", fmt.Errorf("tiles: state of %s: %w", name, err)
-	}
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		out[i] = strconv.FormatInt(v, 10)
-	}
-	return strings.Join(out, "."), nil
+	return out, nil
 }
 
 // TileSQL is the query of one tile of layer l: parameters $1 z, $2 x, $3 y; one bytea row

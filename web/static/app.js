@@ -1,6 +1,9 @@
 // The coordinators' map: cells coloured by share verified, outlines, premises from zoom 14,
 // drone footprints on demand; a click on a cell shows its numbers (GET /api/v1/coverage of the
-// cell), workers and never-inspected premises; the side panel ranks the children of the
+// cell), workers and never-inspected premises; suspected sites are points (outlines from zoom
+// 14) coloured by case status, and a click on one shows its name, status, classes, last action,
+// overdue flag and image thumbnails (GET /api/v1/sites/{id}, its actions and media); the side
+// panel ranks the children of the
 // current region by coverage; the chart draws the daily series. Every request carries the
 // bearer token of the login page; tiles get it through transformRequest.
 (function () {
@@ -27,7 +30,23 @@
     cells: {type: 'vector', tiles: [origin + '/tiles/cells/{z}/{x}/{y}.mvt'], minzoom: 9, maxzoom: 15},
     premises: {type: 'vector', tiles: [origin + '/tiles/premises/{z}/{x}/{y}.mvt'], minzoom: 14, maxzoom: 16},
     footprints: {type: 'vector', tiles: [origin + '/tiles/footprints/{z}/{x}/{y}.mvt'], minzoom: 12, maxzoom: 16},
+    sites: {type: 'vector', tiles: [origin + '/tiles/sites/{z}/{x}/{y}.mvt'], minzoom: 9, maxzoom: 16},
   };
+  // The case workflow's statuses, the five situations, the disposal actions and departments,
+  // as coordinators read them (DESIGN.md).
+  const siteStatus = {suspected: '疑似', verified_illegal: '查实违法', cleared: '已排除', under_disposal: '处置中',
+    rectified: '已整改', closed: '已结案'};
+  const siteStatusColour = {suspected: '#e31a1c', verified_illegal: '#800026', cleared: '#969696', under_disposal: '#fd8d3c',
+    rectified: '#41ab5d', closed: '#2171b5'};
+  const siteClass = {unlicensed: '无证无照或证照不全', beyond_licence: '超许可范围生产储存', non_chemical_producing: '非化工企业未经许可生产',
+    exited_producing: '已退出企业非法生产', affiliated_leased: '挂靠、租赁', factory_in_factory: '厂中厂', other: '其他违法违规行为'};
+  const siteAction = {suspend_rectify: '责令停产整顿', obtain_permits: '限期办理相关手续', verify_dismantled: '核实生产装置拆除',
+    suspend_production: '责令停产', dismantle_by_deadline: '限期拆除', seal_up: '查封非法生产装置', stop_production: '责令停止生产',
+    eliminate_hazards: '消除事故隐患', fine: '罚款', landlord_liability: '追究出租方责任', judicial_transfer: '移送司法机关',
+    public_accountability: '公开问责', credit_listing: '纳入信用惩戒'};
+  const department = {public_security: '公安', market_regulation: '市场监管', emergency_management: '应急管理',
+    ecology_environment: '生态环境', transport: '交通运输', township: '乡镇'};
+  const statusColourExpr = ['match', ['get', 'status']].concat(...Object.entries(siteStatusColour)).concat(['#e31a1c']);
   const layers = [{id: 'background', type: 'background', paint: {'background-color': '#eef1f4'}}];
   if (cfg.tiandituKey) {
     const t = (layer) => 'https://t0.tianditu.gov.cn/' + layer + '_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=' +
@@ -52,6 +71,11 @@
     {id: 'premises', type: 'circle', source: 'premises', 'source-layer': 'premises',
       paint: {'circle-radius': 3.5, 'circle-stroke-width': 0.5, 'circle-stroke-color': '#fff',
         'circle-color': ['match', ['get', 'status'], 'verified', '#1a9850', 'flagged', '#f46d43', 'visited', '#fee08b', 'due', '#7b2cbf', '#d73027']}},
+    {id: 'sites-outline', type: 'fill', source: 'sites', 'source-layer': 'sites', filter: ['==', ['geometry-type'], 'Polygon'],
+      paint: {'fill-color': statusColourExpr, 'fill-opacity': 0.45, 'fill-outline-color': '#000'}},
+    {id: 'sites-point', type: 'circle', source: 'sites', 'source-layer': 'sites', filter: ['==', ['geometry-type'], 'Point'],
+      paint: {'circle-radius': 6, 'circle-color': statusColourExpr, 'circle-stroke-color': ['case', ['get', 'overdue'], '#000', '#fff'],
+        'circle-stroke-width': ['case', ['get', 'overdue'], 2.5, 1]}},
     {id: 'region-labels', type: 'symbol', source: 'regions', 'source-layer': 'regions',
       layout: {'text-field': ['get', 'name'], 'text-size': ['match', ['get', 'level'], 'township', 15, 12], 'text-font': ['local'],
         'symbol-placement': 'point'},
@@ -112,6 +136,57 @@
       out.textContent = '新增任务 ' + r.added + ' 条，已有 ' + r.open + ' 条';
     } catch (e) { out.textContent = e.message; }
   });
+
+  // A thumbnail needs the bearer token: fetched as a blob and shown from an object URL.
+  async function imageURL(path) {
+    const res = await fetch(path, {headers: {'Authorization': 'Bearer ' + token}});
+    if (!res.ok) throw new Error(res.statusText);
+    return URL.createObjectURL(await res.blob());
+  }
+
+  async function showSite(id) {
+    const [site, actions, media] = await Promise.all([api('/api/v1/sites/' + id), api('/api/v1/sites/' + id + '/actions'),
+      api('/api/v1/sites/' + id + '/media')]);
+    const panel = document.getElementById('site-panel');
+    panel.hidden = false;
+    panel.dataset.ready = 'no';
+    panel.dataset.site = String(id);
+    document.getElementById('site-name').textContent = site.firmName || ('疑似点 #' + site.id);
+    const st = document.getElementById('site-status');
+    st.textContent = siteStatus[site.status] || site.status;
+    st.dataset.v = site.status;
+    st.style.color = siteStatusColour[site.status] || '';
+    document.getElementById('site-classes').textContent = site.classes.map((c) => siteClass[c] || c).join('、') || '—';
+    const items = actions.items || [];
+    const last = items.reduce((a, b) => (!a || b.createdAt > a.createdAt || (b.createdAt === a.createdAt && b.id > a.id) ? b : a), null);
+    const la = document.getElementById('site-last-action');
+    la.textContent = last ? (siteAction[last.action] || last.action) + '（' + (department[last.department] || last.department) +
+      '，期限 ' + new Date(last.deadline).toLocaleDateString('zh-CN') + (last.doneAt ? '，已完成' : '') + '）' : '尚无处置';
+    la.dataset.v = last ? last.action : '';
+    const od = document.getElementById('site-overdue');
+    od.textContent = site.overdueActions > 0 ? '逾期 ' + site.overdueActions + ' 项' : '无逾期';
+    od.dataset.v = String(site.overdueActions);
+    od.className = site.overdueActions > 0 ? 'overdue' : '';
+    const box = document.getElementById('site-media');
+    box.innerHTML = '';
+    const list = media.items || [];
+    document.getElementById('site-media-count').textContent = list.length ? '共 ' + list.length + ' 张' : '尚无影像';
+    await Promise.all(list.map(async (m) => {
+      if (!m.thumbnail) return;
+      const a = document.createElement('a');
+      a.target = '_blank';
+      a.title = (m.source === 'drone_survey' ? '航拍' : '现场照片') + (m.takenAt ? ' ' + new Date(m.takenAt).toLocaleString('zh-CN') : '');
+      const img = document.createElement('img');
+      img.alt = a.title;
+      try {
+        img.src = await imageURL(m.thumbnail);
+        a.href = m.detail ? await imageURL(m.detail) : img.src;
+      } catch (e) { img.alt = '缩略图不可用'; }
+      a.appendChild(img);
+      box.appendChild(a);
+    }));
+    panel.dataset.ready = 'yes';
+  }
 
   async function showRegion(id) {
     const rep = await api('/api/v1/coverage?region=' + id + (state.round ? '&round=' + state.round : ''));
@@ -206,9 +281,17 @@
     sessionStorage.removeItem('sieve.token');
     location.href = '/login';
   });
-  map.on('click', 'cells-fill', (ev) => { if (ev.features.length) showCell(ev.features[0].id); });
-  map.on('mouseenter', 'cells-fill', () => { map.getCanvas().style.cursor = 'pointer'; });
-  map.on('mouseleave', 'cells-fill', () => { map.getCanvas().style.cursor = ''; });
+  // A click on a site shows the site; elsewhere on a cell, the cell.
+  map.on('click', (ev) => {
+    const site = map.queryRenderedFeatures(ev.point, {layers: ['sites-point', 'sites-outline']});
+    if (site.length) { showSite(site[0].id); return; }
+    const cell = map.queryRenderedFeatures(ev.point, {layers: ['cells-fill']});
+    if (cell.length) showCell(cell[0].id);
+  });
+  ['cells-fill', 'sites-point', 'sites-outline'].forEach((l) => {
+    map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
+    map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
+  });
 
   (async function start() {
     const me = await api('/api/v1/me');

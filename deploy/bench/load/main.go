@@ -8,10 +8,9 @@
 //  2. login: C clients log in at once (argon2id at the production cost) and list their
 //     premises; prints the share answered and the share logged in, the login p50/p99.
 //  3. burst: the grid workers' end of day: W workers (default 2,000, C at a time), tokens
-//     issued beforehand, each reading /me, its regions and its premises (up to 3 pages) and
+//     issued beforehand, each syncing, reading /me, its regions and its premises (up to 3 pages) and
 //     posting P photos (default 2); the target is zero errors, with p50/p95/p99 by request.
-//     Phone sync (GET /api/v1/sync, issue 10) is not in the API yet: syncStep is the hook where
-//     it goes, and the burst prints that it was skipped.
+//     Each first syncs its phone (GET /api/v1/sync: the snapshot of its cells, then a delta).
 //
 // Bounded: every phase has a duration or a count, the whole run a time limit (-timeout), and
 // it removes its database and buckets at the end. Run it with deploy/bench/load/run.sh.
@@ -67,6 +66,7 @@ var (
 	photos    = flag.Int("photos", 2, "photos each worker posts in the burst")
 	nPremises = flag.Int("premises", 60000, "premises of the demo city")
 	timeLimit = flag.Duration("timeout", 15*time.Minute, "stop everything after this long")
+	logLevel  = flag.String("log", "warn", "the server's log level (its log goes to stderr)")
 	target    = flag.Float64("target", 0.5, "lists: unfiltered/region throughput to reach (0: report only)")
 )
 
@@ -397,18 +397,19 @@ func loginPhase(ctx context.Context, hc *http.Client, base string, ws []worker) 
 	return nil
 }
 
-// syncStep is where a worker's phone sync goes in the burst (GET /api/v1/sync?cursor=, issue
-// 10's change feed): a worker syncs first, then lists and posts. It is nil until the route
-// exists; set it to a function that pages /sync with w.token to include it.
-var syncStep func(ctx context.Context, c *client.Client, w worker) (int, error)
+// syncStep is a worker's phone sync at the end of the day (GET /api/v1/sync, issue 10's change
+// feed): the snapshot of its cells, every page, as a phone that syncs from nothing (timed as one
+// "sync", its items counted); the burst then asks for a delta from the cursor it got ("delta").
+func syncStep(ctx context.Context, c *client.Client, items *atomic.Int64) (cursor string, status int, err error) {
+	got, cursor, _, err := c.SyncAll(ctx, "")
+	items.Add(int64(len(got)))
+	return cursor, http.StatusOK, err
+}
 
 func burstPhase(ctx context.Context, hc *http.Client, base string, ws []worker) error {
-	fmt.Printf("== end-of-day burst: %d grid workers, %d at a time, each /me + regions + premises (≤3 pages) + %d photos\n",
+	fmt.Printf("== end-of-day burst: %d grid workers, %d at a time, each sync (snapshot + delta) + /me + regions + premises (≤3 pages) + %d photos\n",
 		len(ws), *clients, *photos)
-	if syncStep == nil {
-		fmt.Println("   (phone sync: not in the API yet, skipped; hook: syncStep)")
-	}
-	kinds := map[string]*stats{"sync": newStats(), "me": newStats(), "regions": newStats(), "premises": newStats(), "photo": newStats()}
+	kinds := map[string]*stats{"sync": newStats(), "delta": newStats(), "me": newStats(), "regions": newStats(), "premises": newStats(), "photo": newStats()}
 	timed := func(kind string, fn func() (int, error)) {
 		t := time.Now()
 		status, err := fn()
@@ -420,7 +421,7 @@ func burstPhase(ctx context.Context, hc *http.Client, base string, ws []worker) 
 	}
 	sem := make(chan struct{}, *clients)
 	var wg sync.WaitGroup
-	var resent atomic.Int64
+	var resent, synced atomic.Int64
 	t0 := time.Now()
 	for i, w := range ws {
 		sem <- struct{}{}
@@ -428,12 +429,20 @@ func burstPhase(ctx context.Context, hc *http.Client, base string, ws []worker) 
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			c := client.New(base, client.WithToken(w.token), client.WithHTTPClient(hc))
-			if syncStep != nil {
-				timed("sync", func() (int, error) { return syncStep(ctx, c, w) })
+			var cursor string
+			timed("sync", func() (status int, err error) {
+				cursor, status, err = syncStep(ctx, c, &synced)
+				return status, err
+			})
+			if cursor != "" {
+				timed("delta", func() (int, error) {
+					_, err := c.Sync(ctx, cursor)
+					return http.StatusOK, err
+				})
 			}
 			timed("me", func() (int, error) { return get(ctx, hc, base, "/api/v1/me", w.token) })
 			timed("regions", func() (int, error) { return get(ctx, hc, base, "/api/v1/regions?limit=50&geometry=false", w.token) })
-			cursor := ""
+			cursor = ""
 			for range 3 {
 				timed("premises", func() (int, error) {
 					fc, err := c.ListPremises(ctx, client.PremiseFilter{PageRequest: client.PageRequest{Limit: 50, Cursor: cursor}})
@@ -458,7 +467,9 @@ func burstPhase(ctx context.Context, hc *http.Client, base string, ws []worker) 
 						if !retry || attempt > 0 {
 							return http.StatusCreated, err
 						}
-						resent.Add(1)
+						if n := resent.Add(1); n <= 40 {
+							fmt.Printf("   resend %d: worker %d photo %d at +%s: %v\n", n, i, p, time.Since(t0).Round(time.Millisecond), err)
+						}
 						time.Sleep(time.Second)
 					}
 				})
@@ -468,12 +479,13 @@ func burstPhase(ctx context.Context, hc *http.Client, base string, ws []worker) 
 	wg.Wait()
 	el := time.Since(t0)
 	errs := 0
-	for _, k := range []string{"sync", "me", "regions", "premises", "photo"} {
+	for _, k := range []string{"sync", "delta", "me", "regions", "premises", "photo"} {
 		if s := kinds[k]; len(s.lat) > 0 {
 			fmt.Printf("%-9s %s\n", k, s)
 			errs += s.errors()
 		}
 	}
+	fmt.Printf("sync: %d items in the snapshots (%.0f per worker)\n", synced.Load(), float64(synced.Load())/float64(len(ws)))
 	fmt.Printf("burst done in %s (%.0f workers/min), %d errors; %d photos sent a second time (broken connection or 503)\n",
 		el.Round(time.Millisecond), float64(len(ws))/el.Minutes(), errs, resent.Load())
 	if errs > 0 {
@@ -529,7 +541,7 @@ func newStack(ctx context.Context) (*stack, error) {
 		return st, err
 	}
 	st.env = append(os.Environ(), "SIEVE_DB_URL="+st.appURL, "SIEVE_S3_BUCKET_MEDIA="+st.media,
-		"SIEVE_S3_BUCKET_DERIVED="+st.derived, "SIEVE_LOG_LEVEL=warn", "SIEVE_DB_MAX_CONNS=40")
+		"SIEVE_S3_BUCKET_DERIVED="+st.derived, "SIEVE_LOG_LEVEL="+*logLevel, "SIEVE_DB_MAX_CONNS=40")
 	return st, nil
 }
 

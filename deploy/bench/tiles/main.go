@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/deploy/bench/coverage/city"
+	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tiles"
 )
 
@@ -143,7 +144,9 @@ func run(args []string, out io.Writer) error {
 	}
 	// Tile sizes: every layer at every zoom from 0 to 16, the tile at the city's centre, under
 	// the 500 KB the map page can take.
-	for _, name := range tiles.NewRegistry().Names() {
+	all := tiles.NewRegistry()
+	all.Add(sites.TileLayer) // as api.New serves it
+	for _, name := range all.Names() {
 		biggest, at := 0, 0
 		for z := 0; z <= 16; z++ {
 			x, y := tileOf((city.MinLon+city.MaxLon)/2, (city.MinLat+city.MaxLat)/2, z)
