@@ -2,11 +2,10 @@ package reports
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai on machines without a zone database (distroless images)
 
-	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/ledgers"
 )
 
 // Shanghai is the campaign's time zone: deadlines fall at midnight there.
@@ -44,19 +43,14 @@ type Month struct {
 	Month time.Month
 }
 
-var errBadMonth = apperr.New(400, "invalid_month", "month must be YYYY-MM", "月份格式应为 YYYY-MM")
-
-// ParseMonth reads "YYYY-MM" (years 2000-2999).
+// ParseMonth reads "YYYY-MM" by the ledgers' one rule (ledgers.ParseMonth: the same months, the
+// same 400 invalid_month), so a month a ledger accepts is one a filing accepts.
 func ParseMonth(s string) (Month, error) {
-	if len(s) != 7 || s[4] != '-' {
-		return Month{}, errBadMonth
+	start, _, err := ledgers.ParseMonth(s)
+	if err != nil {
+		return Month{}, err
 	}
-	y, err1 := strconv.Atoi(s[:4])
-	m, err2 := strconv.Atoi(s[5:])
-	if err1 != nil || err2 != nil || y < 2000 || y > 2999 || m < 1 || m > 12 {
-		return Month{}, errBadMonth
-	}
-	return Month{Year: y, Month: time.Month(m)}, nil
+	return Month{Year: start.Year(), Month: start.Month()}, nil
 }
 
 // String is "YYYY-MM".

@@ -28,10 +28,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/bits"
 	mrand "math/rand/v2"
-	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -41,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/deploy/bench/benchstack"
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
@@ -70,7 +69,7 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("SIEVE_DB_URL is not set (use deploy/bench/phash/run.sh)")
 	}
 	ctx := context.Background()
-	pool, drop, err := scratch(ctx, base, *keep)
+	pool, drop, err := benchstack.Scratch(ctx, base, "phash_", *keep)
 	if err != nil {
 		return err
 	}
@@ -146,46 +145,6 @@ func makeHashes(rng *mrand.Rand, n int, queries []uint64) []uint64 {
 		}
 	}
 	return hs
-}
-
-// scratch creates a migrated database from sieve_template and returns a pool on it.
-func scratch(ctx context.Context, base string, keep bool) (*pgxpool.Pool, func(), error) {
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return nil, nil, err
-	}
-	name := fmt.Sprintf("sieve_bench_phash_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE sieve_template"); err != nil {
-		admin.Close(ctx)
-		return nil, nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		admin.Close(ctx)
-		return nil, nil, err
-	}
-	u.Path = "/" + name
-	pool, err := db.Open(ctx, u.String(), 4)
-	drop := func() {
-		if pool != nil {
-			pool.Close()
-		}
-		if keep {
-			fmt.Fprintln(os.Stderr, "kept database", name)
-		} else {
-			_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		}
-		admin.Close(context.Background())
-	}
-	if err != nil {
-		drop()
-		return nil, nil, err
-	}
-	if _, err := db.Migrate(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		drop()
-		return nil, nil, err
-	}
-	return pool, drop, nil
 }
 
 // load stores one photo per hash (COPY through a temporary table, as the system, one bulk change), indexes them as the

@@ -25,9 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"sort"
 	"time"
@@ -35,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/deploy/bench/benchstack"
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/media"
@@ -67,7 +66,7 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("SIEVE_DB_URL is not set (use deploy/bench/premises/run.sh)")
 	}
 	ctx := context.Background()
-	pool, drop, err := scratch(ctx, base, *keep)
+	pool, drop, err := benchstack.Scratch(ctx, base, "", *keep)
 	if err != nil {
 		return err
 	}
@@ -110,42 +109,6 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("ratio %.2f misses the target of %.2f", ratio, *target)
 	}
 	return nil
-}
-
-// scratch creates a migrated database from sieve_template and returns a pool on it.
-func scratch(ctx context.Context, base string, keep bool) (*pgxpool.Pool, func(), error) {
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return nil, nil, err
-	}
-	name := fmt.Sprintf("sieve_bench_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE sieve_template"); err != nil {
-		admin.Close(ctx)
-		return nil, nil, err
-	}
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	pool, err := db.Open(ctx, u.String(), 4)
-	drop := func() {
-		if pool != nil {
-			pool.Close()
-		}
-		if keep {
-			fmt.Fprintln(os.Stderr, "kept database", name)
-			return
-		}
-		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		admin.Close(context.Background())
-	}
-	if err != nil {
-		drop()
-		return nil, nil, err
-	}
-	if _, err := db.Migrate(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		drop()
-		return nil, nil, err
-	}
-	return pool, drop, nil
 }
 
 // makeCells makes a city, a township and a village covering the box and splits the village
