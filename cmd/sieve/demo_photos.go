@@ -70,15 +70,26 @@ type photoVisit struct {
 func photos(ctx context.Context, pool *pgxpool.Pool, svc *media.Service, ins *inspections.Service, n int) (int, error) {
 	var visits []photoVisit
 	err := db.AsSystem(ctx, pool, "demo", func(tx pgx.Tx) error {
-		const pick = `SELECT i.id::text, i.inspector_id, u.username,
-				coalesce((SELECT array_agg(a.cell_path::text ORDER BY a.cell_id) FROM cell_assignments a WHERE a.user_id = u.id), '{}'),
-				i.visited_at, ST_X(coalesce(i.device_point, p.geom)), ST_Y(coalesce(i.device_point, p.geom)),
-				CASE i.outcome WHEN 'suspected' THEN 3 ELSE 1 + abs(hashtext(i.id::text)) % 2 END
-			FROM inspections i JOIN premises p ON p.id = i.premise_id JOIN users u ON u.id = i.inspector_id
-			WHERE i.outcome IN ('clear', 'suspected')
-			  AND NOT EXISTS (SELECT 1 FROM inspection_media im WHERE im.inspection_id = i.id)
-			ORDER BY u.username = 'dqw01' DESC, md5(i.id::text) LIMIT $1`
-		rows, err := tx.Query(ctx, pick, n)
+		// The re-user's first visits come first, so that a sample filled by dqw01's visits
+		// still holds one photo re-user (markReuse): the other grid worker with the most visits
+		// to photograph, demoReuses+1 of them.
+		const pick = `WITH cand AS (
+				SELECT i.id, i.inspector_id, u.username, i.visited_at, i.outcome, coalesce(i.device_point, p.geom) AS fix,
+				  row_number() OVER (PARTITION BY i.inspector_id ORDER BY md5(i.id::text)) AS nth
+				FROM inspections i JOIN premises p ON p.id = i.premise_id JOIN users u ON u.id = i.inspector_id
+				WHERE i.outcome IN ('clear', 'suspected')
+				  AND NOT EXISTS (SELECT 1 FROM inspection_media im WHERE im.inspection_id = i.id)),
+			reuser AS (
+				SELECT inspector_id FROM cand WHERE username <> 'dqw01'
+				GROUP BY inspector_id ORDER BY count(*) DESC, inspector_id LIMIT 1)
+			SELECT c.id::text, c.inspector_id, c.username,
+				coalesce((SELECT array_agg(a.cell_path::text ORDER BY a.cell_id) FROM cell_assignments a WHERE a.user_id = c.inspector_id), '{}'),
+				c.visited_at, ST_X(c.fix), ST_Y(c.fix),
+				CASE c.outcome WHEN 'suspected' THEN 3 ELSE 1 + abs(hashtext(c.id::text)) % 2 END
+			FROM cand c
+			ORDER BY (c.inspector_id IN (SELECT inspector_id FROM reuser) AND c.nth <= $2) DESC,
+			  c.username = 'dqw01' DESC, md5(c.id::text) LIMIT $1`
+		rows, err := tx.Query(ctx, pick, n, demoReuses+1)
 		if err != nil {
 			return err
 		}
