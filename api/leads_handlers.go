@@ -25,9 +25,14 @@ func (s *Server) leadFound(id int64) found {
 var errNoLeadFile = apperr.New(http.StatusBadRequest, "file_required", "the multipart body holds no file part",
 	"请求中没有文件（multipart 的 file 部分）")
 
+// leadsBody gives POST /leads/import the leads' own body limit (the largest file of any kind,
+// SIEVE_LEADS_MAX_BYTES / SIEVE_TRACKS_MAX_BYTES, and room for a multipart envelope) instead of
+// the upload limit: the file streams through the import, so memory does not grow with it.
+func leadsBody(s *Server, key string) { s.limits[key] = s.Leads.MaxBytes() + 1<<20 }
+
 // importLeads reads one file of leads (?kind=): a CSV as the raw body, or the first file part of
-// a multipart/form-data body. Good rows become leads, each bad one is reported by its line; the
-// same file again adds nothing.
+// a multipart/form-data body, streamed into the import (never held whole). Good rows become
+// leads, each bad one is reported by its line; the same file again adds nothing.
 func (s *Server) importLeads(c echo.Context) error {
 	kind, err := queryOneOf(c, "kind", s.Leads.Kinds()...)
 	if err != nil {
@@ -36,7 +41,7 @@ func (s *Server) importLeads(c echo.Context) error {
 	if kind == "" {
 		return invalidParam("kind", "one of the lead kinds", "应为线索类型之一")
 	}
-	var data []byte
+	var body io.Reader
 	name := c.QueryParam("name")
 	switch ct := contentType(c); ct {
 	case "multipart/form-data":
@@ -45,40 +50,33 @@ func (s *Server) importLeads(c echo.Context) error {
 		if err != nil {
 			return apperr.ErrBadRequest.Wrap(err)
 		}
-		for data == nil {
+		for body == nil {
 			part, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {
 				return errNoLeadFile
 			}
 			if err != nil {
-				return apperr.ErrBadRequest.Wrap(err)
+				return uploadError(err)
 			}
 			if part.FileName() == "" && part.FormName() != "file" {
 				continue
 			}
-			if data, err = io.ReadAll(part); err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					return err
-				}
-				return apperr.ErrBadRequest.Wrap(err)
-			}
+			body = part
 			if name == "" {
 				name = filepath.Base(part.FileName())
 			}
 		}
-		if len(data) == 0 {
-			return apperr.New(http.StatusBadRequest, "empty_body", "request body is empty", "请求内容为空")
-		}
 	case "", "text/csv", "application/csv", "text/plain", "application/vnd.ms-excel", echo.MIMEOctetStream:
-		if data, err = readUpload(c); err != nil {
-			return err
-		}
+		body = c.Request().Body
 	default:
 		return apperr.ErrUnsupportedMedia
 	}
+	upload, err := streamUpload(body)
+	if err != nil {
+		return err
+	}
 	rep, err := write(s, c, func(ctx context.Context, tx pgx.Tx) (leads.ImportReport, error) {
-		return s.Leads.Import(ctx, tx, kind, name, data, principal(c).UserID)
+		return s.Leads.Import(ctx, tx, kind, name, upload, principal(c).UserID)
 	})
 	if err != nil {
 		return err

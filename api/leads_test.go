@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,6 +317,89 @@ func TestLeadImportPowerUsers(t *testing.T) {
 	if status != http.StatusUnprocessableEntity || !strings.Contains(body, "用电类别") || !strings.Contains(body, "月份") ||
 		!strings.Contains(body, "用电量") {
 		t.Fatalf("missing columns: %d %s", status, body)
+	}
+}
+
+// repeated is a body of head then line again and again up to n bytes, made as it is read (the
+// test holds none of it).
+type repeated struct {
+	head, line string
+	n, off     int64
+}
+
+func (r *repeated) Read(p []byte) (int, error) {
+	if r.off >= r.n {
+		return 0, io.EOF
+	}
+	k := 0
+	for k < len(p) && r.off < r.n {
+		var src string
+		var at int64
+		if r.off < int64(len(r.head)) {
+			src, at = r.head, r.off
+		} else {
+			src, at = r.line, (r.off-int64(len(r.head)))%int64(len(r.line))
+		}
+		c := copy(p[k:], src[at:])
+		c = int(min(int64(c), r.n-r.off))
+		k += c
+		r.off += int64(c)
+	}
+	return k, nil
+}
+
+// TestLeadImportStreams: the import reads the body as a stream. A chunked body (no
+// Content-Length to refuse it by) that grows past the leads' size limit is refused with 413
+// file_too_large once the reading passes it, and nothing of its rows is kept; a body of white
+// space is 400 empty_body; a GBK file whose first Chinese character comes 1 MB into the file
+// is read as GBK.
+func TestLeadImportStreams(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	coord := h.token(w.users["coord"])
+	limit := h.srv.Leads.Config().MaxBytes
+	post := func(body io.Reader) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, h.url+v1+"/leads/import?kind="+leads.KindPowerUser, body)
+		req.ContentLength = -1 // chunked: the limit is found while reading
+		req.Header.Set("Authorization", "Bearer "+coord)
+		req.Header.Set("Content-Type", "text/csv")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	big := &repeated{head: powerHeader + "\n", line: "D004,某塑料制品厂,火龙村三组,113.46,34.12,动力电,2024-02,820\n", n: limit + 4<<20}
+	status, body := post(big)
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, `"file_too_large"`) {
+		t.Fatalf("a chunked body past the limit: %d %s", status, body)
+	}
+	_, b := h.as(coord, http.MethodGet, v1+"/leads?kind=power_user", "")
+	var none struct{ Items []leads.Lead }
+	if mustJSON(t, b, &none); len(none.Items) != 0 {
+		t.Fatalf("leads of the refused file: %s", b)
+	}
+	if status, body := post(strings.NewReader(" \r\n\t\n")); status != http.StatusBadRequest || !strings.Contains(body, `"empty_body"`) {
+		t.Fatalf("blank body: %d %s", status, body)
+	}
+	// The first non-ASCII byte 1 MB into the file: an English header and accounts of ASCII
+	// names first, then 动力电.
+	var f bytes.Buffer
+	f.WriteString("account,name,address,lon,lat,tariff,month,kwh\n")
+	for i := 0; f.Len() < 1<<20; i++ {
+		fmt.Fprintf(&f, "X%06d,Zhang,Village,113.44,34.15,residential,2024-01,100\n", i)
+	}
+	f.Write(gbk(t, "D004,某塑料制品厂,火龙村三组,113.46,34.12,动力电,2024-01,800\nD004,某塑料制品厂,火龙村三组,113.46,34.12,动力电,2024-02,820\n"))
+	status, rep, body := h.importLeads(coord, leads.KindPowerUser, f.Bytes())
+	if status != http.StatusCreated || rep.Encoding != leads.EncGB18030 || rep.Created != 1 || rep.Refused != 0 {
+		t.Fatalf("GBK far in: %d %s", status, body[:min(len(body), 600)])
+	}
+	_, b = h.as(coord, http.MethodGet, v1+"/leads/"+strconv.FormatInt(rep.LeadIDs[0], 10), "")
+	if !strings.Contains(b, "某塑料制品厂") {
+		t.Fatalf("the lead's name is not read as GBK: %s", b)
 	}
 }
 

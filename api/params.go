@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -227,6 +228,45 @@ func readUpload(c echo.Context) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// streamUpload is readUpload for a file that is read as a stream instead of held: it answers
+// 400 empty_body at once when the body's first bytes are blank, and the stream it returns
+// turns a failed read into what readUpload answers (413 past the route's limit, 400 for a
+// broken connection).
+func streamUpload(body io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(body, 64<<10)
+	head, err := br.Peek(64)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, uploadError(err)
+	}
+	if len(bytes.TrimSpace(head)) == 0 {
+		return nil, apperr.New(http.StatusBadRequest, "empty_body", "request body is empty", "请求内容为空")
+	}
+	return readerFunc(func(p []byte) (int, error) {
+		n, err := br.Read(p)
+		if err != nil && !errors.Is(err, io.EOF) {
+			err = uploadError(err)
+		}
+		return n, err
+	}), nil
+}
+
+// uploadError is what a failed read of an upload answers: *http.MaxBytesError as it is (the
+// error handler's 413), anything else 400.
+func uploadError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	return apperr.ErrBadRequest.Wrap(err)
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // multipartReader reads a multipart/form-data body through a large pooled buffer: the standard
 // reader's own 4 KB buffer would move a photo in a thousand small reads, each a system call

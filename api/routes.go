@@ -135,7 +135,7 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, v1+"/exports/:id", accounts.PermManageLedgers, s.getExport)
 
 	// Leads from data: market entities, power users (issue 14, leads_handlers.go).
-	s.route(http.MethodPost, v1+"/leads/import", accounts.PermManageLeads, s.importLeads, takesFiles)
+	s.route(http.MethodPost, v1+"/leads/import", accounts.PermManageLeads, s.importLeads, leadsBody)
 	s.route(http.MethodGet, v1+"/leads", accounts.PermRead, s.listLeads)
 	s.route(http.MethodGet, v1+"/leads/hit-rates", accounts.PermRead, s.leadHitRates)
 	s.route(http.MethodGet, v1+"/leads/:id", accounts.PermRead, s.getLead)

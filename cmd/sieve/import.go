@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,7 +66,18 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		(what != "regions" && what != "premises" && what != "exited" && what != "leads") || (what == "leads") != (*kind != "") {
 		return usageError(importUsage)
 	}
-	data, err := os.ReadFile(fs.Arg(0))
+	// Leads stream from the file (a track file may be far larger than memory); the rest is read whole.
+	var data []byte
+	var file *os.File
+	var err error
+	if what == "leads" {
+		file, err = os.Open(fs.Arg(0))
+		if err == nil {
+			defer file.Close()
+		}
+	} else {
+		data, err = os.ReadFile(fs.Arg(0))
+	}
 	if err != nil {
 		return err
 	}
@@ -115,7 +127,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	case "leads":
 		ls := a.leadsService(a.sitesService())
 		err = db.AsSystem(ctx, a.pool, "import", func(tx pgx.Tx) error {
-			rep, err := ls.Import(ctx, tx, *kind, filepath.Base(fs.Arg(0)), data, 0)
+			rep, err := ls.Import(ctx, tx, *kind, filepath.Base(fs.Arg(0)), bufio.NewReaderSize(file, 256<<10), 0)
 			report = rep
 			return err
 		})

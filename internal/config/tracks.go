@@ -20,6 +20,7 @@ func (r *reader) tracks(t *tracks.Config) {
 	r.int("SIEVE_TRACKS_MIN_STOPS", &t.MinStops)
 	r.float("SIEVE_TRACKS_EXCLUDE_RADIUS_M", &t.ExcludeRadiusM)
 	r.float("SIEVE_TRACKS_KEY_GRID_M", &t.KeyGridM)
+	r.bytes("SIEVE_TRACKS_MAX_BYTES", &t.MaxBytes)
 	if v := r.getenv("SIEVE_TRACKS_ZONE"); v != "" {
 		loc, err := time.LoadLocation(v)
 		if err != nil {
@@ -41,6 +42,6 @@ func validateTracks(t tracks.Config, bad func(name, format string, a ...any)) {
 // tracksString prints the rules for the start-up log.
 func tracksString(t tracks.Config) string {
 	return fmt.Sprintf("tracks.stay_radius_m=%g tracks.stay_min=%s tracks.cluster_m=%g tracks.min_stops=%d "+
-		"tracks.exclude_radius_m=%g tracks.key_grid_m=%g tracks.zone=%s ",
-		t.StayRadiusM, t.StayMin, t.ClusterM, t.MinStops, t.ExcludeRadiusM, t.KeyGridM, t.Zone)
+		"tracks.exclude_radius_m=%g tracks.key_grid_m=%g tracks.zone=%s tracks.max_bytes=%d ",
+		t.StayRadiusM, t.StayMin, t.ClusterM, t.MinStops, t.ExcludeRadiusM, t.KeyGridM, t.Zone, t.MaxBytes)
 }

@@ -17,7 +17,7 @@ func TestTracksValues(t *testing.T) {
 	}
 	d := tracks.DefaultConfig()
 	if c.Tracks.StayRadiusM != 200 || c.Tracks.StayMin != 20*time.Minute || !slices.Equal(c.Tracks.ExcludeTags, d.ExcludeTags) ||
-		c.Tracks.Zone.String() != "Asia/Shanghai" || !strings.Contains(c.String(), "tracks.stay_radius_m=200 ") {
+		c.Tracks.Zone.String() != "Asia/Shanghai" || c.Tracks.MaxBytes != 1<<30 || !strings.Contains(c.String(), "tracks.stay_radius_m=200 ") {
 		t.Fatalf("defaults: %+v", c.Tracks)
 	}
 	c, err = Load(env(map[string]string{
@@ -28,6 +28,7 @@ func TestTracksValues(t *testing.T) {
 		"SIEVE_TRACKS_EXCLUDE_RADIUS_M": "250",
 		"SIEVE_TRACKS_KEY_GRID_M":       "200",
 		"SIEVE_TRACKS_ZONE":             "Asia/Urumqi",
+		"SIEVE_TRACKS_MAX_BYTES":        "2GB",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +36,7 @@ func TestTracksValues(t *testing.T) {
 	got := c.Tracks
 	if got.StayRadiusM != 150 || got.StayMin != 30*time.Minute || got.ClusterM != 300 || got.MinStops != 3 ||
 		got.ExcludeRadiusM != 250 ||
-		got.KeyGridM != 200 || got.Zone.String() != "Asia/Urumqi" {
+		got.KeyGridM != 200 || got.Zone.String() != "Asia/Urumqi" || got.MaxBytes != 2<<30 {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -51,6 +52,8 @@ func TestTracksErrorsNameTheVariable(t *testing.T) {
 		{"SIEVE_TRACKS_EXCLUDE_RADIUS_M", "-1"},
 		{"SIEVE_TRACKS_KEY_GRID_M", "150"}, // over 150/√2
 		{"SIEVE_TRACKS_ZONE", "Mars/Olympus"},
+		{"SIEVE_TRACKS_MAX_BYTES", "100"},
+		{"SIEVE_TRACKS_MAX_BYTES", "lots"},
 	} {
 		_, err := Load(env(map[string]string{tt.key: tt.val}))
 		if err == nil || !strings.Contains(err.Error(), tt.key) {

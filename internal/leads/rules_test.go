@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
-
 	"github.com/sieve-city/sieve/internal/apperr"
 )
 
@@ -38,25 +36,6 @@ func TestSurge(t *testing.T) {
 		if ok != c.ok || (ok && (m != c.s[c.month].Month || med != c.median)) {
 			t.Errorf("%s: Surge = month %d median %g ok %v, want month %d median %g ok %v", c.name, m, med, ok,
 				c.s[c.month].Month, c.median, c.ok)
-		}
-	}
-}
-
-func TestDecode(t *testing.T) {
-	gbk, _ := simplifiedchinese.GBK.NewEncoder().String("企业名称,地址\n某化工厂,火龙镇\n")
-	for _, c := range []struct {
-		name, in, enc string
-		ok            bool
-	}{
-		{"utf-8", "企业名称,地址\n", EncUTF8, true},
-		{"utf-8 with BOM", "\ufeff企业名称,地址\n", EncUTF8BOM, true},
-		{"GBK", gbk, EncGB18030, true},
-		{"binary", "\xff\xfe\x00\x81\x30", "", false},
-		{"a BOM before GBK", "\ufeff" + gbk, "", false},
-	} {
-		out, enc, err := Decode([]byte(c.in))
-		if (err == nil) != c.ok || enc != c.enc || (c.ok && !strings.Contains(string(out), "企业名称")) {
-			t.Errorf("%s: Decode = %q %q %v", c.name, out, enc, err)
 		}
 	}
 }
@@ -112,16 +91,17 @@ func TestMissingColumns(t *testing.T) {
 	}
 }
 
-// TestImportRefusesBeforeReading: an unknown kind and a file over MaxBytes are refused before
-// anything is read or written (no transaction is needed to refuse them).
-func TestImportRefusesBeforeReading(t *testing.T) {
+// TestImportRefusesBeforeWriting: an unknown kind is refused before anything is read, a file
+// over MaxBytes as soon as the reading passes the limit, before anything is written (no
+// transaction is needed to refuse them).
+func TestImportRefusesBeforeWriting(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxBytes = 16
 	s := NewService(cfg, nil, nil, PowerUsers{Config: cfg.Power})
-	if _, err := s.Import(context.Background(), nil, "horoscope", "", []byte("x"), 0); err == nil || !strings.Contains(err.Error(), "invalid_kind") {
+	if _, err := s.Import(context.Background(), nil, "horoscope", "", strings.NewReader("x"), 0); err == nil || !strings.Contains(err.Error(), "invalid_kind") {
 		t.Errorf("unknown kind: %v", err)
 	}
-	_, err := s.Import(context.Background(), nil, KindPowerUser, "", []byte(strings.Repeat("户号,户名\n", 4)), 0)
+	_, err := s.Import(context.Background(), nil, KindPowerUser, "", strings.NewReader(strings.Repeat("户号,户名\n", 4)), 0)
 	if e, ok := apperr.As(err); !ok || e.Status != 413 || e.Code != "file_too_large" {
 		t.Errorf("a file over the limit: %v, want 413 file_too_large", err)
 	}

@@ -1,13 +1,14 @@
 package leads
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"math"
 	"net/http"
 	"sort"
@@ -74,8 +75,36 @@ func (s *Service) errKind(kind string) error {
 		strings.Join(s.kinds, ", "))
 }
 
-// Import reads one file of kind (raw bytes: UTF-8 with or without BOM, or GBK/GB18030) through
-// its source and makes leads of what it finds, in tx as the caller (by; 0 for a tool):
+// MaxBytes is the largest file the service takes of any kind (the API's body limit for the
+// import route).
+func (s *Service) MaxBytes() int64 {
+	var m int64
+	for _, src := range s.sources {
+		m = max(m, s.maxBytes(src))
+	}
+	return min(m, math.MaxInt64-1<<20) // the API adds room for a multipart envelope
+}
+
+// maxBytes is the size limit of src's files: its own when it is Limited, else Config.MaxBytes;
+// 0 or less is none (tools and benchmarks).
+func (s *Service) maxBytes(src Source) int64 {
+	m := s.cfg.MaxBytes
+	if l, ok := src.(Limited); ok && l.MaxBytes() > 0 {
+		m = l.MaxBytes()
+	}
+	if m <= 0 {
+		return math.MaxInt64
+	}
+	return m
+}
+
+// Import reads one file of kind as a stream (raw bytes: UTF-8 with or without BOM, or
+// GBK/GB18030, detected as it goes, see Text) through its source and makes leads of what it
+// finds, in tx as the caller (by; 0 for a tool). Memory does not grow with the file: the body is
+// hashed, decoded and read by the source on the way through, never held (what a source keeps
+// of it is its own rule). A body that fails — past the kind's size limit (413 file_too_large),
+// an encoding error, a read error of the caller's — fails the import, and the caller's
+// transaction takes nothing of it.
 //
 //   - the same file again (by SHA-256) adds nothing and answers AlreadyImported;
 //   - every bad row is in the report's Errors with its line, code and zh-CN reason; the good
@@ -89,33 +118,39 @@ func (s *Service) errKind(kind string) error {
 //     grid worker, due VerifyWithin from now.
 //
 // The leads and tasks are one bulk change (one summary audit entry).
-func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, data []byte, by int64) (ImportReport, error) {
+func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, body io.Reader, by int64) (ImportReport, error) {
 	src, ok := s.sources[kind]
 	if !ok {
 		return ImportReport{}, s.errKind(kind)
 	}
-	if s.cfg.MaxBytes > 0 && int64(len(data)) > s.cfg.MaxBytes {
-		return ImportReport{}, errTooBig
-	}
-	sum := sha256.Sum256(data)
-	rep := ImportReport{Kind: kind, SHA256: hex.EncodeToString(sum[:]), Errors: []LineIssue{}, LeadIDs: []int64{}}
-	text, enc, err := Decode(data)
-	if err != nil {
-		return rep, err
-	}
-	rep.Encoding = enc
-	if len(bytes.TrimSpace(text)) == 0 {
-		return rep, apperr.Invalidf("empty_file", "文件为空", "the file is empty")
-	}
+	rep := ImportReport{Kind: kind, Errors: []LineIssue{}, LeadIDs: []int64{}}
+	hash := sha256.New()
+	text := NewText(&capped{r: body, left: s.maxBytes(src), h: hash})
 	if len([]rune(fileName)) > 300 {
 		fileName = string([]rune(fileName)[:300])
 	}
+	cands, bad, err := src.Import(ctx, tx, Input{Name: fileName, Body: text})
+	if err == nil { // the source may stop before the end: the hash is the whole file's
+		_, err = io.Copy(io.Discard, text)
+	}
+	rep.Encoding = text.Encoding()
+	switch {
+	case text.Err() != nil: // the body's failure, not the source's making
+		return rep, text.Err()
+	case text.Blank():
+		return rep, apperr.Invalidf("empty_file", "文件为空", "the file is empty")
+	case err != nil:
+		return rep, err
+	}
+	rep.SHA256 = hex.EncodeToString(hash.Sum(nil))
 	// The import record lies in the importer's area (a coordinator's one scope path; NULL for
-	// the city office and tools, whom sieve_in_scope lets see it).
+	// the city office and tools, whom sieve_in_scope lets see it). It is claimed once the file
+	// is read (its hash is known only then); what the source staged is temporary and goes with
+	// the transaction.
 	const claim = `INSERT INTO lead_imports (kind, file_name, sha256, encoding, created_by, region_path)
 		VALUES ($1, $2, $3, $4, nullif($5::bigint, 0), CASE WHEN NOT sieve_unrestricted() THEN (sieve_scope())[1] END)
 		ON CONFLICT (kind, sha256) DO NOTHING RETURNING id`
-	err = tx.QueryRow(ctx, claim, kind, fileName, rep.SHA256, enc, by).Scan(&rep.ImportID)
+	err = tx.QueryRow(ctx, claim, kind, fileName, rep.SHA256, rep.Encoding, by).Scan(&rep.ImportID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		rep.AlreadyImported = true
 		// The earlier import's id, when the caller may see it (another area's stays hidden).
@@ -127,10 +162,6 @@ func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, 
 	}
 	if err != nil {
 		return rep, fmt.Errorf("leads: import: %w", db.MapError(err))
-	}
-	cands, bad, err := src.Import(ctx, tx, Input{Name: fileName, SHA256: rep.SHA256, Body: bytes.NewReader(text)})
-	if err != nil {
-		return rep, err
 	}
 	for _, b := range bad {
 		rep.Errors = append(rep.Errors, LineIssue{Line: b.Line, Code: b.Code, Message: b.Message})
@@ -174,6 +205,34 @@ func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, 
 		return rep, fmt.Errorf("leads: import: %w", err)
 	}
 	return rep, nil
+}
+
+// capped reads a file up to its size limit, hashing it: a byte past the limit fails the read
+// with errTooBig.
+type capped struct {
+	r    io.Reader
+	left int64 // bytes still allowed
+	h    hash.Hash
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One byte more tells a file of exactly the limit from a larger one.
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n > 0 {
+			return 0, errTooBig
+		} else if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	c.h.Write(p[:n])
+	return n, err
 }
 
 // lineOf is the line a source put in a candidate's Detail (0 when none).

@@ -93,7 +93,7 @@ func (p *place) importPower(t *testing.T, csv string) leads.ImportReport {
 	var rep leads.ImportReport
 	err := db.InScope(context.Background(), p.pool, p.coordinator(), func(tx pgx.Tx) error {
 		var err error
-		rep, err = p.svc.Import(context.Background(), tx, leads.KindPowerUser, "power.csv", []byte(csv), 0)
+		rep, err = p.svc.Import(context.Background(), tx, leads.KindPowerUser, "power.csv", strings.NewReader(csv), 0)
 		return err
 	})
 	if err != nil {

@@ -32,11 +32,18 @@ type LineError struct {
 	Code, Message string
 }
 
-// Input is one uploaded file, already decoded to UTF-8 (the leads package detects UTF-8/GBK).
+// Input is one uploaded file as a stream, already decoded to UTF-8 (the leads package detects
+// UTF-8/GBK as it reads, see Text). A source reads it once, front to back, and should not keep
+// more of it than its rule needs: the file may be far larger than memory.
 type Input struct {
-	Name   string
-	SHA256 string
-	Body   io.Reader
+	Name string
+	Body io.Reader
+}
+
+// Limited is a Source whose files may be larger (or must be smaller) than the service's
+// Config.MaxBytes: the vehicle tracks, whose rows stream straight into COPY.
+type Limited interface {
+	MaxBytes() int64
 }
 
 // Source is one kind of lead data. Import may write its own staging tables in tx (tracks COPYs

@@ -11,42 +11,11 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
 )
-
-// The encodings a file is read in.
-const (
-	EncUTF8    = "utf-8"
-	EncUTF8BOM = "utf-8-bom"
-	EncGB18030 = "gb18030" // GBK and its superset GB18030: what Excel on Chinese Windows writes
-)
-
-// Decode returns data as UTF-8 and the encoding it was in: UTF-8 with or without a byte order
-// mark, else GB18030 (which reads GBK). Bytes that are neither are an error.
-func Decode(data []byte) ([]byte, string, error) {
-	if b, ok := bytes.CutPrefix(data, []byte("\xef\xbb\xbf")); ok {
-		if !utf8.Valid(b) {
-			return nil, "", errEncoding
-		}
-		return b, EncUTF8BOM, nil
-	}
-	if utf8.Valid(data) {
-		return data, EncUTF8, nil
-	}
-	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
-	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
-		return nil, "", errEncoding
-	}
-	return out, EncGB18030, nil
-}
-
-var errEncoding = apperr.Invalidf("invalid_encoding", "文件编码无法识别（应为 UTF-8 或 GBK）", "the file is neither UTF-8 nor GBK/GB18030")
 
 // Column is one column a source reads: its field name and the header names it is known by
 // (compared lower-cased, spaces trimmed).
@@ -63,6 +32,7 @@ type Table struct {
 	idx  map[string]int
 	rec  []string
 	line int
+	err  error
 }
 
 // OpenTable reads the header of a CSV body and maps cols onto it. A file without some required
@@ -118,21 +88,24 @@ func OpenTable(body io.Reader, cols []Column) (*Table, error) {
 func (t *Table) Has(field string) bool { _, ok := t.idx[field]; return ok }
 
 // Next reads the next record; false at the end. A record CSV cannot read is a LineError.
-// Blank lines are skipped.
+// Blank lines are skipped. An error of the body itself (its encoding, its size, the
+// connection) ends the reading too: Err then says it.
 func (t *Table) Next() (ok bool, bad *LineError) {
 	for {
 		rec, err := t.r.Read()
 		if errors.Is(err, io.EOF) {
 			return false, nil
 		}
-		t.line, _ = t.r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				t.line = pe.Line
+			if !errors.As(err, &pe) {
+				t.err = err
+				return false, nil
 			}
+			t.line = pe.Line
 			return true, &LineError{Line: t.line, Code: "invalid_csv", Message: "该行 CSV 格式错误：" + err.Error()}
 		}
+		t.line, _ = t.r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
@@ -140,6 +113,10 @@ func (t *Table) Next() (ok bool, bad *LineError) {
 		return true, nil
 	}
 }
+
+// Err is the error of the body that ended the reading (nil at its end): the service, which
+// owns the body, answers it instead of the import.
+func (t *Table) Err() error { return t.err }
 
 // Line is the line number of the current record (the header is line 1).
 func (t *Table) Line() int { return t.line }

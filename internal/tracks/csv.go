@@ -152,9 +152,9 @@ const MaxVehicles = 200_000
 // Values are the current row's.
 func (s *rows) Values() ([]any, error) { return s.vals, nil }
 
-// Err is nil: the reader refuses bad rows instead of stopping (an error of the body's reader
-// itself is a refused line to encoding/csv too).
-func (s *rows) Err() error { return nil }
+// Err is the body's own error (its encoding, its size, the connection: leads.Table.Err), which
+// ends the COPY; bad rows are refused instead of stopping it.
+func (s *rows) Err() error { return s.t.Err() }
 
 func number(s string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

@@ -58,13 +58,18 @@ type Config struct {
 	KeyGridM float64
 	// Zone is the time zone "night" is judged in (SIEVE_TRACKS_ZONE, Asia/Shanghai).
 	Zone *time.Location
+	// MaxBytes bounds one track file (SIEVE_TRACKS_MAX_BYTES, 1 GB: ~16 million fixes). Its
+	// rows stream into COPY, so memory does not grow with it; the limit is the time and the
+	// temporary table's disk one import may take.
+	MaxBytes int64
 }
 
 // DefaultConfig is the rule: 20 minutes within 200 m.
 func DefaultConfig() Config {
 	zone, _ := time.LoadLocation("Asia/Shanghai") // embedded by time/tzdata
 	return Config{StayRadiusM: 200, StayMin: 20 * time.Minute, ClusterM: 150, MinStops: 2,
-		ExcludeTags: leads.DefaultConfig().Power.RegisteredTags, ExcludeRadiusM: 200, KeyGridM: 100, Zone: zone}
+		ExcludeTags: leads.DefaultConfig().Power.RegisteredTags, ExcludeRadiusM: 200, KeyGridM: 100, Zone: zone,
+		MaxBytes: 1 << 30}
 }
 
 // Validate reports the first rule that does not hold, naming its variable.
@@ -84,6 +89,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("SIEVE_TRACKS_KEY_GRID_M: between 1 m and SIEVE_TRACKS_CLUSTER_M/√2 (%.0f m), got %g", c.ClusterM/math.Sqrt2, c.KeyGridM)
 	case c.Zone == nil:
 		return fmt.Errorf("SIEVE_TRACKS_ZONE: not set")
+	case c.MaxBytes < 1<<10 || c.MaxBytes > 64<<30:
+		return fmt.Errorf("SIEVE_TRACKS_MAX_BYTES: between 1KB and 64GB, got %d", c.MaxBytes)
 	}
 	return nil
 }
@@ -99,7 +106,13 @@ func New(cfg Config) *Source { return &Source{cfg: cfg} }
 // Kind is vehicle_track.
 func (s *Source) Kind() string { return Kind }
 
-var _ leads.Source = (*Source)(nil)
+// MaxBytes is the size limit of a track file (Config.MaxBytes), not the leads' one.
+func (s *Source) MaxBytes() int64 { return s.cfg.MaxBytes }
+
+var (
+	_ leads.Source  = (*Source)(nil)
+	_ leads.Limited = (*Source)(nil)
+)
 
 // errNoCity: without the city's outline nothing can say which points are outside it.
 var errNoCity = apperr.New(409, "tracks_no_city", "no city boundary is loaded; import the regions first",

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/sites"
@@ -360,7 +361,7 @@ func TestLeadsImport(t *testing.T) {
 		var rep leads.ImportReport
 		err := db.InScope(ctx, pool, db.Actor{Username: "city", Role: "city_admin"}, func(tx pgx.Tx) error {
 			var err error
-			rep, err = svc.Import(ctx, tx, tracks.Kind, "tracks.csv", data, 0)
+			rep, err = svc.Import(ctx, tx, tracks.Kind, "tracks.csv", bytes.NewReader(data), 0)
 			return err
 		})
 		if err != nil {
@@ -401,6 +402,43 @@ func TestLeadsImport(t *testing.T) {
 	}
 	if g := imp(gbk); g.Encoding != "gb18030" || g.Known != 1 || g.Created != 0 {
 		t.Errorf("in GBK: %+v", g)
+	}
+}
+
+// The tracks' own size limit (Config.MaxBytes, not the leads' 32 MB): a file past it fails the
+// import with 413 file_too_large while its rows are being COPYed, and the transaction keeps
+// nothing (no import record, no lead); a GBK file in the limit imports.
+func TestTrackFileLimit(t *testing.T) {
+	pool := newCity(t)
+	ctx := context.Background()
+	lcfg := leads.DefaultConfig()
+	lcfg.MaxBytes = 1 << 10 // the tabular kinds' limit does not apply to tracks
+	file := []byte(csvOf(scenario()))
+	tcfg := tracks.DefaultConfig()
+	tcfg.MaxBytes = int64(len(file)) - 1
+	imp := func(cfg tracks.Config, body []byte) (leads.ImportReport, error) {
+		svc := leads.NewService(lcfg, sites.New(sites.DefaultConfig(), time.Now), time.Now, tracks.New(cfg))
+		var rep leads.ImportReport
+		err := db.InScope(ctx, pool, db.Actor{Username: "city", Role: "city_admin"}, func(tx pgx.Tx) error {
+			var err error
+			rep, err = svc.Import(ctx, tx, tracks.Kind, "tracks.csv", bytes.NewReader(body), 0)
+			return err
+		})
+		return rep, err
+	}
+	_, err := imp(tcfg, file)
+	if e, ok := apperr.As(err); !ok || e.Status != 413 || e.Code != "file_too_large" {
+		t.Fatalf("one byte over the limit: %v, want 413 file_too_large", err)
+	}
+	var imports, kept int
+	if err := db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM lead_imports), (SELECT count(*) FROM leads)`).Scan(&imports, &kept)
+	}); err != nil || imports != 0 || kept != 0 {
+		t.Fatalf("after the refusal: %d imports, %d leads (%v)", imports, kept, err)
+	}
+	tcfg.MaxBytes = int64(len(file))
+	if rep, err := imp(tcfg, file); err != nil || rep.Created != 1 {
+		t.Fatalf("exactly at the limit: %+v %v", rep, err)
 	}
 }
 

@@ -18,6 +18,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -91,7 +92,7 @@ func run(args []string, out io.Writer) error {
 		start := time.Now()
 		err := db.InScope(ctx, pool, coord, func(tx pgx.Tx) error {
 			var err error
-			rep, err = svc.Import(ctx, tx, leads.KindPowerUser, prefix+".csv", file, 0)
+			rep, err = svc.Import(ctx, tx, leads.KindPowerUser, prefix+".csv", bytes.NewReader(file), 0)
 			return err
 		})
 		return time.Since(start), rep, err

@@ -315,12 +315,12 @@ func runSieve(ctx context.Context, pool *pgxpool.Pool, office db.Actor, data []b
 		return 0, res, err
 	}
 	cfg := leads.DefaultConfig()
-	cfg.MaxBytes = 0 // the default 32 MB would refuse the 63 MB file: see README, Leads from vehicle tracks
+	cfg.MaxBytes = 0 // no limit (the tracks have their own, 1 GB)
 	svc := leads.NewService(cfg, sites.New(sites.DefaultConfig(), time.Now), time.Now, tracks.New(tracks.DefaultConfig()))
 	var counting time.Duration
 	start := time.Now()
 	err = db.InScope(ctx, pool, office, func(tx pgx.Tx) error {
-		rep, err := svc.Import(ctx, tx, tracks.Kind, "tracks.csv", data, office.UserID)
+		rep, err := svc.Import(ctx, tx, tracks.Kind, "tracks.csv", bytes.NewReader(data), office.UserID)
 		if err != nil {
 			return err
 		}
