@@ -167,28 +167,10 @@ func (s *Service) Import(ctx context.Context, tx pgx.Tx, kind, fileName string, 
 		rep.Errors = append(rep.Errors, LineIssue{Line: b.Line, Code: b.Code, Message: b.Message})
 	}
 	rep.Candidates = len(cands)
-	due := s.now().Add(s.cfg.VerifyWithin)
 	summary := audit.Summary{Entity: "leads", Action: "import"}
 	err = db.Bulk(ctx, tx, summary, func(sum *audit.Summary) error {
-		var tasksOf [][2]int64 // lead, task
-		for _, c := range cands {
-			issue, err := s.place(ctx, tx, kind, rep.ImportID, c, due, by, &rep, &tasksOf)
-			if err != nil {
-				return err
-			}
-			if issue != nil {
-				rep.Errors = append(rep.Errors, *issue)
-			}
-		}
-		if len(tasksOf) > 0 { // each open lead names its task, in one statement
-			ids, tids := make([]int64, len(tasksOf)), make([]int64, len(tasksOf))
-			for i, p := range tasksOf {
-				ids[i], tids[i] = p[0], p[1]
-			}
-			const link = `UPDATE leads l SET task_id = u.task FROM unnest($1::bigint[], $2::bigint[]) AS u(lead, task) WHERE l.id = u.lead`
-			if _, err := tx.Exec(ctx, link, ids, tids); err != nil {
-				return fmt.Errorf("leads: tasks of the leads: %w", err)
-			}
+		if err := s.store(ctx, tx, kind, rep.ImportID, cands, by, &rep); err != nil {
+			return err
 		}
 		sum.Counts = map[string]int64{"created": int64(rep.Created), "duplicates": int64(rep.Duplicates)}
 		return nil
@@ -248,105 +230,265 @@ func lineOf(c Candidate) int {
 	return 0
 }
 
-// place stores one candidate: threshold, known key, place, scope, duplicate, task. A row it
-// refuses is returned as an issue.
-func (s *Service) place(ctx context.Context, tx pgx.Tx, kind string, importID int64, c Candidate, due time.Time, by int64,
-	rep *ImportReport, tasksOf *[][2]int64) (*LineIssue, error) {
-	line := lineOf(c)
-	refuse := func(code, msg string) (*LineIssue, error) {
-		return &LineIssue{Line: line, Code: code, Message: msg}, nil
+// staged is a candidate of an import as the set-wise placement sees it.
+type staged struct {
+	c      Candidate
+	line   int
+	detail []byte
+}
+
+// store makes leads of the candidates set-wise, in a constant number of statements whatever
+// their number (README "Bulk writes"): the candidates go into a temporary table with one COPY;
+// one statement places them all (sieve_locate), finds the source records imported before, the
+// open leads and sites of each place (the same premise, or within DedupMetres through
+// sieve_cells_near: the tables' cell and premise indexes work under row-level security, their
+// spatial ones would not) and inserts the leads; one query finds the new leads at each other's
+// places, which are then resolved in file order exactly as one at a time would (a lead is a
+// duplicate of the first earlier open one; a duplicate is no open lead for the next); and one
+// statement each adds the open leads' tasks (tasks.Store.AddMany) and names them on the leads.
+//
+//   - threshold: a candidate scored below MinScore is no lead (BelowThreshold);
+//   - known: a source record imported before, or twice in the file, adds nothing (Known);
+//   - refused (by line): no_place, outside_city, outside_scope;
+//   - duplicates are kept with the lead and the site they repeat; open leads get a task.
+func (s *Service) store(ctx context.Context, tx pgx.Tx, kind string, importID int64, cands []Candidate, by int64,
+	rep *ImportReport) error {
+	var batch []staged
+	seen := make(map[string]struct{}, len(cands))
+	for _, c := range cands {
+		if math.IsNaN(c.Score) || c.Score < s.cfg.MinScore {
+			rep.BelowThreshold++
+			continue
+		}
+		c.Score = min(c.Score, 1)
+		c.Name, c.Address, c.SourceKey = clip(c.Name, 200), clip(c.Address, 300), strings.TrimSpace(c.SourceKey)
+		if c.SourceKey == "" || utf8.RuneCountInString(c.SourceKey) > 200 {
+			return fmt.Errorf("leads: source %s gave a candidate without a key (1-200 characters)", kind)
+		}
+		if _, dup := seen[c.SourceKey]; dup { // the first of the file took the key
+			rep.Known++
+			continue
+		}
+		seen[c.SourceKey] = struct{}{}
+		if len(c.Reasons) > 20 {
+			c.Reasons = c.Reasons[:20]
+		}
+		if c.Reasons == nil {
+			c.Reasons = []string{}
+		}
+		detail := []byte("{}")
+		if c.Detail != nil {
+			var err error
+			if detail, err = json.Marshal(c.Detail); err != nil {
+				return fmt.Errorf("leads: detail of %s: %w", c.SourceKey, err)
+			}
+		}
+		batch = append(batch, staged{c: c, line: lineOf(c), detail: detail})
 	}
-	if math.IsNaN(c.Score) || c.Score < s.cfg.MinScore {
-		rep.BelowThreshold++
-		return nil, nil
+	if len(batch) == 0 {
+		return nil
 	}
-	c.Score = min(c.Score, 1)
-	c.Name, c.Address, c.SourceKey = clip(c.Name, 200), clip(c.Address, 300), strings.TrimSpace(c.SourceKey)
-	if c.SourceKey == "" || utf8.RuneCountInString(c.SourceKey) > 200 {
-		return nil, fmt.Errorf("leads: source %s gave a candidate without a key (1-200 characters)", kind)
+	const create = `DROP TABLE IF EXISTS pg_temp.lead_candidates;
+		CREATE TEMP TABLE lead_candidates (ord int PRIMARY KEY, source_key text NOT NULL, name text NOT NULL,
+			address text NOT NULL, lon float8, lat float8, premise_id bigint, score float8 NOT NULL, reasons text[] NOT NULL,
+			detail text NOT NULL) ON COMMIT DROP`
+	if _, err := tx.Exec(ctx, create); err != nil {
+		return fmt.Errorf("leads: stage candidates: %w", err)
 	}
-	if len(c.Reasons) > 20 {
-		c.Reasons = c.Reasons[:20]
-	}
-	if c.Reasons == nil {
-		c.Reasons = []string{}
-	}
-	detail, err := json.Marshal(c.Detail)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"lead_candidates"},
+		[]string{"ord", "source_key", "name", "address", "lon", "lat", "premise_id", "score", "reasons", "detail"},
+		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
+			c := batch[i].c
+			return []any{int32(i), c.SourceKey, c.Name, c.Address, c.Lon, c.Lat, c.PremiseID, c.Score, c.Reasons,
+				string(batch[i].detail)}, nil
+		}))
 	if err != nil {
-		return nil, fmt.Errorf("leads: detail of %s: %w", c.SourceKey, err)
+		return fmt.Errorf("leads: stage candidates: %w", db.MapError(err))
 	}
-	if c.Detail == nil {
-		detail = []byte("{}")
+	if _, err := tx.Exec(ctx, `ANALYZE lead_candidates`); err != nil { // the plan below joins by its size
+		return fmt.Errorf("leads: stage candidates: %w", err)
 	}
-	// Open leads and sites of the place: the same premise, or within DedupMetres, looked for in
-	// the cells near the point (sieve_cells_near: the tables' cell and premise indexes work
-	// under row-level security, their spatial ones would not).
-	const where = `WITH pt AS (SELECT coalesce(CASE WHEN $1::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($1, $2), 4326) END,
-			(SELECT p.geom FROM premises p WHERE p.id = $3)) AS g),
-		near AS (SELECT pt.g, sieve_cells_near(pt.g, $4) AS cells FROM pt)
-		SELECT EXISTS (SELECT 1 FROM leads k WHERE k.kind = $5 AND k.source_key = $6),
-			near.g IS NOT NULL, coalesce(ST_X(near.g), 0), coalesce(ST_Y(near.g), 0), l.path IS NOT NULL, sieve_in_scope(l.path),
-			(SELECT d.id FROM leads d WHERE d.status = 'open'
-				AND (d.premise_id = $3 OR (d.cell_id = ANY (near.cells) AND ST_DWithin(d.point::geography, near.g::geography, $4)))
-				ORDER BY d.id LIMIT 1),
-			(SELECT st.id FROM sites st WHERE st.status NOT IN ('cleared', 'closed')
-				AND (st.premise_id = $3 OR (st.cell_id = ANY (near.cells) AND ST_DWithin(st.point::geography, near.g::geography, $4)))
-				ORDER BY st.id LIMIT 1)
-		FROM near LEFT JOIN LATERAL sieve_locate(near.g) l ON true`
-	var known, placed, located, inScope bool
-	var lon, lat float64
-	var dupLead, dupSite *int64
-	if err := tx.QueryRow(ctx, where, c.Lon, c.Lat, c.PremiseID, s.cfg.DedupMetres, kind, c.SourceKey).Scan(&known, &placed, &lon, &lat,
-		&located, &inScope, &dupLead, &dupSite); err != nil {
-		return nil, fmt.Errorf("leads: place %s: %w", c.SourceKey, err)
-	}
-	switch {
-	case known: // imported before (from another file)
-		rep.Known++
-		return nil, nil
-	case !placed:
-		return refuse("no_place", "无位置，且匹配的场所不在您的区域内，无法落入网格")
-	case !located:
-		return refuse("outside_city", fmt.Sprintf("位置（%.6f, %.6f）不在本市任何区域内", lon, lat))
-	case !inScope:
-		return refuse("outside_scope", "该位置不在您负责的区域内")
-	}
-	status := Open
-	if dupLead != nil || dupSite != nil {
-		status = Duplicate
-	}
-	const insert = `INSERT INTO leads (kind, source_key, import_id, status, name, address, point, premise_id, score, reasons, detail,
-			duplicate_of, dup_site_id, created_by, due_at)
-		VALUES ($1, $2, $3, $4, $5, $6, ST_SetSRID(ST_MakePoint($7, $8), 4326), $9, $10, $11, $12, $13, $14, nullif($15::bigint, 0),
-			CASE WHEN $4 = 'open' THEN $16::timestamptz END)
-		ON CONFLICT (kind, source_key) DO NOTHING RETURNING id`
-	var id int64
-	err = tx.QueryRow(ctx, insert, kind, c.SourceKey, importID, status, c.Name, c.Address, lon, lat, c.PremiseID, c.Score,
-		c.Reasons, detail, dupLead, dupSite, by, due).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) { // another area's lead has the key
-		rep.Known++
-		return nil, nil
-	}
+	// p: each candidate's point (its own, else its premise's, if the caller sees it), whether
+	// its key is known, where sieve_locate puts it; d: the placeable ones with the open lead and
+	// site of their place (as the table was before this statement); the INSERT takes those.
+	const place = `WITH p AS MATERIALIZED (
+			SELECT c.ord, c.source_key, c.name, c.address, c.premise_id, c.score, c.reasons, c.detail, pt.g,
+				CASE WHEN pt.g IS NOT NULL THEN sieve_cells_near(pt.g, $2) END AS cells,
+				EXISTS (SELECT 1 FROM leads k WHERE k.kind = $1 AND k.source_key = c.source_key) AS known,
+				l.path IS NOT NULL AS located, coalesce(sieve_in_scope(l.path), false) AS in_scope
+			FROM lead_candidates c
+			CROSS JOIN LATERAL (SELECT coalesce(CASE WHEN c.lon IS NOT NULL THEN ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326) END,
+				(SELECT pr.geom FROM premises pr WHERE pr.id = c.premise_id)) AS g) pt
+			LEFT JOIN LATERAL sieve_locate(pt.g) l ON true),
+		ok AS MATERIALIZED (
+			-- box: a little more than DedupMetres around the point, a cheap first test before the exact one
+			SELECT p.*, ST_Expand(p.g, 1.01 * $2 / (111320 * cos(radians(ST_Y(p.g)))), 1.01 * $2 / 110574) AS box
+			FROM p WHERE NOT p.known AND p.g IS NOT NULL AND p.located AND p.in_scope),
+		pc AS MATERIALIZED (SELECT ok.ord, unnest(ok.cells) AS cell FROM ok),
+		lead_near AS (
+			SELECT pc.ord, min(o.id) AS id FROM pc JOIN leads o ON o.cell_id = pc.cell AND o.status = 'open'
+			JOIN ok ON ok.ord = pc.ord AND o.point && ok.box AND ST_DWithin(o.point::geography, ok.g::geography, $2) GROUP BY pc.ord
+			UNION ALL
+			SELECT ok.ord, min(o.id) FROM ok JOIN leads o ON o.premise_id = ok.premise_id AND o.status = 'open' GROUP BY ok.ord),
+		site_near AS (
+			SELECT pc.ord, min(st.id) AS id FROM pc JOIN sites st ON st.cell_id = pc.cell AND st.status NOT IN ('cleared', 'closed')
+			JOIN ok ON ok.ord = pc.ord AND st.point && ok.box AND ST_DWithin(st.point::geography, ok.g::geography, $2) GROUP BY pc.ord
+			UNION ALL
+			SELECT ok.ord, min(st.id) FROM ok JOIN sites st ON st.premise_id = ok.premise_id AND st.status NOT IN ('cleared', 'closed')
+			GROUP BY ok.ord),
+		d AS MATERIALIZED (
+			SELECT ok.ord, ok.source_key, ok.name, ok.address, ok.premise_id, ok.score, ok.reasons, ok.detail, ok.g,
+				(SELECT min(x.id) FROM lead_near x WHERE x.ord = ok.ord) AS dup_lead,
+				(SELECT min(x.id) FROM site_near x WHERE x.ord = ok.ord) AS dup_site
+			FROM ok),
+		ins AS (
+			INSERT INTO leads (kind, source_key, import_id, status, name, address, point, premise_id, score, reasons, detail,
+				duplicate_of, dup_site_id, created_by, due_at)
+			SELECT $1, d.source_key, $3, CASE WHEN d.dup_lead IS NULL AND d.dup_site IS NULL THEN 'open' ELSE 'duplicate' END,
+				d.name, d.address, d.g, d.premise_id, d.score, d.reasons, d.detail::jsonb, d.dup_lead, d.dup_site,
+				nullif($4::bigint, 0), CASE WHEN d.dup_lead IS NULL AND d.dup_site IS NULL THEN $5::timestamptz END
+			FROM d ORDER BY d.ord
+			ON CONFLICT (kind, source_key) DO NOTHING
+			RETURNING id, source_key, status, duplicate_of)
+		SELECT p.ord, p.known, p.g IS NOT NULL, coalesce(ST_X(p.g), 0), coalesce(ST_Y(p.g), 0), p.located, p.in_scope,
+			ins.id, coalesce(ins.status, ''), ins.duplicate_of IS NOT NULL
+		FROM p LEFT JOIN ins ON ins.source_key = p.source_key
+		ORDER BY p.ord`
+	due := s.now().Add(s.cfg.VerifyWithin)
+	rows, err := tx.Query(ctx, place, kind, s.cfg.DedupMetres, importID, by, due)
 	if err != nil {
-		return nil, fmt.Errorf("leads: insert %s: %w", c.SourceKey, db.MapError(err))
+		return fmt.Errorf("leads: place the candidates: %w", db.MapError(err))
 	}
-	rep.LeadIDs = append(rep.LeadIDs, id)
-	if status == Duplicate {
-		rep.Duplicates++
-		return nil, nil
+	type placed struct {
+		ord             int32
+		lon, lat        float64
+		id              *int64
+		status          string
+		hasDupLead      bool
+		dupOf           int64 // set here: a lead of this import it repeats
+		known, hasPoint bool
+		located, scope  bool
 	}
-	title := "核查线索：" + c.Name
-	if c.Name == "" {
-		title = "核查线索 #" + strconv.FormatInt(id, 10)
+	var out []placed
+	for rows.Next() {
+		var r placed
+		if err := rows.Scan(&r.ord, &r.known, &r.hasPoint, &r.lon, &r.lat, &r.located, &r.scope, &r.id, &r.status, &r.hasDupLead); err != nil {
+			rows.Close()
+			return fmt.Errorf("leads: place the candidates: %w", err)
+		}
+		out = append(out, r)
 	}
-	t, err := s.tasks.Add(ctx, tx, tasks.New{Kind: tasks.Lead, Ref: taskRef(id), PremiseID: c.PremiseID, Lon: &lon, Lat: &lat,
-		Title: title, Detail: strings.Join(c.Reasons, "；"), DueAt: &due, CreatedBy: by})
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("leads: place the candidates: %w", db.MapError(err))
+	}
+	var fresh []int64 // the new leads, in file order
+	byID := map[int64]int{}
+	for i, r := range out {
+		refuse := func(code, msg string) {
+			rep.Errors = append(rep.Errors, LineIssue{Line: batch[r.ord].line, Code: code, Message: msg})
+		}
+		switch {
+		case r.known: // imported before (from another file)
+			rep.Known++
+		case !r.hasPoint:
+			refuse("no_place", "无位置，且匹配的场所不在您的区域内，无法落入网格")
+		case !r.located:
+			refuse("outside_city", fmt.Sprintf("位置（%.6f, %.6f）不在本市任何区域内", r.lon, r.lat))
+		case !r.scope:
+			refuse("outside_scope", "该位置不在您负责的区域内")
+		case r.id == nil: // another area's lead has the key
+			rep.Known++
+		default:
+			fresh = append(fresh, *r.id)
+			byID[*r.id] = i
+		}
+	}
+	// The new leads at each other's places: a is earlier in the file and open, b later and not
+	// yet a duplicate of an earlier lead.
+	if len(fresh) > 1 {
+		const near = `WITH a AS MATERIALIZED (
+				SELECT a.id, a.premise_id, a.point, sieve_cells_near(a.point, $2) AS cells FROM leads a
+				WHERE a.id = ANY ($1::bigint[]) AND a.status = 'open'),
+			fresh AS MATERIALIZED (SELECT unnest($1::bigint[]) AS id)
+			SELECT DISTINCT a.id, b.id FROM a CROSS JOIN LATERAL (
+				SELECT b.id, b.duplicate_of FROM leads b WHERE b.premise_id = a.premise_id
+				UNION ALL
+				SELECT b.id, b.duplicate_of FROM leads b WHERE b.cell_id = ANY (a.cells)
+					AND ST_DWithin(b.point::geography, a.point::geography, $2)) b
+			WHERE b.id <> a.id AND b.duplicate_of IS NULL AND b.id IN (SELECT id FROM fresh)`
+		rows, err := tx.Query(ctx, near, fresh, s.cfg.DedupMetres)
+		if err != nil {
+			return fmt.Errorf("leads: leads at each other's places: %w", err)
+		}
+		earlier := map[int][]int{} // b → the a before it in the file
+		for rows.Next() {
+			var a, b int64
+			if err := rows.Scan(&a, &b); err != nil {
+				rows.Close()
+				return fmt.Errorf("leads: leads at each other's places: %w", err)
+			}
+			if ia, ib := byID[a], byID[b]; ia < ib {
+				earlier[ib] = append(earlier[ib], ia)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("leads: leads at each other's places: %w", err)
+		}
+		// In file order, as one lead at a time: b repeats the first earlier lead still open.
+		var ids, dups []int64
+		for _, id := range fresh {
+			ib := byID[id]
+			as := earlier[ib]
+			sort.Ints(as)
+			for _, ia := range as {
+				if out[ia].status == Open {
+					out[ib].status, out[ib].dupOf = Duplicate, *out[ia].id
+					ids, dups = append(ids, id), append(dups, *out[ia].id)
+					break
+				}
+			}
+		}
+		if len(ids) > 0 {
+			const mark = `UPDATE leads l SET status = 'duplicate', duplicate_of = u.dup, due_at = NULL
+				FROM unnest($1::bigint[], $2::bigint[]) AS u(id, dup) WHERE l.id = u.id`
+			if _, err := tx.Exec(ctx, mark, ids, dups); err != nil {
+				return fmt.Errorf("leads: duplicates in the file: %w", err)
+			}
+		}
+	}
+	// The open leads' tasks, for their cells' grid workers, in one statement; then each lead
+	// names its task, in one more.
+	var open []int64
+	var news []tasks.New
+	for _, id := range fresh {
+		r := out[byID[id]]
+		rep.LeadIDs = append(rep.LeadIDs, id)
+		if r.status != Open {
+			rep.Duplicates++
+			continue
+		}
+		rep.Created++
+		c := batch[r.ord].c
+		title := "核查线索：" + c.Name
+		if c.Name == "" {
+			title = "核查线索 #" + strconv.FormatInt(id, 10)
+		}
+		lon, lat := r.lon, r.lat
+		open = append(open, id)
+		news = append(news, tasks.New{Kind: tasks.Lead, Ref: taskRef(id), PremiseID: c.PremiseID, Lon: &lon, Lat: &lat,
+			Title: title, Detail: strings.Join(c.Reasons, "；"), DueAt: &due, CreatedBy: by})
+	}
+	tids, err := s.tasks.AddMany(ctx, tx, tasks.Lead, news)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	*tasksOf = append(*tasksOf, [2]int64{id, t.ID})
-	rep.Created++
-	return nil, nil
+	if len(open) > 0 {
+		const link = `UPDATE leads l SET task_id = u.task FROM unnest($1::bigint[], $2::bigint[]) AS u(lead, task) WHERE l.id = u.lead`
+		if _, err := tx.Exec(ctx, link, open, tids); err != nil {
+			return fmt.Errorf("leads: tasks of the leads: %w", err)
+		}
+	}
+	return nil
 }
 
 // taskRef is the ref of a lead's task (tasks of kind lead).

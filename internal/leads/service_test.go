@@ -2,6 +2,7 @@ package leads_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +236,50 @@ func TestLeadsFollowCellsAndVisits(t *testing.T) {
 	// The duplicate stays as it was: it has no task and no outcome of its own.
 	if d := p.lead(t, dup.ID); d.Status != leads.Duplicate {
 		t.Fatalf("duplicate after the visits: %+v", d)
+	}
+}
+
+// TestDuplicatesInOneFile: the set-wise import resolves leads at each other's places in file
+// order, as one lead at a time would: A is open, B (80 m from A) repeats A, C (80 m from B,
+// 160 m from A) is open, since B, a duplicate, is no open lead for it. Only A and C get a task,
+// due VerifyWithin after the import. A second file's E, 50 m from C, repeats C (an open lead of
+// an earlier import), and its A (the same account and month) is known.
+func TestDuplicatesInOneFile(t *testing.T) {
+	p := newPlace(t)
+	const head = "户号,户名,地址,经度,纬度,用电类别,月份,用电量\n"
+	row := func(acct string, lon float64) string {
+		return fmt.Sprintf("%s,%s厂,火龙村,%.6f,34.005,动力电,2024-05,900\n", acct, acct, lon)
+	}
+	const m80 = 80 / 92290.0 // degrees of longitude at 34.005°N
+	rep := p.importPower(t, head+row("A", 113.005)+row("B", 113.005+m80)+row("C", 113.005+2*m80))
+	if rep.Created != 2 || rep.Duplicates != 1 || rep.Refused != 0 || len(rep.LeadIDs) != 3 {
+		t.Fatalf("report %+v: want A and C open, B a duplicate", rep)
+	}
+	a, b, c := p.lead(t, rep.LeadIDs[0]), p.lead(t, rep.LeadIDs[1]), p.lead(t, rep.LeadIDs[2])
+	if a.Status != leads.Open || b.Status != leads.Duplicate || b.DuplicateOf == nil || *b.DuplicateOf != a.ID ||
+		c.Status != leads.Open || c.DuplicateOf != nil {
+		t.Fatalf("A %s, B %s of %v, C %s of %v", a.Status, b.Status, b.DuplicateOf, c.Status, c.DuplicateOf)
+	}
+	if a.TaskID == nil || c.TaskID == nil || b.TaskID != nil || b.DueAt != nil || a.DueAt == nil {
+		t.Fatalf("tasks: A %v, B %v (due %v), C %v", a.TaskID, b.TaskID, b.DueAt, c.TaskID)
+	}
+	var titles []string
+	var dueOK bool
+	err := db.AsSystem(context.Background(), p.pool, "test", func(tx pgx.Tx) error {
+		if err := tx.QueryRow(context.Background(), `SELECT array_agg(title ORDER BY id), bool_and(due_at > now() + interval '13 days')
+			FROM tasks WHERE kind = 'lead' AND id = ANY ($1)`, []int64{*a.TaskID, *c.TaskID}).Scan(&titles, &dueOK); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil || len(titles) != 2 || titles[0] != "核查线索：A厂" || !dueOK {
+		t.Fatalf("tasks %v due ok %v: %v", titles, dueOK, err)
+	}
+	again := p.importPower(t, head+row("E", 113.005+2*m80+50/92290.0)+row("A", 113.005))
+	if again.Created != 0 || again.Duplicates != 1 || again.Known != 1 {
+		t.Fatalf("second file %+v: want E a duplicate of C, A known", again)
+	}
+	if e := p.lead(t, again.LeadIDs[0]); e.DuplicateOf == nil || *e.DuplicateOf != c.ID {
+		t.Fatalf("E repeats %v, want C %d", e.DuplicateOf, c.ID)
 	}
 }

@@ -133,6 +133,72 @@ func (Store) Add(ctx context.Context, q db.Querier, n New) (Task, error) {
 	return Store{}.Get(ctx, q, id)
 }
 
+// AddMany adds the tasks of ns (one kind) in one statement, as Add does each: a task whose kind
+// and ref has an open task already is that task. It returns their ids in the order of ns. For
+// bulk writers (a leads import adds a task a lead); the change feed gets its rows from the
+// tasks' statement triggers as for any write.
+func (Store) AddMany(ctx context.Context, q db.Querier, kind Kind, ns []New) ([]int64, error) {
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	refs, titles, details := make([]string, len(ns)), make([]string, len(ns)), make([]string, len(ns))
+	premises, sites, assignees, by := make([]*int64, len(ns)), make([]*int64, len(ns)), make([]*int64, len(ns)), make([]int64, len(ns))
+	lons, lats := make([]*float64, len(ns)), make([]*float64, len(ns))
+	dues := make([]*time.Time, len(ns))
+	for i, n := range ns {
+		n.Title, n.Ref = strings.TrimSpace(n.Title), strings.TrimSpace(n.Ref)
+		switch {
+		case n.Kind != "" && n.Kind != kind:
+			return nil, fmt.Errorf("tasks: add many %s: a task of kind %s", kind, n.Kind)
+		case n.Ref == "" || len(n.Ref) > 100:
+			return nil, fmt.Errorf("tasks: ref %q must be 1-100 characters", n.Ref)
+		case n.Title == "":
+			return nil, errors.New("tasks: title is required")
+		case n.PremiseID == nil && (n.Lon == nil || n.Lat == nil):
+			return nil, errNoPoint
+		}
+		refs[i], titles[i], details[i] = n.Ref, n.Title, n.Detail
+		premises[i], sites[i], assignees[i], by[i] = n.PremiseID, n.SiteID, n.AssigneeID, n.CreatedBy
+		lons[i], lats[i], dues[i] = n.Lon, n.Lat, n.DueAt
+	}
+	const sql = `WITH n AS (
+			SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[], $7::bigint[], $8::text[],
+				$9::text[], $10::timestamptz[], $11::bigint[]) WITH ORDINALITY
+				AS n(ref, premise_id, site_id, lon, lat, assignee_id, title, detail, due_at, created_by, i)),
+		ins AS (
+			INSERT INTO tasks (kind, ref, premise_id, site_id, point, assignee_id, title, detail, due_at, created_by)
+			SELECT $1, n.ref, n.premise_id, n.site_id,
+				coalesce(CASE WHEN n.lon IS NOT NULL THEN ST_SetSRID(ST_MakePoint(n.lon, n.lat), 4326) END,
+				         (SELECT p.geom FROM premises p WHERE p.id = n.premise_id)),
+				n.assignee_id, left(n.title, 200), left(n.detail, 2000), n.due_at, nullif(n.created_by, 0)
+			FROM n ORDER BY n.i
+			ON CONFLICT (kind, ref) WHERE status = 'open' DO NOTHING
+			RETURNING id, ref)
+		SELECT coalesce((SELECT ins.id FROM ins WHERE ins.ref = n.ref),
+			(SELECT t.id FROM tasks t WHERE t.kind = $1 AND t.ref = n.ref AND t.status = 'open'))
+		FROM n ORDER BY n.i`
+	rows, err := q.Query(ctx, sql, string(kind), refs, premises, sites, lons, lats, assignees, titles, details, dues, by)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: add many %s: %w", kind, db.MapError(err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[*int64])
+	if err != nil {
+		var pe interface{ SQLState() string }
+		if errors.As(err, &pe) && pe.SQLState() == "23502" { // point NULL: a premise is not visible
+			return nil, errNoPoint.Wrap(err)
+		}
+		return nil, fmt.Errorf("tasks: add many %s: %w", kind, db.MapError(err))
+	}
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		if id == nil { // an open task the caller cannot see took the ref
+			return nil, fmt.Errorf("tasks: add many %s: ref %s: %w", kind, refs[i], apperr.ErrNotFound)
+		}
+		out[i] = *id
+	}
+	return out, nil
+}
+
 func open(ctx context.Context, q db.Querier, kind Kind, ref string) (Task, error) {
 	const sql = `SELECT ` + cols + ` FROM tasks t WHERE t.kind = $1 AND t.ref = $2 AND t.status = 'open'`
 	t, err := scan(q.QueryRow(ctx, sql, string(kind), ref))
