@@ -30,8 +30,8 @@ type form struct {
 	Columns []column
 	Rows    [][]string
 	Links   [][]string // per row and column, a relative link target of the cell ("" none); may be shorter
-	Empty   string // the line written when there are no rows
-	Footer  bool   // the 填报人/审核人/联系电话 line
+	Empty   string     // the line written when there are no rows
+	Footer  bool       // the 填报人/审核人/联系电话 line
 }
 
 // twoRows reports whether the header has a group row.

@@ -211,8 +211,8 @@ func TestPhotoAppendix(t *testing.T) {
 	phone := fmt.Sprintf("%s01_手机照片_20261105-100000_%d.jpg", dir, w.phone)
 	drone := fmt.Sprintf("%s02_无人机航拍_20261104-153000_%d.jpg", dir, w.drone)
 	want := map[string]string{
-		phone:                      sha(w.thumbs[w.phone]),
-		drone:                      sha(w.thumbs[w.drone]),
+		phone:                  sha(w.thumbs[w.phone]),
+		drone:                  sha(w.thumbs[w.drone]),
 		"附件2_火龙镇_2026-11.xlsx": got["附件2_火龙镇_2026-11.xlsx"],
 	}
 	if len(got) != len(want) {
