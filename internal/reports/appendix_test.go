@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -378,5 +379,57 @@ func TestPhotoAppendixStoreAway(t *testing.T) {
 	}
 	if keys := objects(t, w.blob, w.blob.BucketDerived, "exports/"); len(keys) != 0 {
 		t.Fatalf("objects left: %v", keys)
+	}
+}
+
+// TestPhotoAppendixMemoryBounded: a ZIP of 96 MiB of photos is made with far less memory than
+// its size: the photos are copied one at a time and the ZIP streamed in 16 MiB parts (holding
+// either the photos or the ZIP would allocate at least their 96 MiB). The bytes allocated
+// during the export, counted by the runtime (not timed), stay under half the ZIP.
+func TestPhotoAppendixMemoryBounded(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.clock.set("2026-11-20 10:00:00")
+	const photos, size = 96, 1 << 20
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i*7 + i>>10)
+	}
+	if _, err := w.blob.Client.PutObject(ctx, w.blob.BucketDerived, "thumbs/big/detail.jpg", bytes.NewReader(body), size,
+		minio.PutObjectOptions{ContentType: "image/jpeg"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `WITH m AS (
+				INSERT INTO media (kind, uploaded_by, region_path, sha256, size, format, content_type, object_key, status, taken_at, thumbs)
+				SELECT 'photo', $2, s.region_path, sha256(convert_to('big' || g, 'UTF8')), $4, 'jpeg', 'image/jpeg', 'originals/big-' || g,
+					'processed', '2026-11-05 10:00+08'::timestamptz + g * interval '1 minute',
+					'{"detail": {"key": "thumbs/big/detail.jpg", "width": 1, "height": 1, "etag": "x"}}'
+				FROM sites s, generate_series(1, $3::int) g WHERE s.id = $1 RETURNING id, region_path)
+			INSERT INTO media_site_links (media_id, site_id, how, region_path, site_path)
+			SELECT m.id, $1, 'near', m.region_path, m.region_path FROM m`, w.site, w.admin.UserID, photos, size)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := w.svc.RequestExport(ctx, w.coord1, ExportRequest{Kind: "illegal", TownshipID: w.t1, Month: "2026-11", Photos: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if err := w.svc.RunExport(ctx, e.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	e, err = w.svc.GetExport(ctx, w.coord1, e.ID)
+	if err != nil || e.State != ExportReady || e.Size == nil || *e.Size < photos*size {
+		t.Fatalf("export: %v %+v", err, e)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("ZIP %d bytes, allocated %d bytes during the export", *e.Size, alloc)
+	if alloc > uint64(*e.Size)/2 {
+		t.Fatalf("the export allocated %d bytes for a ZIP of %d", alloc, *e.Size)
 	}
 }
