@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -25,6 +26,9 @@ const ContentTypeZIP = "application/zip"
 // of unknown length is a part of 5 TiB / 10,000 ≈ 537 MiB). 10,000 parts of 16 MiB bound a ZIP
 // at 160 GiB.
 const zipPartSize = 16 << 20
+
+// errUploadEnded is what the ZIP writer meets when the upload stopped reading (it failed).
+var errUploadEnded = errors.New("reports: the upload of the photo appendix ended")
 
 // writeAppendix makes the photo appendix of req (照片附件, ledgers.Appendix) as the actor and
 // streams it to the derived bucket under key as one ZIP: the detail thumbnail of each photo,
@@ -54,19 +58,22 @@ func (s *Service) writeAppendix(ctx context.Context, as db.Actor, req ledgers.Re
 	_, err = s.blob.Client.PutObject(ctx, s.blob.BucketDerived, key, pr, -1,
 		minio.PutObjectOptions{ContentType: ContentTypeZIP, PartSize: zipPartSize})
 	// The writer stops at its next write if the upload stopped reading.
-	pr.CloseWithError(fmt.Errorf("reports: upload of %s ended", key))
+	pr.CloseWithError(errUploadEnded)
 	zerr := <-done
-	if zerr != nil {
+	switch {
+	case zerr != nil && !errors.Is(zerr, errUploadEnded):
+		// The writer failed (a photo could not be read): the upload failed with it.
 		if err == nil {
 			s.remove(s.blob.BucketDerived, key)
 		}
 		return stored{}, zerr
-	}
-	if err != nil {
+	case err != nil:
 		if blob.IsUnavailable(err) {
 			return stored{}, ErrStorage.Wrap(err)
 		}
 		return stored{}, fmt.Errorf("reports: put %s: %w", key, err)
+	case zerr != nil:
+		return stored{}, zerr
 	}
 	missing := 0
 	for _, p := range app.Photos {

@@ -433,3 +433,54 @@ func TestPhotoAppendixMemoryBounded(t *testing.T) {
 		t.Fatalf("the export allocated %d bytes for a ZIP of %d", alloc, *e.Size)
 	}
 }
+
+// TestPhotoAppendixFailsMidway: when a photo cannot be read after more than one upload part of
+// the ZIP went to the store, the multipart upload is aborted: no object and no unfinished
+// upload are left, and the last attempt marks the export failed.
+func TestPhotoAppendixFailsMidway(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.clock.set("2026-11-20 10:00:00")
+	const size = 1 << 20
+	body := bytes.Repeat([]byte{0xd8}, size)
+	if _, err := w.blob.Client.PutObject(ctx, w.blob.BucketDerived, "thumbs/big/detail.jpg", bytes.NewReader(body), size,
+		minio.PutObjectOptions{ContentType: "image/jpeg"}); err != nil {
+		t.Fatal(err)
+	}
+	// 20 MiB of readable photos, newest first, then one whose key the client refuses (longer
+	// than S3's 1,024 bytes): not "missing", an error.
+	if err := db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `WITH m AS (
+				INSERT INTO media (kind, uploaded_by, region_path, sha256, size, format, content_type, object_key, status, taken_at, thumbs)
+				SELECT 'photo', $2, s.region_path, sha256(convert_to('mid' || g, 'UTF8')), 10, 'jpeg', 'image/jpeg', 'originals/mid-' || g,
+					'processed', '2026-11-05 10:00+08'::timestamptz - g * interval '1 minute',
+					jsonb_build_object('detail', jsonb_build_object('key', CASE WHEN g = 21 THEN repeat('x', 1100) ELSE 'thumbs/big/detail.jpg' END))
+				FROM sites s, generate_series(1, 21) g WHERE s.id = $1 RETURNING id, region_path)
+			INSERT INTO media_site_links (media_id, site_id, how, region_path, site_path)
+			SELECT m.id, $1, 'near', m.region_path, m.region_path FROM m`, w.site, w.admin.UserID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := w.svc.RequestExport(ctx, w.coord1, ExportRequest{Kind: "illegal", TownshipID: w.t1, Month: "2026-11", Photos: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.svc.RunExport(ctx, e.ID, true)
+	if err == nil {
+		t.Fatal("an export with an unreadable photo succeeded")
+	}
+	t.Log(err)
+	if got, _ := w.svc.GetExport(ctx, w.coord1, e.ID); got.State != ExportFailed {
+		t.Fatalf("after the last attempt: %s", got.State)
+	}
+	if keys := objects(t, w.blob, w.blob.BucketDerived, "exports/"); len(keys) != 0 {
+		t.Fatalf("objects left: %v", keys)
+	}
+	for u := range w.blob.Client.ListIncompleteUploads(ctx, w.blob.BucketDerived, "exports/", true) {
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		t.Fatalf("unfinished upload left: %s %s", u.Key, u.UploadID)
+	}
+}
