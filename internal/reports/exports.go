@@ -148,7 +148,8 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) err
 
 // RequestExport records an export in the caller's scope and enqueues its job in the same
 // transaction. A township out of scope, or the whole city for anyone but the city office, is
-// not found. The same Idempotency-Key again answers the first export, created false.
+// not found. The same Idempotency-Key again answers the first export, created false; without a
+// key, a photo appendix asked again while the same one is queued or running answers that one.
 func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest, key string) (Export, bool, error) {
 	switch ledgers.Kind(r.Kind) {
 	case ledgers.Illegal, ledgers.Exited, ledgers.ExitedList:
@@ -174,7 +175,6 @@ func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest
 	var out Export
 	created := false
 	err = db.InScope(ctx, s.pool, a, func(tx pgx.Tx) error {
-
 		if key != "" {
 			e, err := s.store.exportByKey(ctx, tx, a.UserID, key)
 			switch {
