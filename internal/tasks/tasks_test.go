@@ -3,7 +3,9 @@ package tasks_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -189,5 +191,54 @@ func TestTasks(t *testing.T) {
 	})
 	if err != nil || !cellOK {
 		t.Errorf("after new cells, tasks are in cells that hold them: %v (%v)", cellOK, err)
+	}
+}
+
+// TestAddMany: tasks added in one statement are what Add makes of each (the premise's point and
+// cell, or the point's; the title and detail clipped), in the order given; a ref with an open
+// task already answers that task; a task without a place is refused, nothing added.
+func TestAddMany(t *testing.T) {
+	p := newPlace(t)
+	ctx := context.Background()
+	var st tasks.Store
+	lon, lat := 113.015, 34.005 // the east cell
+	due := time.Now().Add(14 * 24 * time.Hour).Truncate(time.Second)
+	err := p.as(t, p.coordinator(), func(tx pgx.Tx) error {
+		old, err := st.Add(ctx, tx, tasks.New{Kind: tasks.Lead, Ref: "7", PremiseID: &p.premise, Title: "核查线索：旧"})
+		if err != nil {
+			return err
+		}
+		ids, err := st.AddMany(ctx, tx, tasks.Lead, []tasks.New{
+			{Ref: "8", Lon: &lon, Lat: &lat, Title: "核查线索：东", Detail: strings.Repeat("因", 2500), DueAt: &due},
+			{Ref: "7", PremiseID: &p.premise, Title: "核查线索：旧"},
+			{Ref: "9", PremiseID: &p.premise, Title: "核查线索：张家"},
+		})
+		if err != nil {
+			return err
+		}
+		if len(ids) != 3 || ids[1] != old.ID || ids[0] == ids[2] {
+			t.Fatalf("ids %v, want the open task %d second", ids, old.ID)
+		}
+		east, err := st.Get(ctx, tx, ids[0])
+		if err != nil {
+			return err
+		}
+		if east.CellID == nil || *east.CellID != p.east || east.DueAt == nil || !east.DueAt.Equal(due) || len([]rune(east.Detail)) != 2000 {
+			t.Errorf("east task %+v: want the east cell, due %s, detail of 2000", east, due)
+		}
+		west, err := st.Get(ctx, tx, ids[2])
+		if err != nil {
+			return err
+		}
+		if west.CellID == nil || *west.CellID != p.west || west.Lon != 113.004 || west.Title != "核查线索：张家" {
+			t.Errorf("premise task %+v: want the west cell at the premise", west)
+		}
+		if _, err := st.AddMany(ctx, tx, tasks.Lead, []tasks.New{{Ref: "10", Title: "无处"}}); err == nil {
+			t.Error("a task without a place was added")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
