@@ -349,9 +349,9 @@ func (s *Service) store(ctx context.Context, tx pgx.Tx, kind string, importID in
 				nullif($4::bigint, 0), CASE WHEN d.dup_lead IS NULL AND d.dup_site IS NULL THEN $5::timestamptz END
 			FROM d ORDER BY d.ord
 			ON CONFLICT (kind, source_key) DO NOTHING
-			RETURNING id, source_key, status, duplicate_of)
+			RETURNING id, source_key, status)
 		SELECT p.ord, p.known, p.g IS NOT NULL, coalesce(ST_X(p.g), 0), coalesce(ST_Y(p.g), 0), p.located, p.in_scope,
-			ins.id, coalesce(ins.status, ''), ins.duplicate_of IS NOT NULL
+			ins.id, coalesce(ins.status, '')
 		FROM p LEFT JOIN ins ON ins.source_key = p.source_key
 		ORDER BY p.ord`
 	due := s.now().Add(s.cfg.VerifyWithin)
@@ -364,15 +364,13 @@ func (s *Service) store(ctx context.Context, tx pgx.Tx, kind string, importID in
 		lon, lat        float64
 		id              *int64
 		status          string
-		hasDupLead      bool
-		dupOf           int64 // set here: a lead of this import it repeats
 		known, hasPoint bool
 		located, scope  bool
 	}
 	var out []placed
 	for rows.Next() {
 		var r placed
-		if err := rows.Scan(&r.ord, &r.known, &r.hasPoint, &r.lon, &r.lat, &r.located, &r.scope, &r.id, &r.status, &r.hasDupLead); err != nil {
+		if err := rows.Scan(&r.ord, &r.known, &r.hasPoint, &r.lon, &r.lat, &r.located, &r.scope, &r.id, &r.status); err != nil {
 			rows.Close()
 			return fmt.Errorf("leads: place the candidates: %w", err)
 		}
@@ -442,7 +440,7 @@ func (s *Service) store(ctx context.Context, tx pgx.Tx, kind string, importID in
 			sort.Ints(as)
 			for _, ia := range as {
 				if out[ia].status == Open {
-					out[ib].status, out[ib].dupOf = Duplicate, *out[ia].id
+					out[ib].status = Duplicate
 					ids, dups = append(ids, id), append(dups, *out[ia].id)
 					break
 				}
