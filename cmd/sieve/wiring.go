@@ -33,7 +33,7 @@ type domains struct {
 	leads       *leads.Service
 	changes     *changes.Feed
 	reports     *reports.Service
-	tips        *tips.Service // public tips, rewards, credit listing (no jobs of its own)
+	tips        *tips.Service // public tips, rewards, credit listing; the orphaned photos' sweep
 }
 
 // wire builds the job queue (workers jobs per queue at once; 0 only enqueues) and the
@@ -68,12 +68,13 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Build(svc, ins, feed, rep); err != nil {
+	// Tips store their photos through media's checks (each photo a medium with its jobs), open
+	// sites through the sites domain, and sweep the photo objects a crash left unrecorded.
+	tp, err := tips.New(tips.Deps{Pool: a.pool, Media: svc, Sites: st, Now: time.Now, Log: a.log}, a.cfg.Tips)
+	if err != nil {
 		return nil, err
 	}
-	// Tips store their photos through media's checks and open sites through the sites domain.
-	tp, err := tips.New(tips.Deps{Pool: a.pool, Media: svc, Sites: st, Now: time.Now}, a.cfg.Tips)
-	if err != nil {
+	if err := q.Build(svc, ins, feed, rep, tp); err != nil {
 		return nil, err
 	}
 	return &domains{queue: q, media: svc, inspections: ins, sites: st, leads: ls, changes: feed, reports: rep, tips: tp}, nil
