@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/inspections"
@@ -16,6 +17,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/throttle"
 	"github.com/sieve-city/sieve/internal/tips"
 	"github.com/sieve-city/sieve/internal/tracks"
 )
@@ -74,7 +76,10 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Build(svc, ins, feed, rep, tp); err != nil {
+	// The throttle's events are kept for the longest window of its limiters (logins, tips).
+	pruner := throttle.NewPruner(a.pool, append(accounts.ThrottleWindows(), a.cfg.Tips.ThrottleWindows()...),
+		a.cfg.Throttle.PruneEvery, time.Now)
+	if err := q.Build(svc, ins, feed, rep, tp, pruner); err != nil {
 		return nil, err
 	}
 	return &domains{queue: q, media: svc, inspections: ins, sites: st, leads: ls, changes: feed, reports: rep, tips: tp}, nil
