@@ -140,6 +140,40 @@ func TestTipPhotosAreMedia(t *testing.T) {
 		t.Fatalf("public status: %d %s", status, b)
 	}
 
+	// A tip with only an address is the city's, and so are its photos; once the city office
+	// verifies it with a point in the township, the township sees the photo too (the medium's
+	// path follows the tip's: tips_media_path).
+	buf.Reset()
+	mw = multipart.NewWriter(&buf)
+	_ = mw.WriteField("description", "只有地址的举报，附照片")
+	_ = mw.WriteField("address", "火龙镇某村后山")
+	fw, _ = mw.CreateFormFile("photo", "q.jpg")
+	_, _ = fw.Write(jpeg)
+	_ = mw.Close()
+	if status, b, _ := h.request(http.MethodPost, v1+"/tips", &buf, "Content-Type", mw.FormDataContentType(), "Accept-Language", "en",
+		"X-Device-Id", "device-of-the-second-reporter"); status != http.StatusCreated {
+		t.Fatalf("address-only tip: %d %s", status, b)
+	}
+	addrID := h.tipID(admin, "只有地址的举报，附照片")
+	aps := h.tipPhotos(admin, addrID)
+	if len(aps) != 1 || aps[0].MediaID == nil {
+		t.Fatalf("address-only tip's photos: %+v", aps)
+	}
+	amid := *aps[0].MediaID
+	if status, b := h.as(coord, http.MethodGet, fmt.Sprintf("%s/media/%d", v1, amid), ""); status != http.StatusNotFound {
+		t.Fatalf("township, photo of an address-only tip: %d %s", status, b)
+	}
+	if status, b := h.as(admin, http.MethodPost, fmt.Sprintf("%s/tip-cases/%d/transitions", v1, addrID),
+		`{"to":"valid","lon":113.43,"lat":34.2}`); status != http.StatusOK {
+		t.Fatalf("valid with a point: %d %s", status, b)
+	}
+	if status, b := h.as(coord, http.MethodGet, fmt.Sprintf("%s/media/%d", v1, amid), ""); status != http.StatusOK {
+		t.Fatalf("township, photo of the tip placed in it: %d %s", status, b)
+	}
+	if status, b := h.as(coord2, http.MethodGet, fmt.Sprintf("%s/media/%d", v1, amid), ""); status != http.StatusNotFound {
+		t.Fatalf("other township, photo of the tip placed in t1: %d %s", status, b)
+	}
+
 	// Verified and turned into a site: the site's media list the photo with reason tip.
 	if status, b := h.as(coord, http.MethodPost, fmt.Sprintf("%s/tip-cases/%d/transitions", v1, id), `{"to":"valid"}`); status != http.StatusOK {
 		t.Fatalf("valid: %d %s", status, b)
