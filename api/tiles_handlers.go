@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/tiles"
 )
 
@@ -49,20 +50,18 @@ func tileCoords(c echo.Context) (z, x, y int, err error) {
 // the cells the tile meets, see tiles.Registry.State) and the caller's area (two callers of the
 // same area share tiles, of different areas never do). An edit in another township leaves it
 // as it was.
-func (s *Server) tileETag(c echo.Context, layer string, z, x, y int) (string, error) {
-	state, err := s.Tiles.State(c.Request().Context(), s.Pool, layer, z, x, y)
-	if err != nil {
-		return "", err
-	}
+func tileETag(c echo.Context, layer, state string) string {
 	p := principal(c)
 	h := fnv.New64a()
 	h.Write([]byte(state + "|" + string(p.Role) + "|" + strings.Join(p.Scope, ",")))
-	return `W/"` + layer + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`, nil
+	return `W/"` + layer + "-" + strconv.FormatUint(h.Sum64(), 36) + `"`
 }
 
 // getTile answers a vector tile of a layer in the caller's area: 204 when empty, 304 when the
 // caller's ETag is current. Cache-Control is private: a shared cache must never hand one
-// area's tile to another caller.
+// area's tile to another caller. A request without If-None-Match reads the tile and its state
+// in one round trip (db.ReadBatch); one with it reads the state first (alone, it needs no
+// scope: tiles.StateSQL), and the tile only when the tag is stale.
 func (s *Server) getTile(c echo.Context) error {
 	layer := c.Param("layer")
 	if _, err := s.Tiles.Layer(layer); err != nil {
@@ -72,23 +71,35 @@ func (s *Server) getTile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	etag, err := s.tileETag(c, layer, z, x, y)
-	if err != nil {
-		return err
-	}
+	ctx := c.Request().Context()
 	h := c.Response().Header()
 	h.Set("Cache-Control", "private, no-cache")
-	h.Set("ETag", etag)
 	h.Set("Vary", "Authorization")
-	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	tile, err := read(s, c, func(ctx context.Context, tx pgx.Tx) ([]byte, error) {
-		return s.Tiles.Tile(ctx, tx, layer, z, x, y)
-	})
-	if err != nil {
+	var (
+		state string
+		tile  []byte
+		b     pgx.Batch
+	)
+	if match := c.Request().Header.Get("If-None-Match"); match != "" {
+		if state, err = s.Tiles.State(ctx, s.Pool, layer, z, x, y); err != nil {
+			return err
+		}
+		if etag := tileETag(c, layer, state); etagMatches(match, etag) {
+			h.Set("ETag", etag)
+			return c.NoContent(http.StatusNotModified)
+		}
+	} else if err := s.Tiles.QueueState(&b, layer, z, x, y, &state); err != nil {
 		return err
 	}
+	if err := s.Tiles.QueueTile(&b, layer, z, x, y, &tile); err != nil {
+		return err
+	}
+	if b.Len() > 0 {
+		if err := db.ReadBatch(ctx, s.Pool, s.actor(c), &b); err != nil {
+			return err
+		}
+	}
+	h.Set("ETag", tileETag(c, layer, state))
 	if len(tile) == 0 {
 		return c.NoContent(http.StatusNoContent)
 	}

@@ -457,3 +457,55 @@ func TestSyncExpired(t *testing.T) {
 		t.Fatalf("bad cursor: %v", err)
 	}
 }
+
+// TestSyncSettingsEndWithTheBatch: a delta page's first read runs in the implicit transaction
+// of its one batch (no BEGIN or COMMIT): the actor's settings, the read-only mode and the
+// generic plans must end with it, so that the next user of the pooled connection starts clean.
+func TestSyncSettingsEndWithTheBatch(t *testing.T) {
+	tw := newTown(t)
+	ctx := context.Background()
+	cfg := tw.pool.Config().Copy()
+	cfg.MinConns, cfg.MaxConns = 1, 1
+	one, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	f := changes.New(changes.DefaultConfig(), changes.Deps{}, nil)
+	a := tw.actor(t, tw.w)
+	var cursor string
+	for {
+		p, err := f.Sync(ctx, one, a, cursor, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cursor = p.Cursor; !p.HasMore {
+			break
+		}
+	}
+	tw.system(t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE premises SET name = name || '!' WHERE id = $1`, tw.premises["a2"])
+		return err
+	})
+	p, err := f.Sync(ctx, one, a, cursor, false)
+	if err != nil || len(p.Items) != 1 || p.Items[0].Premise == nil || p.Items[0].Premise.Name != "a2!" {
+		t.Fatalf("the delta: %+v, %v", p.Items, err)
+	}
+	conn, err := one.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if s := conn.Conn().PgConn().TxStatus(); s != 'I' {
+		t.Errorf("the connection after a delta page is in transaction state %q, want idle", s)
+	}
+	var user, scope, readOnly, plans string
+	err = conn.QueryRow(ctx, `SELECT coalesce(current_setting('sieve.user_id', true), ''), coalesce(current_setting('sieve.scope', true), ''),
+		current_setting('transaction_read_only'), current_setting('plan_cache_mode')`).Scan(&user, &scope, &readOnly, &plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" || scope != "" || readOnly != "off" || plans != "auto" {
+		t.Errorf("after a delta page: sieve.user_id %q, sieve.scope %q, read-only %s, plan_cache_mode %s: want them all back", user, scope, readOnly, plans)
+	}
+}

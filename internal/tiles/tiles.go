@@ -161,21 +161,37 @@ func StateSQL(l Layer) string {
 // Ticks. Two tiles of different areas have different states; an edit in one area changes the
 // state of the tiles meeting it only.
 func (r *Registry) State(ctx context.Context, q db.Querier, name string, z, x, y int) (string, error) {
-	l, err := r.Layer(name)
-	if err != nil {
+	var b pgx.Batch
+	var out string
+	if err := r.QueueState(&b, name, z, x, y, &out); err != nil {
 		return "", err
 	}
-	if !ValidTile(z, x, y) {
-		return "", apperr.ErrNotFound
-	}
-	var out string
-	if err := q.QueryRow(ctx, StateSQL(l), z, x, y).Scan(&out); err != nil {
-		return "", fmt.Errorf("tiles: state of %s %d/%d/%d: %w", name, z, x, y, err)
-	}
-	if l.Ticks > 0 {
-		out += "." + strconv.FormatInt(r.Now().UnixNano()/int64(l.Ticks), 10)
+	if err := q.SendBatch(ctx, &b).Close(); err != nil {
+		return "", err
 	}
 	return out, nil
+}
+
+// QueueState queues in b the query of tile z/x/y's change state (State); *out holds it once b
+// has run. With QueueTile, the API reads a tile and its state in one round trip.
+func (r *Registry) QueueState(b *pgx.Batch, name string, z, x, y int, out *string) error {
+	l, err := r.Layer(name)
+	if err != nil {
+		return err
+	}
+	if !ValidTile(z, x, y) {
+		return apperr.ErrNotFound
+	}
+	b.Queue(StateSQL(l), z, x, y).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(out); err != nil {
+			return fmt.Errorf("tiles: state of %s %d/%d/%d: %w", name, z, x, y, err)
+		}
+		if l.Ticks > 0 {
+			*out += "." + strconv.FormatInt(r.Now().UnixNano()/int64(l.Ticks), 10)
+		}
+		return nil
+	})
+	return nil
 }
 
 // TileSQL is the query of one tile of layer l: parameters $1 z, $2 x, $3 y; one bytea row
@@ -197,21 +213,38 @@ FROM tile`
 // Tile answers tile z/x/y of a layer in the caller's transaction (empty: nothing there for the
 // caller). Above the layer's MinZoom it is empty without a query.
 func (r *Registry) Tile(ctx context.Context, tx pgx.Tx, name string, z, x, y int) ([]byte, error) {
-	l, err := r.Layer(name)
-	if err != nil {
+	var b pgx.Batch
+	var out []byte
+	if err := r.QueueTile(&b, name, z, x, y, &out); err != nil || b.Len() == 0 {
 		return nil, err
 	}
-	if !ValidTile(z, x, y) {
-		return nil, apperr.ErrNotFound
-	}
-	if z < l.MinZoom {
-		return nil, nil
-	}
-	var out []byte
-	if err := tx.QueryRow(ctx, TileSQL(l), z, x, y).Scan(&out); err != nil {
-		return nil, fmt.Errorf("tiles: %s %d/%d/%d: %w", name, z, x, y, err)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// QueueTile queues in b the query of tile z/x/y of a layer, to be run scoped to the caller;
+// *out holds the tile once b has run. Above the layer's MinZoom it queues nothing (the tile is
+// empty).
+func (r *Registry) QueueTile(b *pgx.Batch, name string, z, x, y int, out *[]byte) error {
+	l, err := r.Layer(name)
+	if err != nil {
+		return err
+	}
+	if !ValidTile(z, x, y) {
+		return apperr.ErrNotFound
+	}
+	if z < l.MinZoom {
+		return nil
+	}
+	b.Queue(TileSQL(l), z, x, y).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(out); err != nil {
+			return fmt.Errorf("tiles: %s %d/%d/%d: %w", name, z, x, y, err)
+		}
+		return nil
+	})
+	return nil
 }
 
 // GeoJSONSQL is the query of a layer's features in a box as one GeoJSON FeatureCollection:
