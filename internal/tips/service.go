@@ -103,7 +103,7 @@ type Intake struct {
 	s         *Service
 	keys      []string
 	at        time.Time
-	photos    []storedPhoto
+	photos    []media.Screened
 	submitted bool
 }
 
@@ -154,8 +154,7 @@ func (in *Intake) AddPhoto(ctx context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	in.photos = append(in.photos, storedPhoto{screened: st, key: st.Key, sha: st.SHA256, size: st.Size, format: string(st.Info.Format),
-		width: st.Info.Width, height: st.Info.Height, lon: st.Lon, lat: st.Lat, takenAt: st.TakenAt})
+	in.photos = append(in.photos, st)
 	return nil
 }
 
@@ -171,7 +170,7 @@ func (in *Intake) Abort(serverFault bool) {
 	if len(in.photos) > 0 && in.s.media != nil {
 		keys := make([]string, len(in.photos))
 		for i, p := range in.photos {
-			keys[i] = p.key
+			keys[i] = p.Key
 		}
 		in.s.media.RemoveScreened(ctx, keys...)
 		in.photos = nil
@@ -216,7 +215,7 @@ func (in *Intake) Submit(ctx context.Context, sub Submission, requestID string) 
 		// Each photo becomes a medium of source tip with the tip's path, its jobs enqueued here
 		// (they run if and only if the tip commits).
 		for _, p := range n.photos {
-			id, err := in.s.media.RecordTipPhoto(ctx, tx, p.screened, t.regionPath)
+			id, err := in.s.media.RecordTipPhoto(ctx, tx, p, t.regionPath)
 			if err != nil {
 				return err
 			}

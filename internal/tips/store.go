@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -91,19 +90,7 @@ type newTip struct {
 	lon, lat             *float64
 	crs                  string
 	contact              *Contact
-	photos               []storedPhoto
-}
-
-// storedPhoto is a photo in MinIO about to be recorded.
-type storedPhoto struct {
-	screened      media.Screened
-	key           string
-	sha           []byte
-	size          int64
-	format        string
-	width, height int
-	lon, lat      *float64
-	takenAt       *time.Time
+	photos               []media.Screened // stored by the intake (media.StoreScreened)
 }
 
 // insert stores a new tip, its contact and its photos (the intake, acting as the system) and
@@ -135,11 +122,12 @@ func (Store) insert(ctx context.Context, q db.Querier, n newTip, cfg Config) (Ti
 }
 
 // addPhoto records photo p of tip id, with its medium (nil: none).
-func (Store) addPhoto(ctx context.Context, q db.Querier, id int64, p storedPhoto, mediaID *int64) error {
+func (Store) addPhoto(ctx context.Context, q db.Querier, id int64, p media.Screened, mediaID *int64) error {
 	const ph = `INSERT INTO tip_photos (tip_id, object_key, sha256, size, format, width, height, exif_point, taken_at, media_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7,
 			CASE WHEN $8::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($8, $9), 4326) END, $10, $11)`
-	if _, err := q.Exec(ctx, ph, id, p.key, p.sha, p.size, p.format, p.width, p.height, p.lon, p.lat, p.takenAt, mediaID); err != nil {
+	if _, err := q.Exec(ctx, ph, id, p.Key, p.SHA256, p.Size, string(p.Info.Format), p.Info.Width, p.Info.Height, p.Lon, p.Lat, p.TakenAt,
+		mediaID); err != nil {
 		return fmt.Errorf("tips: photo: %w", db.MapError(err))
 	}
 	return nil
