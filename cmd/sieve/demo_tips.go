@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,7 @@ import (
 //
 //	received         朱阁镇, with the reporter's name and phone, and a photo when the demo has photos
 //	valid → site     朱阁镇 (a site of source tip, linked to the tip)
-//	duplicate        朱阁镇, 30 m from the previous one, a week later in the campaign's story
+//	duplicate        朱阁镇, 10 m from the previous one
 //	reward_proposed  朱阁镇, valid → site → fine 50,000 yuan → reward 7,500 yuan, awaiting the city
 //	invalid          颍川街道, verified by the city office as nothing (with a reason)
 //	received         an address only: the city's to place
@@ -52,7 +53,7 @@ type demoTip struct {
 func demoTips(ctx context.Context, pool *pgxpool.Pool, ts *tips.Service, withPhotos bool) (int, error) {
 	var (
 		exists           bool
-		places           [][2]float64 // three 朱阁镇 premises far apart, one in 颍川街道
+		cands            []candidate
 		zhugeID, adminID int64
 		zhugePath        string
 	)
@@ -60,28 +61,22 @@ func demoTips(ctx context.Context, pool *pgxpool.Pool, ts *tips.Service, withPho
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tips)`).Scan(&exists); err != nil || exists {
 			return err
 		}
-		// One premise in each of three villages of 朱阁镇 (411081113), villages far apart (their
-		// codes' order), and one in 颍川街道 (411081001): deterministic, the demo data are seeded.
-		const pick = `WITH v AS (
-				SELECT v.id, v.path, t.code, row_number() OVER (PARTITION BY t.code ORDER BY v.code) AS n,
-				  count(*) OVER (PARTITION BY t.code) AS of
-				FROM regions t JOIN regions v ON v.parent_id = t.id
-				WHERE t.code IN ('411081113', '411081001') AND v.level = 'village'
-				  AND EXISTS (SELECT 1 FROM premises p WHERE p.region_path <@ v.path))
-			SELECT ST_X(p.geom), ST_Y(p.geom) FROM v
-			CROSS JOIN LATERAL (SELECT geom FROM premises p WHERE p.region_path <@ v.path ORDER BY p.id LIMIT 1) p
-			WHERE (v.code = '411081113' AND v.n IN (1, v.of / 2 + 1, v.of)) OR (v.code = '411081001' AND v.n = 1)
-			ORDER BY v.code DESC, v.n`
+		// Premises of 朱阁镇 (411081113) and of 颍川街道 (411081001), in id order: deterministic,
+		// the demo data are seeded. demoPlaces picks three of 朱阁镇's far apart, and one of 颍川街道.
+		const pick = `SELECT t.code, ST_X(p.geom), ST_Y(p.geom) FROM regions t
+			CROSS JOIN LATERAL (SELECT geom FROM premises p WHERE p.region_path <@ t.path AND p.geom IS NOT NULL
+				ORDER BY p.id LIMIT 500) p
+			WHERE t.code IN ('411081113', '411081001') AND t.level = 'township'`
 		rows, err := tx.Query(ctx, pick)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var p [2]float64
-			if err := rows.Scan(&p[0], &p[1]); err != nil {
+			var c candidate
+			if err := rows.Scan(&c.township, &c.lon, &c.lat); err != nil {
 				return err
 			}
-			places = append(places, p)
+			cands = append(cands, c)
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -92,15 +87,16 @@ func demoTips(ctx context.Context, pool *pgxpool.Pool, ts *tips.Service, withPho
 	if err != nil || exists {
 		return 0, err
 	}
-	if len(places) != 4 {
-		return 0, fmt.Errorf("demo: tips: found %d places in 朱阁镇 and 颍川街道, want 4", len(places))
+	places, ok := demoPlaces(cands)
+	if !ok {
+		return 0, nil // a city too small for them (sieve demo --premises 100): no tips
 	}
 	admin := db.Actor{UserID: adminID, Username: "admin", Role: string(accounts.CityAdmin)}
 	zhuge := db.Actor{UserID: zhugeID, Username: "zhuge", Role: string(accounts.TownshipCoordinator), Scope: []string{zhugePath}}
 
 	fine := 50000.0
 	note := "已核实，感谢您的举报"
-	near := [2]float64{places[1][0], places[1][1] + 0.00027} // ~30 m north of the second place
+	near := [2]float64{places[1][0], places[1][1] + 0.00009} // ~10 m north of the second place
 	list := []demoTip{
 		{sub: tips.Submission{Description: "村东头废弃养殖场夜里有人进出，有刺鼻气味，疑似生产化工产品", Address: "朱阁镇村东头废弃养殖场",
 			Name: "李先生", Phone: "13800000001"}, photo: true, point: &places[0], dupOfIdx: -1},
@@ -192,4 +188,50 @@ func (a *app) demoTips(ctx context.Context, svc *media.Service, withPhotos bool)
 		return n, fmt.Errorf("demo: tips: %w", err)
 	}
 	return n, nil
+}
+
+// candidate is a premise's point in a township, where a demo tip may be placed.
+type candidate struct {
+	township string
+	lon, lat float64
+}
+
+// demoPlaces picks the demo tips' places from cands: three points of 朱阁镇 (411081113) each more
+// than 300 m from the others (so that only the duplicate is a duplicate, and the proposed reward
+// has no earlier valid tip of its place), greedily in the given order, and the first of 颍川街道
+// (411081001). ok is false when there are not enough.
+func demoPlaces(cands []candidate) (places [][2]float64, ok bool) {
+	var far [][2]float64
+	var other *[2]float64
+	for _, c := range cands {
+		p := [2]float64{c.lon, c.lat}
+		switch {
+		case c.township == "411081001":
+			if other == nil {
+				other = &p
+			}
+		case len(far) < 3:
+			apart := true
+			for _, q := range far {
+				apart = apart && metres(p, q) > 300
+			}
+			if apart {
+				far = append(far, p)
+			}
+		}
+	}
+	if len(far) < 3 || other == nil {
+		return nil, false
+	}
+	return append(far, *other), true
+}
+
+// metres is the distance between two lon/lat points (an equirectangular approximation, good to
+// well under a percent at a few kilometres).
+func metres(a, b [2]float64) float64 {
+	const r = 6371000.0
+	lat := (a[1] + b[1]) / 2 * math.Pi / 180
+	dx := (a[0] - b[0]) * math.Pi / 180 * math.Cos(lat)
+	dy := (a[1] - b[1]) * math.Pi / 180
+	return r * math.Hypot(dx, dy)
 }
