@@ -134,6 +134,14 @@ func TestTipPhotosAreMedia(t *testing.T) {
 	if status, b := h.as(coord, http.MethodGet, fmt.Sprintf("%s/media/%d", v1, mid), ""); status != http.StatusOK {
 		t.Fatalf("tip's township: %d %s", status, b)
 	}
+	// The grid worker of the tip's cell (who has the tip's task) sees it; the one of the cell
+	// the photo now lies in does not.
+	if status, b := h.as(h.token(w.users["worker"]), http.MethodGet, fmt.Sprintf("%s/media/%d", v1, mid), ""); status != http.StatusOK {
+		t.Fatalf("the tip cell's grid worker: %d %s", status, b)
+	}
+	if status, b := h.as(h.token(w.users["worker2"]), http.MethodGet, fmt.Sprintf("%s/media/%d", v1, mid), ""); status != http.StatusNotFound {
+		t.Fatalf("the photo cell's grid worker: %d %s", status, b)
+	}
 	// The public status: status and note only, no position of the tip or of its photo.
 	status, b, _ = h.do(http.MethodGet, v1+"/tips/"+rc.TrackingCode, "")
 	if status != http.StatusOK || strings.Contains(b, "lon") || strings.Contains(b, "lat") || strings.Contains(b, "media") {
