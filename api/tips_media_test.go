@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -115,6 +116,23 @@ func TestTipPhotosAreMedia(t *testing.T) {
 	}
 	if got := thumb(coord2); got != http.StatusNotFound {
 		t.Fatalf("other township's thumbnail: %d, want 404", got)
+	}
+	// The original through the media route too (its stored SHA-256 checked first).
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s/media/%d/original", h.url, v1, mid), nil)
+	req.Header.Set("Authorization", "Bearer "+coord)
+	resp, err := noRedirect.Do(req)
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("original: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	orig, err := http.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(orig.Body)
+	orig.Body.Close()
+	if !bytes.Equal(got, jpeg) {
+		t.Fatalf("original: %d bytes, not the tip's photo", len(got))
 	}
 	// Move the photo's position into the other township's cell and place it there: an uploaded
 	// photo would now show to that township (media_read by cell); a tip's photo stays the tip's.
