@@ -1,9 +1,12 @@
 package api
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/ledgers"
+	"github.com/sieve-city/sieve/internal/reports"
 )
 
 // titleNames reports whether an XLSX answer's first sheet is titled for the township name.
@@ -173,5 +177,88 @@ func TestExitedCheckParticipants(t *testing.T) {
 		visited.In(time.FixedZone("CST", 8*3600)).Format("2006年01月02日"))
 	if status != http.StatusOK || !strings.HasSuffix(body, want) {
 		t.Errorf("附件3: %d %q, want a line %q", status, body, want)
+	}
+}
+
+// TestLedgerPhotosRoute: ?photos=true on 附件2 always starts a background export (202, the
+// export's Location), the same request while it is in flight answers it, and the job's ZIP holds
+// the workbook with its index sheet 照片附件; the option is 附件2's only (422), and another township is
+// 404 as for the ledger.
+func TestLedgerPhotosRoute(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	ctx := context.Background()
+	if err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE sites SET status = 'verified_illegal', created_at = now() - interval '40 days' WHERE id = $1`,
+			w.sites["sites"][0])
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	coord := h.token(w.users["coord"])
+	get := func(path string) (int, string, http.Header) {
+		t.Helper()
+		return h.do(http.MethodGet, path, "", "Authorization", "Bearer "+coord, "Accept-Language", "en")
+	}
+	status, body, hdr := get(v1 + "/ledgers/illegal?photos=true")
+	var e reports.Export
+	if err := json.Unmarshal([]byte(body), &e); status != http.StatusAccepted || err != nil || !e.Photos ||
+		e.RegionID != w.t1 || e.Kind != "illegal" || hdr.Get("Location") != fmt.Sprintf("%s/exports/%d", v1, e.ID) {
+		t.Fatalf("photos: %d %s %v", status, body, hdr)
+	}
+	if status, body, _ := get(v1 + "/ledgers/illegal?photos=true"); status != http.StatusAccepted ||
+		!strings.Contains(body, fmt.Sprintf(`"id":%d,`, e.ID)) {
+		t.Fatalf("again while queued: %d %s, want export %d", status, body, e.ID)
+	}
+	for _, c := range []struct {
+		path, code string
+		status     int
+	}{
+		{"/ledgers/illegal?photos=yes", "invalid_parameter", 400},
+		{"/ledgers/exited?photos=true", "photos_unsupported", 422},
+		{"/ledgers/illegal?photos=true&township=" + itoa(w.t2), "not_found", 404},
+	} {
+		if status, body, _ := get(v1 + c.path); status != c.status || !strings.Contains(body, `"code":"`+c.code+`"`) {
+			t.Errorf("%s: %d %s, want %d %s", c.path, status, body, c.status, c.code)
+		}
+	}
+	startReportWorkers(t, h.pool, h.srv.Reports)
+	for deadline := time.Now().Add(60 * time.Second); e.State != reports.ExportReady; time.Sleep(200 * time.Millisecond) {
+		status, b := h.as(coord, http.MethodGet, fmt.Sprintf("%s/exports/%d", v1, e.ID), "")
+		if err := json.Unmarshal([]byte(b), &e); status != http.StatusOK || err != nil || e.State == reports.ExportFailed {
+			t.Fatalf("export state: %d %s", status, b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("export still %s", e.State)
+		}
+	}
+	resp, err := http.Get(e.DownloadURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || hexSHA(got) != e.SHA256 || resp.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("download: %d %v", resp.StatusCode, resp.Header)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(got), int64(len(got)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	month := ledgers.Month(time.Now())
+	r, err := zr.Open("附件2_火龙镇_" + month + ".xlsx")
+	if err != nil {
+		t.Fatalf("no workbook in the ZIP: %v", err)
+	}
+	wb, err := excelize.OpenReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	if sheets := strings.Join(wb.GetSheetList(), ","); sheets != "火龙镇,照片附件" {
+		t.Fatalf("sheets %s", sheets)
+	}
+	if v, _ := wb.GetCellValue("照片附件", "D5"); v != "某作坊" {
+		t.Errorf("index's first case %q", v)
 	}
 }

@@ -44,6 +44,7 @@ type domains struct {
 func (a *app) wire(workers int) (*domains, error) {
 	opts := jobs.DefaultOptions(workers)
 	opts.JobTimeout, opts.RescueAfter = a.cfg.Limits.JobTimeout, a.cfg.Limits.JobRescueAfter
+	opts.Timeouts = map[string]time.Duration{reports.ExportArgs{}.Kind(): a.cfg.Reports.ExportTimeout}
 	q := jobs.New(a.pool, opts, a.log)
 	st := a.sitesService()
 	ls := a.leadsService(st)

@@ -161,14 +161,14 @@ func ownInspections(ctx context.Context, tx querier, user int64, after string, l
 // that changed (and of the inspections' premises), as the caller's policies show them: a row
 // missing from the maps is gone or out of the caller's sight.
 func (b *builder) current(ctx context.Context, premiseIDs, taskIDs []int64, inspectionIDs []string) (
-	map[int64]Premise, map[int64]tasks.Task, map[string]Inspection, error) {
-	ps, ts, is := map[int64]Premise{}, map[int64]tasks.Task{}, map[string]Inspection{}
+	map[int64]*Premise, map[int64]*tasks.Task, map[string]Inspection, error) {
+	ps, ts, is := map[int64]*Premise{}, map[int64]*tasks.Task{}, map[string]Inspection{}
 	var batch pgx.Batch
 	if len(premiseIDs) > 0 || len(inspectionIDs) > 0 {
 		batch.Queue(premisesByID, premiseIDs, inspectionIDs, roundIDs(b.rounds)).Query(func(rows pgx.Rows) error {
 			list, err := collect(rows, nil, premiseScanner(b.rounds), "premises")
-			for _, p := range list {
-				ps[p.ID] = p
+			for i := range list {
+				ps[list[i].ID] = &list[i]
 			}
 			return err
 		})
@@ -176,8 +176,8 @@ func (b *builder) current(ctx context.Context, premiseIDs, taskIDs []int64, insp
 	if len(taskIDs) > 0 {
 		batch.Queue(tasksByID, taskIDs).Query(func(rows pgx.Rows) error {
 			list, err := collect(rows, nil, scanTask, "tasks")
-			for _, t := range list {
-				ts[t.ID] = t
+			for i := range list {
+				ts[list[i].ID] = &list[i]
 			}
 			return err
 		})

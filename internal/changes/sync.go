@@ -137,7 +137,7 @@ type state struct {
 	inForce    []round // the rounds in force, in the rule's order (roundFor)
 	pruned     bool
 	changeRows []change
-	premises   map[int64]Premise // the current state of the premises the changes name, as the caller sees them
+	premises   map[int64]*Premise // the current state of the premises the changes name, as the caller sees them
 }
 
 // nullPremise is a premise row of readState, all NULL in its rows of changes. Its fields are
@@ -152,11 +152,11 @@ type nullPremise struct {
 	done                                           []int64
 }
 
-func (n nullPremise) premise(rounds []round) Premise {
-	p := Premise{ID: n.id.Int64, Kind: n.kind.String, Name: n.name.String, Address: n.address.String,
+func (n nullPremise) premise(rounds []round) *Premise {
+	p := &Premise{ID: n.id.Int64, Kind: n.kind.String, Name: n.name.String, Address: n.address.String,
 		ContactName: n.contactName.String, ContactPhone: n.contactPhone.String, Tags: n.tags, Lon: n.lon.Float64,
 		Lat: n.lat.Float64, CellID: ptr(n.cellID), UpdatedAt: n.updatedAt.Time}
-	resolve(&p, rounds, n.path, n.done)
+	resolve(p, rounds, n.path, n.done)
 	return p
 }
 
@@ -416,7 +416,7 @@ func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cu
 		case 2:
 			p.tags, p.done = nil, nil
 			if st.premises == nil {
-				st.premises = make(map[int64]Premise, len(st.changeRows)) // the premise rows follow the changes
+				st.premises = make(map[int64]*Premise, len(st.changeRows)) // the premise rows follow the changes
 			}
 			if err = rows.Scan(premiseRow...); err == nil {
 				if stated {
@@ -434,7 +434,7 @@ func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cu
 		return state{}, fmt.Errorf("changes: read feed: %w", err)
 	}
 	if st.premises == nil {
-		st.premises = map[int64]Premise{}
+		st.premises = map[int64]*Premise{}
 	}
 	for _, p := range premises {
 		st.premises[p.id.Int64] = p.premise(st.inForce)
@@ -556,7 +556,7 @@ func (l *later) rollback() {
 
 // builder collects the items of one page.
 type builder struct {
-	known   map[int64]Premise // premises read with the feed (readState)
+	known   map[int64]*Premise // premises read with the feed (readState)
 	f       *Feed
 	tx      querier
 	rounds  []round // in force, in the rule's order
@@ -636,18 +636,18 @@ func (b *builder) fill(ctx context.Context, cur *cursor) (bool, error) {
 			after, _ := strconv.ParseInt(cur.A, 10, 64)
 			var ps []Premise
 			if ps, err = premisesOf(ctx, b.tx, b.rounds, cur.F, after, limit); err == nil {
-				last, more = take(ps, b.budget, func(p Premise) string { return strconv.FormatInt(p.ID, 10) }, b.upsertPremise)
+				last, more = take(ps, b.budget, func(p *Premise) string { return strconv.FormatInt(p.ID, 10) }, b.upsertPremise)
 			}
 		case phaseTasks:
 			after, _ := strconv.ParseInt(cur.A, 10, 64)
 			var ts []tasks.Task
 			if ts, err = tasksOf(ctx, b.tx, tasksInCells, cur.F, after, b.user, cur.O, limit); err == nil {
-				last, more = take(ts, b.budget, func(t tasks.Task) string { return strconv.FormatInt(t.ID, 10) }, b.upsertTask)
+				last, more = take(ts, b.budget, func(t *tasks.Task) string { return strconv.FormatInt(t.ID, 10) }, b.upsertTask)
 			}
 		case phaseInspections:
 			var is []Inspection
 			if is, err = ownInspections(ctx, b.tx, b.user, cur.A, limit); err == nil {
-				last, more = take(is, b.budget, func(in Inspection) string { return in.ID }, b.upsertInspection)
+				last, more = take(is, b.budget, func(in *Inspection) string { return in.ID }, b.upsertInspection)
 			}
 		}
 		if err != nil {
@@ -662,11 +662,12 @@ func (b *builder) fill(ctx context.Context, cur *cursor) (bool, error) {
 	return true, nil
 }
 
-// take sends up to budget rows and says the last id sent and whether rows held more.
-func take[T any](rows []T, budget int, id func(T) string, send func(T)) (last string, more bool) {
-	for _, r := range rows[:min(len(rows), budget)] {
-		send(r)
-		last = id(r)
+// take sends up to budget rows (each by its address: the page's item points into rows) and says
+// the last id sent and whether rows held more.
+func take[T any](rows []T, budget int, id func(*T) string, send func(*T)) (last string, more bool) {
+	for i := range rows[:min(len(rows), budget)] {
+		send(&rows[i])
+		last = id(&rows[i])
 	}
 	return last, len(rows) > budget
 }
@@ -756,7 +757,7 @@ func (b *builder) apply(ctx context.Context, cur *cursor, rows []change) (n int,
 			in, ok := is[r.id]
 			switch {
 			case ok && in.InspectorID == b.user:
-				b.upsertInspection(in)
+				b.upsertInspection(&in)
 			case !ok && r.op == OpDelete && b.mine(r.userBefore, r.userAfter):
 				b.tombstone(KindInspection, r.id, ReasonDeleted)
 			}
@@ -785,7 +786,7 @@ func (b *builder) inCells(cell *int64) bool { return cell != nil && slices.Conta
 
 // premiseItem sends premise id as it is now: an upsert while it lies in the caller's cells, else
 // a tombstone (when tombstone is set: the change was the premise's own, so the phone may hold it).
-func (b *builder) premiseItem(id int64, ps map[int64]Premise, op string, tombstone bool) {
+func (b *builder) premiseItem(id int64, ps map[int64]*Premise, op string, tombstone bool) {
 	p, ok := ps[id]
 	switch {
 	case ok && b.inCells(p.CellID):
@@ -800,7 +801,7 @@ func (b *builder) premiseItem(id int64, ps map[int64]Premise, op string, tombsto
 
 // taskItem sends task id as it is now: an upsert while it is open and the caller's (in their
 // cells for anyone of the cell, or assigned to them), else a tombstone.
-func (b *builder) taskItem(id int64, ts map[int64]tasks.Task, op string) {
+func (b *builder) taskItem(id int64, ts map[int64]*tasks.Task, op string) {
 	t, ok := ts[id]
 	key := strconv.FormatInt(id, 10)
 	switch {
@@ -815,7 +816,7 @@ func (b *builder) taskItem(id int64, ts map[int64]tasks.Task, op string) {
 	}
 }
 
-func (b *builder) taskIsMine(t tasks.Task) bool {
+func (b *builder) taskIsMine(t *tasks.Task) bool {
 	if t.Status != tasks.Open {
 		return false
 	}
@@ -833,21 +834,21 @@ func (b *builder) once(key itemKey) bool {
 	return true
 }
 
-func (b *builder) upsertPremise(p Premise) {
+func (b *builder) upsertPremise(p *Premise) {
 	if id := strconv.FormatInt(p.ID, 10); b.once(itemKey{"p", id}) {
-		b.add(Item{Kind: KindPremise, ID: id, Op: OpUpsert, Premise: &p})
+		b.add(Item{Kind: KindPremise, ID: id, Op: OpUpsert, Premise: p})
 	}
 }
 
-func (b *builder) upsertTask(t tasks.Task) {
+func (b *builder) upsertTask(t *tasks.Task) {
 	if id := strconv.FormatInt(t.ID, 10); b.once(itemKey{"t", id}) {
-		b.add(Item{Kind: KindTask, ID: id, Op: OpUpsert, Task: &t})
+		b.add(Item{Kind: KindTask, ID: id, Op: OpUpsert, Task: t})
 	}
 }
 
-func (b *builder) upsertInspection(in Inspection) {
+func (b *builder) upsertInspection(in *Inspection) {
 	if b.once(itemKey{"i", in.ID}) {
-		b.add(Item{Kind: KindInspection, ID: in.ID, Op: OpUpsert, Inspection: &in})
+		b.add(Item{Kind: KindInspection, ID: in.ID, Op: OpUpsert, Inspection: in})
 	}
 }
 

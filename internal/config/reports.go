@@ -28,12 +28,16 @@ type Reports struct {
 	// (SIEVE_REPORTS_CLEANUP_EVERY).
 	OrphanGrace  time.Duration
 	CleanupEvery time.Duration
+	// ExportTimeout is the timeout of one export job (SIEVE_REPORTS_EXPORT_TIMEOUT, 30m): a
+	// whole city's photo appendix copies thousands of thumbnails. A crashed worker's export is
+	// run again only after it (River's rescuer waits for a job's own timeout).
+	ExportTimeout time.Duration
 }
 
 // defaultReports are the seed's schedule and bounded files.
 func defaultReports() Reports {
 	return Reports{DeadlineDay: 22, RemindDays: 5, FinalMonth: 10, ScanMaxBytes: 20 << 20, ExportLinkTTL: 15 * time.Minute,
-		ExportRetention: 24 * time.Hour, OrphanGrace: time.Hour, CleanupEvery: time.Hour}
+		ExportRetention: 24 * time.Hour, OrphanGrace: time.Hour, CleanupEvery: time.Hour, ExportTimeout: 30 * time.Minute}
 }
 
 // reports reads the SIEVE_REPORTS_* variables.
@@ -46,6 +50,7 @@ func (r *reader) reports(c *Reports) {
 	r.dur("SIEVE_REPORTS_EXPORT_RETENTION", &c.ExportRetention)
 	r.dur("SIEVE_REPORTS_ORPHAN_GRACE", &c.OrphanGrace)
 	r.dur("SIEVE_REPORTS_CLEANUP_EVERY", &c.CleanupEvery)
+	r.dur("SIEVE_REPORTS_EXPORT_TIMEOUT", &c.ExportTimeout)
 }
 
 // validateReports checks the filings' settings.
@@ -74,11 +79,15 @@ func validateReports(c Reports, uploadLimit int64, bad func(name, format string,
 	if c.CleanupEvery < time.Minute {
 		bad("SIEVE_REPORTS_CLEANUP_EVERY", "at least 1m, got %s", c.CleanupEvery)
 	}
+	if c.ExportTimeout < time.Minute || c.ExportTimeout > 24*time.Hour {
+		bad("SIEVE_REPORTS_EXPORT_TIMEOUT", "between 1m and 24h, got %s", c.ExportTimeout)
+	}
 }
 
 // reportsString prints the settings for the start-up log.
 func reportsString(c Reports) string {
 	return fmt.Sprintf("reports.deadline_day=%d reports.remind_days=%d reports.final_month=%d reports.scan_max_bytes=%d "+
-		"reports.export_link_ttl=%s reports.export_retention=%s reports.orphan_grace=%s reports.cleanup_every=%s ",
-		c.DeadlineDay, c.RemindDays, c.FinalMonth, c.ScanMaxBytes, c.ExportLinkTTL, c.ExportRetention, c.OrphanGrace, c.CleanupEvery)
+		"reports.export_link_ttl=%s reports.export_retention=%s reports.orphan_grace=%s reports.cleanup_every=%s reports.export_timeout=%s ",
+		c.DeadlineDay, c.RemindDays, c.FinalMonth, c.ScanMaxBytes, c.ExportLinkTTL, c.ExportRetention, c.OrphanGrace, c.CleanupEvery,
+		c.ExportTimeout)
 }

@@ -25,12 +25,14 @@ func TestReportsValues(t *testing.T) {
 		"SIEVE_REPORTS_EXPORT_RETENTION": "2h",
 		"SIEVE_REPORTS_ORPHAN_GRACE":     "30m",
 		"SIEVE_REPORTS_CLEANUP_EVERY":    "10m",
+		"SIEVE_REPORTS_EXPORT_TIMEOUT":   "45m",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Reports{DeadlineDay: 20, RemindDays: 3, FinalMonth: 11, ScanMaxBytes: 10 << 20, ExportLinkTTL: 5 * time.Minute,
-		ExportRetention: 2 * time.Hour, OrphanGrace: 30 * time.Minute, CleanupEvery: 10 * time.Minute}
+		ExportRetention: 2 * time.Hour, OrphanGrace: 30 * time.Minute, CleanupEvery: 10 * time.Minute,
+		ExportTimeout: 45 * time.Minute}
 	if c.Reports != want {
 		t.Fatalf("got %+v\nwant %+v", c.Reports, want)
 	}
@@ -50,6 +52,7 @@ func TestReportsErrorsNameTheVariable(t *testing.T) {
 		"SIEVE_REPORTS_EXPORT_RETENTION": "1m",
 		"SIEVE_REPORTS_ORPHAN_GRACE":     "1m",
 		"SIEVE_REPORTS_CLEANUP_EVERY":    "soon",
+		"SIEVE_REPORTS_EXPORT_TIMEOUT":   "30s",
 	} {
 		_, err := Load(env(map[string]string{name: value}))
 		if err == nil || !strings.Contains(err.Error(), name) {

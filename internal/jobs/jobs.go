@@ -70,13 +70,14 @@ type Options struct {
 	// own timeout in Timeouts.
 	JobTimeout time.Duration
 	// Timeouts are the timeouts of single job kinds (by Kind()), which their workers report to
-	// River through TimeoutOf; each must be at most RescueAfter.
+	// River through TimeoutOf. One may be longer than RescueAfter (a city-wide photo export):
+	// River's rescuer leaves a running job alone until its own timeout has passed too
+	// (internal/maintenance/job_rescuer.go), so such a kind is rescued only after it.
 	Timeouts map[string]time.Duration
 	// RescueAfter is how long a job may stay running before River's rescuer (run by the
 	// leader among the processes with workers, every 30 s) takes it for the job of a dead
 	// process and schedules it again, once it has also run past its kind's timeout. It must be
-	// at least JobTimeout and every timeout of Timeouts: a job is never rescued while a live
-	// process still works it. River's default is an hour; after a SIGKILL, the jobs the dead
+	// at least JobTimeout: a job is never rescued while a live process still works it. River's default is an hour; after a SIGKILL, the jobs the dead
 	// process held then run again within RescueAfter + 30 s + the first retry delay.
 	RescueAfter time.Duration
 }
@@ -118,11 +119,6 @@ func (o Options) rescueAfter() (time.Duration, error) {
 	r := positiveOr(o.RescueAfter, 2*time.Minute)
 	if t := positiveOr(o.JobTimeout, time.Minute); r < t {
 		return 0, fmt.Errorf("jobs: RescueAfter %s is shorter than JobTimeout %s", r, t)
-	}
-	for kind, t := range o.Timeouts {
-		if r < t {
-			return 0, fmt.Errorf("jobs: RescueAfter %s is shorter than the timeout %s of %s", r, t, kind)
-		}
 	}
 	return r, nil
 }

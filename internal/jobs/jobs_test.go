@@ -285,16 +285,18 @@ func TestRescueAfterCrash(t *testing.T) {
 	}
 }
 
-// TestRescueAfterValidated: a rescue delay shorter than a timeout is refused at Build, and a
-// kind's own timeout is what TimeoutOf reports.
+// TestRescueAfterValidated: a rescue delay shorter than the job timeout is refused at Build; a
+// kind's own timeout may be longer than the rescue delay (River's rescuer leaves such a job alone
+// until its own timeout has passed), and it is what TimeoutOf reports.
 func TestRescueAfterValidated(t *testing.T) {
 	pool := testenv.DB(t)
 	opts := DefaultOptions(1)
-	opts.Timeouts = map[string]time.Duration{"jobs_test_ping": 5 * time.Minute}
+	opts.RescueAfter = opts.JobTimeout / 2
 	if err := New(pool, opts, testenv.Logger()).Build(newTestDomain()); err == nil {
-		t.Fatal("a kind timeout longer than RescueAfter was accepted")
+		t.Fatal("a RescueAfter shorter than JobTimeout was accepted")
 	}
-	opts.RescueAfter = 6 * time.Minute
+	opts = DefaultOptions(1)
+	opts.Timeouts = map[string]time.Duration{"jobs_test_ping": 5 * time.Minute}
 	q := New(pool, opts, testenv.Logger())
 	if err := q.Build(newTestDomain()); err != nil {
 		t.Fatal(err)

@@ -29,8 +29,9 @@ type form struct {
 	FiledOn string // 填报日期
 	Columns []column
 	Rows    [][]string
-	Empty   string // the line written when there are no rows
-	Footer  bool   // the 填报人/审核人/联系电话 line
+	Links   [][]string // per row and column, a relative link target of the cell ("" none); may be shorter
+	Empty   string     // the line written when there are no rows
+	Footer  bool       // the 填报人/审核人/联系电话 line
 }
 
 // twoRows reports whether the header has a group row.

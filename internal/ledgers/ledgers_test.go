@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -490,3 +491,86 @@ func TestBadRequests(t *testing.T) {
 		t.Error("an unbound service rendered")
 	}
 }
+
+// TestGoldenAppendix: the photo appendix of 神垕镇's 附件2 for November 2026 — the same ledger
+// sheet as the download, then the index sheet 照片附件 (one line per photo of 神垕镇某化工作坊,
+// newest first, a line （无照片） for 神垕镇某涂料厂), its links to the present photos, and the
+// photos' paths; a photo whose thumbnail was never made is missing, one the caller marks missing
+// loses its link. 火龙镇's photo is not listed.
+func TestGoldenAppendix(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	err := db.AsSystem(ctx, w.pool, "test", func(tx pgx.Tx) error {
+		var uploader int64
+		if err := tx.QueryRow(ctx, `SELECT id FROM users ORDER BY id LIMIT 1`).Scan(&uploader); err != nil {
+			return err
+		}
+		for i, m := range []struct {
+			firm, taken string
+			thumb       bool
+		}{
+			{"神垕镇某化工作坊", "2026-11-02 09:30:00+08", true},
+			{"神垕镇某化工作坊", "2026-11-05 14:00:00+08", true},
+			{"神垕镇某化工作坊", "", false},
+			{"火龙镇某作坊", "2026-11-03 09:00:00+08", true},
+		} {
+			thumbs := any(nil)
+			if m.thumb {
+				thumbs = fmt.Sprintf(`{"detail": {"key": "thumbs/t%d/detail.jpg"}}`, i)
+			}
+			if _, err := tx.Exec(ctx, `WITH s AS (SELECT id, region_path FROM sites WHERE firm_name = $1),
+				m AS (INSERT INTO media (kind, uploaded_by, region_path, sha256, size, format, content_type, object_key, status, taken_at, thumbs)
+					SELECT 'photo', $2, s.region_path, sha256(convert_to($3::text, 'UTF8')), 10, 'jpeg', 'image/jpeg', 'o/' || $3::text,
+						'processed', nullif($4::text, '')::timestamptz, $5::jsonb FROM s RETURNING id, region_path)
+				INSERT INTO media_site_links (media_id, site_id, how, region_path, site_path)
+				SELECT m.id, s.id, 'near', m.region_path, s.region_path FROM m, s`, m.firm, uploader, fmt.Sprint("p", i), m.taken, thumbs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a *Appendix
+	svc := New(func() time.Time { return clock })
+	err = db.ReadInScope(ctx, w.pool, w.coordinator(), func(tx pgx.Tx) error {
+		var err error
+		a, err = svc.In(tx).RenderAppendix(ctx, Request{Kind: Illegal, TownshipID: w.t1, Month: "2026-11", FiledOn: filedOn})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Name != "附件2_神垕镇_2026-11_照片附件.zip" || len(a.Photos) != 3 {
+		t.Fatalf("appendix %q with %d photos", a.Name, len(a.Photos))
+	}
+	a.Photos[1].Missing = MissingObject // as the export marks a photo gone from the store
+	files, err := a.Files()
+	if err != nil || len(files) != 1 || files[0].Name != "附件2_神垕镇_2026-11.xlsx" {
+		t.Fatalf("files %v %v", err, files)
+	}
+	dump := dumpXLSX(t, files[0].Body)
+	plain := dumpXLSX(t, w.mustRender(t, w.coordinator(), Request{Kind: Illegal, TownshipID: w.t1, Month: "2026-11", FiledOn: filedOn}).Body)
+	if !strings.HasPrefix(dump, plain) {
+		t.Fatal("the appendix's ledger sheet differs from the download's")
+	}
+	var b strings.Builder
+	b.WriteString(dump[len(plain):])
+	f, err := excelize.OpenReader(bytes.NewReader(files[0].Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for row := 5; row <= 8; row++ {
+		ok, link, _ := f.GetCellHyperLink("照片附件", fmt.Sprintf("E%d", row))
+		fmt.Fprintf(&b, "link E%d %v %q\n", row, ok, link)
+	}
+	for _, p := range a.Photos {
+		fmt.Fprintf(&b, "photo %s key=%v missing=%q\n", regexpID.ReplaceAllString(p.Path, "_<id>.jpg"), p.Key != "", p.Missing)
+	}
+	golden(t, "illegal_t1_photos.golden", regexpID.ReplaceAllString(b.String(), "_<id>.jpg"))
+}
+
+// regexpID is the media id at the end of a photo's file name (ids differ between databases).
+var regexpID = regexp.MustCompile(`_[0-9]+\.jpg`)

@@ -54,23 +54,33 @@ func Month(t time.Time) string { return t.In(china).Format("2006-01") }
 var corners = map[Kind]string{Illegal: "附件2", Exited: "附件3", ExitedList: "附件1"}
 
 func (s *Service) render(ctx context.Context, req Request) (File, error) {
+	l, _, err := s.build(ctx, req)
+	if err != nil {
+		return File{}, err
+	}
+	return l.file()
+}
+
+// build reads the rows of req under the caller's scope and lays out the ledger's forms; for
+// 附件2 it returns the rows too (what a photo appendix is made of).
+func (s *Service) build(ctx context.Context, req Request) (*ledger, []illegalRow, error) {
 	corner, ok := corners[req.Kind]
 	if !ok {
-		return File{}, ErrKind
+		return nil, nil, ErrKind
 	}
 	if req.Format == "" {
 		req.Format = "xlsx"
 	}
 	if req.Format != "xlsx" && req.Format != "csv" {
-		return File{}, ErrFormat
+		return nil, nil, ErrFormat
 	}
 	start, end, err := ParseMonth(req.Month)
 	if err != nil {
-		return File{}, err
+		return nil, nil, err
 	}
 	now := s.now()
 	if start.After(now) {
-		return File{}, ErrMonthNotBegun
+		return nil, nil, ErrMonthNotBegun
 	}
 	filed := req.FiledOn
 	if filed.IsZero() {
@@ -83,27 +93,27 @@ func (s *Service) render(ctx context.Context, req Request) (File, error) {
 	)
 	if whole {
 		if place, towns, err = city(ctx, s.q); err != nil {
-			return File{}, err
+			return nil, nil, err
 		}
 	} else {
 		if place, err = oneTownship(ctx, s.q, req.TownshipID); err != nil {
-			return File{}, err
+			return nil, nil, err
 		}
 		towns = []township{place}
 	}
+	var illegal []illegalRow
 	l := ledger{kind: req.Kind, corner: corner, place: place, towns: towns, whole: whole, end: end,
 		filed: dateCN(filed), asOf: "统计截至：" + dateCN(end.Add(-time.Hour))}
 	switch req.Kind {
 	case Illegal:
-		rows, err := illegalRows(ctx, s.q, towns, end)
-		if err != nil {
-			return File{}, err
+		if illegal, err = illegalRows(ctx, s.q, towns, end); err != nil {
+			return nil, nil, err
 		}
-		l.illegal(rows)
+		l.illegal(illegal)
 	case Exited:
 		rows, err := exitedRows(ctx, s.q, towns, end, true)
 		if err != nil {
-			return File{}, err
+			return nil, nil, err
 		}
 		l.exited(rows)
 	case ExitedList:
@@ -114,12 +124,19 @@ func (s *Service) render(ctx context.Context, req Request) (File, error) {
 			rows, err = exitedRows(ctx, s.q, towns, end, false)
 		}
 		if err != nil {
-			return File{}, err
+			return nil, nil, err
 		}
 		l.list(rows)
 	}
-	name := fmt.Sprintf("%s_%s_%s.%s", corner, place.Name, req.Month, req.Format)
-	if req.Format == "csv" {
+	l.name = fmt.Sprintf("%s_%s_%s", corner, place.Name, req.Month)
+	l.format = req.Format
+	return &l, illegal, nil
+}
+
+// file writes the ledger in its format.
+func (l *ledger) file() (File, error) {
+	name := l.name + "." + l.format
+	if l.format == "csv" {
 		return File{Name: name, ContentType: ContentTypeCSV, Body: l.csv()}, nil
 	}
 	body, err := workbook(l.forms)
@@ -139,6 +156,9 @@ type ledger struct {
 	end    time.Time
 	filed  string
 	asOf   string
+	name   string // the file's name without its extension: 附件2_神垕镇_2026-11
+	format string // xlsx | csv
+	seqs   []int  // 附件2: the 序号 of each row, in the rows' order
 
 	forms []*form
 	// CSV: the form's columns (with 乡镇（街道） first for the whole city) and the lines.
@@ -192,7 +212,7 @@ func titles(cols []column) []string {
 func (l *ledger) illegal(rows []illegalRow) {
 	l.perTown(func(t township) string { return t.Name + "非法违法“小化工”清单台账" }, illegalColumns,
 		"本月无非法违法“小化工”", len(rows), func(i int) int64 { return rows[i].TownshipID },
-		func(seq, i int) []string { return illegalCells(seq, rows[i], l.end) })
+		func(seq, i int) []string { l.seqs = append(l.seqs, seq); return illegalCells(seq, rows[i], l.end) })
 	if !l.whole {
 		return
 	}

@@ -21,7 +21,7 @@ const (
 
 // xlsxStyles are the workbook's cell styles.
 type xlsxStyles struct {
-	corner, title, line, lineRight, header, body, bodyCenter, empty, footer int
+	corner, title, line, lineRight, header, body, bodyCenter, empty, footer, link int
 }
 
 func newStyles(f *excelize.File) (xlsxStyles, error) {
@@ -52,6 +52,8 @@ func newStyles(f *excelize.File) (xlsxStyles, error) {
 			Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center"}}},
 		{&st.footer, excelize.Style{Font: &excelize.Font{Family: fontBody, Size: 11},
 			Alignment: &excelize.Alignment{Horizontal: "left", Vertical: "center"}}},
+		{&st.link, excelize.Style{Font: &excelize.Font{Family: fontBody, Size: 10, Color: "0563C1", Underline: "single"},
+			Border: border, Alignment: &excelize.Alignment{Horizontal: "left", Vertical: "center", WrapText: true, Indent: 1}}},
 	}
 	for _, sp := range specs {
 		id, err := f.NewStyle(&sp.s)
@@ -249,6 +251,21 @@ func writeForm(f *excelize.File, sheet string, st xlsxStyles, fm *form) error {
 				style = st.bodyCenter
 			}
 			if err := f.SetCellStyle(sheet, cellName(i, r0), cellName(i, row-1), style); err != nil {
+				return fmt.Errorf("ledgers: sheet %s: %w", sheet, err)
+			}
+		}
+	}
+	// The links: a cell whose Links entry names a file links to it, relative to the workbook.
+	for i, links := range fm.Links {
+		for j, target := range links {
+			if target == "" {
+				continue
+			}
+			c := cellName(j, r0+i)
+			if err := f.SetCellHyperLink(sheet, c, target, "External"); err != nil {
+				return fmt.Errorf("ledgers: sheet %s: %w", sheet, err)
+			}
+			if err := f.SetCellStyle(sheet, c, c, st.link); err != nil {
 				return fmt.Errorf("ledgers: sheet %s: %w", sheet, err)
 			}
 		}

@@ -41,6 +41,7 @@ type Export struct {
 	Kind          string      `json:"kind"`
 	Month         string      `json:"month"`
 	Format        string      `json:"format"`
+	Photos        bool        `json:"photos"`
 	State         ExportState `json:"state"`
 	Name          string      `json:"name,omitempty"`
 	ContentType   string      `json:"contentType,omitempty"`
@@ -68,6 +69,9 @@ type ExportRequest struct {
 	TownshipID int64  `json:"township,omitempty"`
 	Month      string `json:"month"`
 	Format     string `json:"format,omitempty"` // xlsx (default) | csv
+	// Photos asks for the photo appendix (照片附件, 附件2 only): one ZIP of the ledger with an
+	// index sheet and the detail thumbnails of every case's photos and drone images.
+	Photos bool `json:"photos,omitempty"`
 }
 
 var (
@@ -144,7 +148,8 @@ func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) err
 
 // RequestExport records an export in the caller's scope and enqueues its job in the same
 // transaction. A township out of scope, or the whole city for anyone but the city office, is
-// not found. The same Idempotency-Key again answers the first export, created false.
+// not found. The same Idempotency-Key again answers the first export, created false; without a
+// key, a photo appendix asked again while the same one is queued or running answers that one.
 func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest, key string) (Export, bool, error) {
 	switch ledgers.Kind(r.Kind) {
 	case ledgers.Illegal, ledgers.Exited, ledgers.ExitedList:
@@ -156,6 +161,9 @@ func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest
 	}
 	if r.Format != "xlsx" && r.Format != "csv" {
 		return Export{}, false, errExportFormat
+	}
+	if r.Photos && ledgers.Kind(r.Kind) != ledgers.Illegal {
+		return Export{}, false, ledgers.ErrPhotosKind
 	}
 	m, err := ParseMonth(r.Month)
 	if err != nil {
@@ -170,7 +178,7 @@ func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest
 		if key != "" {
 			e, err := s.store.exportByKey(ctx, tx, a.UserID, key)
 			switch {
-			case err == nil && e.Kind == r.Kind && e.Month == m.String() && e.Format == r.Format && e.sameRegion(r.TownshipID):
+			case err == nil && e.Kind == r.Kind && e.Month == m.String() && e.Format == r.Format && e.Photos == r.Photos && e.sameRegion(r.TownshipID):
 				out = e
 				return nil
 			case err == nil:
@@ -187,6 +195,18 @@ func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest
 			}
 		} else if _, err := s.store.township(ctx, tx, region); err != nil {
 			return err
+		}
+		if key == "" && r.Photos {
+			// A photo appendix is heavy: asking again while the same one is being made (a
+			// download page reloaded) answers that one.
+			e, err := s.store.inFlight(ctx, tx, a.UserID, region, r, m.String())
+			switch {
+			case err == nil:
+				out = e
+				return nil
+			case !errors.Is(err, apperr.ErrNotFound):
+				return err
+			}
 		}
 		id, err := s.store.insertExport(ctx, tx, region, r, m.String(), a, key, s.now())
 		if err != nil {
@@ -279,13 +299,16 @@ func (s *Service) RunExport(ctx context.Context, id int64, last bool) error {
 	}
 	// The requester's role, bounded to the export's region: what they could have read then.
 	as := db.Actor{UserID: e.requestedBy, Username: "system:" + actor, Role: e.requesterRole, Scope: []string{e.regionPath}}
-	var f ledgers.File
-	err = db.ReadInScope(ctx, s.pool, as, func(tx pgx.Tx) error {
-		var err error
-		f, err = s.ledgers.Render(ctx, tx, ledgers.Request{Kind: ledgers.Kind(e.Kind), TownshipID: township, Month: e.Month,
-			Format: e.Format, FiledOn: s.now().In(Shanghai)})
-		return err
-	})
+	req := ledgers.Request{Kind: ledgers.Kind(e.Kind), TownshipID: township, Month: e.Month, Format: e.Format,
+		FiledOn: s.now().In(Shanghai)}
+	key := fmt.Sprintf("exports/%d/%s", id, newToken())
+	var f stored
+	if e.Photos {
+		key += ".zip"
+		f, err = s.writeAppendix(ctx, as, req, key)
+	} else {
+		f, key, err = s.writeLedger(ctx, as, req, key)
+	}
 	if err != nil {
 		var pub *apperr.Error
 		if ae, ok := apperr.As(err); ok && ae.Status < 500 {
@@ -308,18 +331,33 @@ func (s *Service) RunExport(ctx context.Context, id int64, last bool) error {
 		return fmt.Errorf("reports: export %d: %w", id, err)
 	}
 	now := s.now()
-	key := fmt.Sprintf("exports/%d/%s%s", id, newToken(), extension(f.Name, f.ContentType))
-	if err := s.put(ctx, s.blob.BucketDerived, key, f.Body, f.ContentType); err != nil {
-		return err
-	}
 	err = db.AsSystem(ctx, s.pool, actor, func(tx pgx.Tx) error {
-		return s.store.exportReady(ctx, tx, id, key, f, sum(f.Body), now, now.Add(s.cfg.ExportRetention))
+		return s.store.exportReady(ctx, tx, id, key, f, now, now.Add(s.cfg.ExportRetention))
 	})
 	if err != nil {
 		s.remove(s.blob.BucketDerived, key)
 		return err
 	}
 	return nil
+}
+
+// writeLedger renders a ledger as the actor and stores it under key (plus its extension, the
+// key returned).
+func (s *Service) writeLedger(ctx context.Context, as db.Actor, req ledgers.Request, key string) (stored, string, error) {
+	var f ledgers.File
+	err := db.ReadInScope(ctx, s.pool, as, func(tx pgx.Tx) error {
+		var err error
+		f, err = s.ledgers.Render(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return stored{}, "", err
+	}
+	key += extension(f.Name, f.ContentType)
+	if err := s.put(ctx, s.blob.BucketDerived, key, f.Body, f.ContentType); err != nil {
+		return stored{}, "", err
+	}
+	return stored{name: f.Name, contentType: f.ContentType, size: int64(len(f.Body)), sha256: sum(f.Body)}, key, nil
 }
 
 // CleanupResult counts what one cleanup removed.

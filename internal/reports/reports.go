@@ -42,6 +42,8 @@ import (
 // it shows). Ledgers adapts internal/ledgers to it.
 type Renderer interface {
 	Render(ctx context.Context, q db.Querier, req ledgers.Request) (ledgers.File, error)
+	// Appendix reads 附件2 of req with its photo appendix (照片附件) in the caller's transaction.
+	Appendix(ctx context.Context, q db.Querier, req ledgers.Request) (*ledgers.Appendix, error)
 }
 
 // Ledgers is the real renderer: internal/ledgers bound to the caller's transaction.
@@ -50,6 +52,11 @@ type Ledgers struct{ Service *ledgers.Service }
 // Render renders req with the ledgers service bound to q.
 func (l Ledgers) Render(ctx context.Context, q db.Querier, req ledgers.Request) (ledgers.File, error) {
 	return l.Service.In(q).Render(ctx, req)
+}
+
+// Appendix reads req's photo appendix with the ledgers service bound to q.
+func (l Ledgers) Appendix(ctx context.Context, q db.Querier, req ledgers.Request) (*ledgers.Appendix, error) {
+	return l.Service.In(q).RenderAppendix(ctx, req)
 }
 
 // Config holds what an installation may tune.

@@ -127,6 +127,9 @@ type Medium struct {
 	Thumbnail string     `json:"thumbnail,omitempty"` // path of the list thumbnail, when made
 	Detail    string     `json:"detail,omitempty"`    // path of the detail thumbnail, when made
 	LinkedAt  time.Time  `json:"linkedAt"`
+	// DetailKey is the detail thumbnail's object key in the derived bucket ("" until it is
+	// made): what a ledger's photo appendix (照片附件) copies. Not part of the API.
+	DetailKey string `json:"-"`
 }
 
 // ActionRecord is a disposal action recorded on a site.

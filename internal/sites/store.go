@@ -285,7 +285,7 @@ func (Store) visibleMedia(ctx context.Context, q db.Querier, ids []int64) (int, 
 // Media lists the images linked to site id that the caller may see, newest capture first.
 func (Store) Media(ctx context.Context, q db.Querier, id int64) ([]Medium, error) {
 	const sql = `SELECT m.id, m.kind, m.source, m.survey_id, l.how, l.distance_m, m.taken_at,
-			m.thumbs ? 'list', m.thumbs ? 'detail', l.linked_at
+			m.thumbs ? 'list', m.thumbs ? 'detail', l.linked_at, coalesce(m.thumbs->'detail'->>'key', '')
 		FROM media_site_links l JOIN media m ON m.id = l.media_id
 		WHERE l.site_id = $1
 		ORDER BY m.taken_at DESC NULLS LAST, m.id`
@@ -297,7 +297,8 @@ func (Store) Media(ctx context.Context, q db.Querier, id int64) ([]Medium, error
 		var m Medium
 		var kind, source string
 		var list, detail *bool
-		err := r.Scan(&m.MediaID, &kind, &source, &m.SurveyID, &m.Reason, &m.DistanceM, &m.TakenAt, &list, &detail, &m.LinkedAt)
+		err := r.Scan(&m.MediaID, &kind, &source, &m.SurveyID, &m.Reason, &m.DistanceM, &m.TakenAt, &list, &detail, &m.LinkedAt,
+			&m.DetailKey)
 		switch {
 		case source == "tip":
 			m.Source = "tip"

@@ -78,6 +78,7 @@ type Layer struct {
 // Registry holds the layers by name.
 type Registry struct {
 	layers map[string]Layer
+	sql    map[string][2]string // per layer: StateSQL, TileSQL (built once, in Add)
 	// Now is the clock of the layers' Ticks (time.Now; a test sets a fixed one).
 	Now func() time.Time
 }
@@ -86,7 +87,7 @@ var layerName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 // NewRegistry returns the registry with Sieve's layers: regions, cells, premises, footprints.
 func NewRegistry() *Registry {
-	r := &Registry{layers: map[string]Layer{}, Now: time.Now}
+	r := &Registry{layers: map[string]Layer{}, sql: map[string][2]string{}, Now: time.Now}
 	for _, l := range defaultLayers() {
 		r.Add(l)
 	}
@@ -105,6 +106,7 @@ func (r *Registry) Add(l Layer) {
 		}
 	}
 	r.layers[l.Name] = l
+	r.sql[l.Name] = [2]string{StateSQL(l), TileSQL(l)}
 }
 
 // Names lists the layers.
@@ -137,10 +139,13 @@ func ValidTile(z, x, y int) bool {
 
 // StateSQL is the query of the change state of one tile of layer l: parameters $1 z, $2 x,
 // $3 y; one text row. It reads no policed table (sequences, tile_cell_states and
-// region_shapes, whose read policies are true), so it needs no scoped transaction, and it
-// finds the tile's cells the way the tile does (sieve_cells_in over the tile's bounds), through
-// region_shapes' spatial index, then their states by tile_cell_states' key (an array of ids,
-// so the planner probes the key instead of hashing the whole layer's states): no scan.
+// region_shapes, whose read policies are true), so it needs no scoped transaction. It finds
+// the cells whose bounding box meets the tile's bounds (region_shapes' spatial index alone, no
+// exact test of the outlines: a superset of the tile's cells, so an edit in a cell that only
+// grazes the tile's corner revalidates it for nothing, never the reverse; the exact test of
+// sieve_cells_in was 0.8 of the 1.4 ms the state took at z12), then their states by
+// tile_cell_states' key (an array of ids, so the planner probes the key instead of hashing the
+// whole layer's states): no scan.
 func StateSQL(l Layer) string {
 	parts := []string{"'" + l.Name + "'"}
 	for _, s := range l.States {
@@ -148,7 +153,8 @@ func StateSQL(l Layer) string {
 	}
 	if l.CellState != "" {
 		parts = append(parts, `(SELECT coalesce(sum(s.state), 0)::text || '-' || count(*) FROM tile_cell_states s
-	WHERE s.layer = '`+l.CellState+`' AND s.cell_id = ANY (ARRAY(SELECT k FROM sieve_cells_in(NULL, `+gis.TileBoundsWGS84(gis.TileEnvelope(1, 2, 3))+`) k)))`)
+	WHERE s.layer = '`+l.CellState+`' AND s.cell_id = ANY (ARRAY(SELECT b.region_id FROM region_shapes b
+	  WHERE b.level = 'cell' AND b.geom && `+gis.TileBoundsWGS84(gis.TileEnvelope(1, 2, 3))+`)))`)
 	} else {
 		// The parameters are typed even when no part uses them.
 		parts = append(parts, "left($1::int::text || $2::int::text || $3::int::text, 0)")
@@ -182,7 +188,7 @@ func (r *Registry) QueueState(b *pgx.Batch, name string, z, x, y int, out *strin
 	if !ValidTile(z, x, y) {
 		return apperr.ErrNotFound
 	}
-	b.Queue(StateSQL(l), z, x, y).QueryRow(func(row pgx.Row) error {
+	b.Queue(r.sql[name][0], z, x, y).QueryRow(func(row pgx.Row) error {
 		if err := row.Scan(out); err != nil {
 			return fmt.Errorf("tiles: state of %s %d/%d/%d: %w", name, z, x, y, err)
 		}
@@ -238,7 +244,7 @@ func (r *Registry) QueueTile(b *pgx.Batch, name string, z, x, y int, out *[]byte
 	if z < l.MinZoom {
 		return nil
 	}
-	b.Queue(TileSQL(l), z, x, y).QueryRow(func(row pgx.Row) error {
+	b.Queue(r.sql[name][1], z, x, y).QueryRow(func(row pgx.Row) error {
 		if err := row.Scan(out); err != nil {
 			return fmt.Errorf("tiles: %s %d/%d/%d: %w", name, z, x, y, err)
 		}

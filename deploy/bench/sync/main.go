@@ -34,6 +34,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -66,6 +67,7 @@ func run(args []string, out io.Writer) error {
 	n := fs.Int("n", 300, "timed repetitions of each")
 	target := fs.Float64("target", 3, "the ratio sync/bare to stay under (0: report only)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of 2,000 delta syncs (after the timed runs) to this file")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of 2,000 delta syncs (after the timed runs) to this file, and print the allocations per sync")
 	keep := fs.Bool("keep", false, "keep the scratch database (its name is printed) for EXPLAIN")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -240,6 +242,11 @@ func run(args []string, out io.Writer) error {
 		"ratio sync/bare %.2f (target <= %.2f), http/bare %.2f\n", *n, ms2(mb), ms2(ms), ms2(mh), ratio, *target, float64(mh)/float64(mb))
 	fmt.Fprintf(out, "beside: an empty scoped transaction %.2f ms; the same 50 rows by id in the worker's scoped transaction %.2f ms (sync/that %.2f)\n",
 		ms2(me), ms2(mr), float64(ms)/float64(mr))
+	if *memprofile != "" {
+		if err := allocs(*memprofile, out, func() error { _, err := syncPage(cursor); return err }); err != nil {
+			return err
+		}
+	}
 	if *cpuprofile != "" {
 		if err := profile(*cpuprofile, func() error { _, err := syncPage(cursor); return err }); err != nil {
 			return err
@@ -276,6 +283,31 @@ func profile(file string, fn func() error) error {
 		}
 	}
 	return nil
+}
+
+// allocs writes the allocation profile of 2,000 calls of fn to file and prints the allocations
+// and bytes per call.
+func allocs(file string, out io.Writer, fn func() error) error {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 1
+	defer func() { runtime.MemProfileRate = old }()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const n = 2000
+	for i := 0; i < n; i++ {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	runtime.ReadMemStats(&after)
+	fmt.Fprintf(out, "allocations per delta sync: %d (%d bytes)\n", (after.Mallocs-before.Mallocs)/n, (after.TotalAlloc-before.TotalAlloc)/n)
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 func ms2(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -24,6 +24,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -53,6 +54,7 @@ func run(args []string, out io.Writer) error {
 	apiTarget := fs.Float64("target", 1.2, "API/bare ratio to stay under (0: report only)")
 	etagTarget := fs.Float64("etag-target", 0.3, "304/fresh ratio to stay under (0: report only)")
 	keep := fs.Bool("keep", false, "keep the scratch database")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of 500 fresh z14 tiles through the API to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,6 +143,11 @@ func run(args []string, out io.Writer) error {
 		if (*apiTarget > 0 && r1 > *apiTarget) || (*etagTarget > 0 && r2 > *etagTarget) {
 			failed = true
 		}
+		if *cpuprofile != "" && z == 14 {
+			if err := profile(*cpuprofile, func() error { _, _, _, err := fetch(path, ""); return err }); err != nil {
+				return err
+			}
+		}
 	}
 	// Tile sizes: every layer at every zoom from 0 to 16, the tile at the city's centre, under
 	// the 500 KB the map page can take.
@@ -165,6 +172,25 @@ func run(args []string, out io.Writer) error {
 	}
 	if failed {
 		return fmt.Errorf("a target was missed")
+	}
+	return nil
+}
+
+// profile writes a CPU profile of 500 calls of fn to file.
+func profile(file string, fn func() error) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	for i := 0; i < 500; i++ {
+		if err := fn(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
