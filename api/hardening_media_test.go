@@ -104,7 +104,7 @@ func TestUploadCompletedByOtherUser(t *testing.T) {
 	}
 	var m media.Medium
 	json.Unmarshal([]byte(body), &m)
-	if m.UploadedBy != w.users["drone"].ID {
+	if m.UploadedBy == nil || *m.UploadedBy != w.users["drone"].ID {
 		t.Fatalf("uploaded by %d, want the operator %d", m.UploadedBy, w.users["drone"].ID)
 	}
 	if rows, _, _ := h.stored(); rows != 1 {

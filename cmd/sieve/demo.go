@@ -130,16 +130,30 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return nil
 	})
-	switch {
-	case err == errDemoLoaded:
-		fmt.Fprintln(stdout, "demo city 禹州市 (411081) is already loaded; nothing done")
-		return nil
-	case err == nil && toppedUp:
-		fmt.Fprintln(stdout, "demo city 禹州市 (411081) is already loaded; added its grid workers and inspections")
-		return nil
-	}
-	if err != nil {
+	if err != nil && err != errDemoLoaded {
 		return err
+	}
+	loaded := err == errDemoLoaded
+	if loaded || toppedUp {
+		// A city loaded before the public tips existed gets them now (demoTips does nothing
+		// when there are tips already); photos only on a fresh load.
+		nTips, err := a.demoTips(ctx, svc, false)
+		if err != nil {
+			return err
+		}
+		var added []string
+		if toppedUp {
+			added = append(added, "its grid workers and inspections")
+		}
+		if nTips > 0 {
+			added = append(added, fmt.Sprintf("%d tips", nTips))
+		}
+		if len(added) == 0 {
+			fmt.Fprintln(stdout, "demo city 禹州市 (411081) is already loaded; nothing done")
+		} else {
+			fmt.Fprintf(stdout, "demo city 禹州市 (411081) is already loaded; added %s\n", strings.Join(added, " and "))
+		}
+		return nil
 	}
 	nStored := 0
 	if *nPhotos > 0 {
@@ -152,6 +166,12 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		a.log.Info("demo", "step", "photos", "stored", nStored, "took", time.Since(t).Round(time.Millisecond))
 	}
+	t := time.Now()
+	nTips, err := a.demoTips(ctx, svc, *nPhotos > 0)
+	if err != nil {
+		return err
+	}
+	a.log.Info("demo", "step", "tips", "posted", nTips, "took", time.Since(t).Round(time.Millisecond))
 	var sum struct {
 		townships, villages, cells, premises, inspections int
 		area                                              float64
@@ -166,8 +186,8 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "demo city 禹州市 loaded in %s: %.0f km², %d townships and streets, %d villages and communities, %d grid cells, %d premises, %d inspections, %d photos\n",
-		time.Since(start).Round(time.Second), sum.area, sum.townships, sum.villages, sum.cells, sum.premises, sum.inspections, nStored)
+	fmt.Fprintf(stdout, "demo city 禹州市 loaded in %s: %.0f km², %d townships and streets, %d villages and communities, %d grid cells, %d premises, %d inspections, %d photos, %d tips\n",
+		time.Since(start).Round(time.Second), sum.area, sum.townships, sum.villages, sum.cells, sum.premises, sum.inspections, nStored, nTips)
 	fmt.Fprintln(stdout, "logins (shown once; change them with sieve user set-password):")
 	for _, c := range creds {
 		fmt.Fprintln(stdout, "  "+c)

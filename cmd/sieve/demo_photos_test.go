@@ -93,7 +93,7 @@ func TestDemoPhotos(t *testing.T) {
 	if err := run(ctx, []string{"demo", "--premises", "3000", "--photos", "40"}, env, strings.NewReader(""), &out, &errb); err != nil {
 		t.Fatalf("demo: %v\n%s%s", err, out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), " photos\n") || strings.Contains(out.String(), " 0 photos") {
+	if !strings.Contains(out.String(), " photos, 6 tips\n") || strings.Contains(out.String(), " 0 photos") {
 		t.Fatalf("demo output: %s", out.String())
 	}
 	pool, err := db.Open(ctx, url, 4)
@@ -185,6 +185,18 @@ func TestDemoPhotos(t *testing.T) {
 		t.Errorf("%d genuine visits with photos, %d of them with a photo flag", c.genuine, c.genuineFlagged)
 	case c.reusedFlagged != demoReuses:
 		t.Errorf("%d visits citing a re-used photo flagged photo_reused, want %d", c.reusedFlagged, demoReuses)
+	}
+	// The demo's received tip carries a photo: a medium of source tip without an uploader, in
+	// the tip's cell's path, processed like the others (thumbnails, pHash, EXIF position).
+	var tipMedia, tipProcessed int
+	if err := system(ctx, pool, `SELECT count(*), count(*) FILTER (WHERE m.status = 'processed' AND m.thumbs ? 'list'
+			AND m.phash IS NOT NULL AND m.point IS NOT NULL AND m.uploaded_by IS NULL AND m.region_path = t.region_path)
+		FROM media m JOIN tip_photos p ON p.media_id = m.id JOIN tips t ON t.id = p.tip_id WHERE m.source = 'tip'`,
+		&tipMedia, &tipProcessed); err != nil {
+		t.Fatal(err)
+	}
+	if tipMedia != 1 || tipProcessed != 1 {
+		t.Errorf("tip photos: %d media, %d processed in the tip's path; want 1, 1", tipMedia, tipProcessed)
 	}
 	// The objects are in MinIO, where GET /media/{id}/original reads them.
 	var key string

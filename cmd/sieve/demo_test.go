@@ -111,6 +111,46 @@ func TestDemo(t *testing.T) {
 		t.Errorf("inspections' audit: %d summaries counting %d, %d per-row entries; want 1 counting %d, 0", n, created, perRow, c.inspections)
 	}
 
+	// The tips (demo_tips.go): one of each state the coordinators' pages show, handled through
+	// the workflow. Invariants: every tip has its received event and one event per move; a tip
+	// turned into a site is valid or further on the reward's way, and its site is of source tip
+	// and names it; the duplicate names an earlier tip of the same place (within 100 m); the
+	// proposed reward is the national rule's 15 % of the fine; each tip with a point lies in a
+	// cell and has its grid worker's task; contacts are kept apart from the tips.
+	var tc struct {
+		tips, statuses, received, withSite, badSite, duplicates, badDup, rewardFen, placed, tasks, events, contacts int
+	}
+	err = db.AsSystem(ctx, pool, "test", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM tips),
+			(SELECT count(DISTINCT status) FROM tips),
+			(SELECT count(*) FROM tips WHERE status = 'received'),
+			(SELECT count(*) FROM tips WHERE site_id IS NOT NULL),
+			(SELECT count(*) FROM tips t LEFT JOIN sites s ON s.id = t.site_id WHERE t.site_id IS NOT NULL
+			  AND (t.status NOT IN ('valid', 'reward_proposed', 'reward_approved', 'reward_rejected', 'reward_paid')
+			    OR s.source <> 'tip' OR s.source_ref <> 'tip:' || t.id)),
+			(SELECT count(*) FROM tips WHERE status = 'duplicate'),
+			(SELECT count(*) FROM tips d JOIN tips f ON f.id = d.duplicate_of WHERE d.status = 'duplicate'
+			  AND (f.created_at >= d.created_at OR NOT ST_DWithin(f.point::geography, d.point::geography, 100))),
+			(SELECT coalesce(max(reward_fen), 0) FROM tips WHERE status = 'reward_proposed' AND fine_fen = 5000000),
+			(SELECT count(*) FROM tips WHERE point IS NOT NULL AND cell_id IS NOT NULL),
+			(SELECT count(*) FROM tips t JOIN tasks k ON k.ref = 'tip:' || t.id AND k.kind = 'tip'),
+			(SELECT count(*) FROM tips t WHERE (SELECT count(*) FROM tip_events e WHERE e.tip_id = t.id AND e.from_status IS NULL) <> 1),
+			(SELECT count(*) FROM tip_contacts)`).
+			Scan(&tc.tips, &tc.statuses, &tc.received, &tc.withSite, &tc.badSite, &tc.duplicates, &tc.badDup, &tc.rewardFen,
+				&tc.placed, &tc.tasks, &tc.events, &tc.contacts)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tips %+v", tc)
+	if tc.tips != demoTipCount || tc.statuses != 5 || tc.received != 2 || tc.withSite != 2 || tc.badSite != 0 ||
+		tc.duplicates != 1 || tc.badDup != 0 || tc.rewardFen != 750000 || tc.placed != 5 || tc.tasks != 5 ||
+		tc.events != 0 || tc.contacts != 3 {
+		t.Errorf("demo tips: %+v; want 6 tips in 5 states (2 received), 2 with a site of source tip, 1 duplicate of an "+
+			"earlier tip within 100 m, a proposed reward of 7,500 yuan, 5 placed with their tasks, 3 contacts", tc)
+	}
+
 	if out, err := sieve("demo"); err != nil || !strings.Contains(out, "nothing done") {
 		t.Fatalf("second demo: %v %s", err, out)
 	}

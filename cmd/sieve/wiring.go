@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/inspections"
@@ -16,6 +17,7 @@ import (
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/sites"
+	"github.com/sieve-city/sieve/internal/throttle"
 	"github.com/sieve-city/sieve/internal/tips"
 	"github.com/sieve-city/sieve/internal/tracks"
 )
@@ -33,7 +35,7 @@ type domains struct {
 	leads       *leads.Service
 	changes     *changes.Feed
 	reports     *reports.Service
-	tips        *tips.Service // public tips, rewards, credit listing (no jobs of its own)
+	tips        *tips.Service // public tips, rewards, credit listing; the orphaned photos' sweep
 }
 
 // wire builds the job queue (workers jobs per queue at once; 0 only enqueues) and the
@@ -69,12 +71,16 @@ func (a *app) wire(workers int) (*domains, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Build(svc, ins, feed, rep); err != nil {
+	// Tips store their photos through media's checks (each photo a medium with its jobs), open
+	// sites through the sites domain, and sweep the photo objects a crash left unrecorded.
+	tp, err := tips.New(tips.Deps{Pool: a.pool, Media: svc, Sites: st, Now: time.Now, Log: a.log}, a.cfg.Tips)
+	if err != nil {
 		return nil, err
 	}
-	// Tips store their photos through media's checks and open sites through the sites domain.
-	tp, err := tips.New(tips.Deps{Pool: a.pool, Media: svc, Sites: st, Now: time.Now}, a.cfg.Tips)
-	if err != nil {
+	// The throttle's events are kept for the longest window of its limiters (logins, tips).
+	pruner := throttle.NewPruner(a.pool, append(accounts.ThrottleWindows(), a.cfg.Tips.ThrottleWindows()...),
+		a.cfg.Throttle.PruneEvery, time.Now)
+	if err := q.Build(svc, ins, feed, rep, tp, pruner); err != nil {
 		return nil, err
 	}
 	return &domains{queue: q, media: svc, inspections: ins, sites: st, leads: ls, changes: feed, reports: rep, tips: tp}, nil

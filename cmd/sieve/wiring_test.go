@@ -68,10 +68,26 @@ func TestWire(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(states) == 2 && states[0] == "cancelled" && states[1] == "cancelled" {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("job states %v, want both cancelled", states)
+		}
+	}
+	// The periodic sweeps of the tips' orphaned photos and of the throttle's old events are
+	// registered and run once at start.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var states []string
+		err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(kind || ':' || state::text ORDER BY kind), '{}') FROM river_job
+			WHERE kind IN ('throttle_prune', 'tip_orphans')`).Scan(&states)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(states) == 2 && states[0] == "throttle_prune:completed" && states[1] == "tip_orphans:completed" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("periodic job states %v, want throttle_prune and tip_orphans completed", states)
 		}
 	}
 }

@@ -63,6 +63,22 @@ const (
 	maxUsernameLenLogin = 64
 )
 
+// ThrottleWindows are the windows of the login limits (claimAttempt's rules), for the
+// throttle's pruning: events older than the longest are of no limiter's use.
+func ThrottleWindows() []time.Duration {
+	var out []time.Duration
+	for _, r := range loginRules([]string{"", ""}) {
+		out = append(out, r.Window)
+	}
+	return out
+}
+
+// loginRules are the login limits on the account keys[0] and the address keys[1].
+func loginRules(keys []string) []throttle.Rule {
+	return []throttle.Rule{{Key: keys[0], Limit: maxFailuresPerUser, Window: throttleWindow},
+		{Key: keys[1], Limit: maxFailuresPerAddr, Window: throttleWindow}}
+}
+
 // ErrThrottled is returned with a Retry-After in seconds when too many logins failed: the one
 // throttle's refusal (internal/throttle).
 type ErrThrottled = throttle.ErrThrottled
@@ -170,9 +186,7 @@ func (s *Store) Login(ctx context.Context, pool *pgxpool.Pool, username, passwor
 // at once with a wait of a second, so a flood of attempts for one account holds no database
 // connections waiting and delays nobody else's login.
 func claimAttempt(ctx context.Context, tx pgx.Tx, keys []string, at time.Time) error {
-	rules := []throttle.Rule{{Key: keys[0], Limit: maxFailuresPerUser, Window: throttleWindow},
-		{Key: keys[1], Limit: maxFailuresPerAddr, Window: throttleWindow}}
-	return throttle.Claim(ctx, tx, keys[0], rules, keys[:1], at)
+	return throttle.Claim(ctx, tx, keys[0], loginRules(keys), keys[:1], at)
 }
 
 // forgetFailures takes back a right attempt: every failure of the account keys[0].

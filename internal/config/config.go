@@ -45,6 +45,8 @@ type Config struct {
 	Leads Leads
 	// Tips is the public tips' settings (SIEVE_TIPS_*, internal/config/tips.go).
 	Tips tips.Config
+	// Throttle is the throttle's pruning (SIEVE_THROTTLE_*, internal/config/throttle.go).
+	Throttle Throttle
 }
 
 // Limits bound what uploads, image decodes, shapefile imports and stuck jobs may cost, so that
@@ -244,10 +246,11 @@ func Default() Config {
 		},
 		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
-		Sync:    Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
-		Reports: defaultReports(),
-		Leads:   defaultLeads(),
-		Tips:    tips.DefaultConfig(),
+		Sync:     Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
+		Reports:  defaultReports(),
+		Leads:    defaultLeads(),
+		Tips:     tips.DefaultConfig(),
+		Throttle: defaultThrottle(),
 	}
 }
 
@@ -321,6 +324,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	r.leads(&c.Leads)
 	r.tips(&c.Tips)
+	r.throttle(&c.Throttle)
 
 	r.check(c.validate)
 	return c, errors.Join(r.errs...)
@@ -442,6 +446,7 @@ func (c Config) validate() []error {
 	validateTracks(c.Tracks, bad)
 	validateLeads(c.Leads, bad)
 	validateTips(c.Tips, bad)
+	validateThrottle(c.Throttle, bad)
 	return errs
 }
 
@@ -473,6 +478,7 @@ func (c Config) String() string {
 	b.WriteString(tracksString(c.Tracks))
 	b.WriteString(leadsString(c.Leads))
 	b.WriteString(tipsString(c.Tips))
+	b.WriteString(throttleString(c.Throttle))
 	return b.String()
 }
 

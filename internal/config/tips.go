@@ -24,6 +24,8 @@ func (r *reader) tips(t *tips.Config) {
 	r.float("SIEVE_TIPS_DUPLICATE_M", &t.DuplicateMetres)
 	r.int("SIEVE_TIPS_DUPLICATE_DAYS", &t.DuplicateDays)
 	r.int("SIEVE_TIPS_VERIFY_DAYS", &t.VerifyDays)
+	r.dur("SIEVE_TIPS_ORPHAN_GRACE", &t.OrphanGrace)
+	r.dur("SIEVE_TIPS_CLEANUP_EVERY", &t.CleanupEvery)
 }
 
 // validateTips checks the tips' settings that parsed.
@@ -50,12 +52,15 @@ func validateTips(t tips.Config, bad func(name, format string, a ...any)) {
 	between("SIEVE_TIPS_DUPLICATE_M", t.DuplicateMetres, 1, 10000)
 	between("SIEVE_TIPS_DUPLICATE_DAYS", float64(t.DuplicateDays), 1, 3650)
 	between("SIEVE_TIPS_VERIFY_DAYS", float64(t.VerifyDays), 1, 365)
+	// An intake may take the body's whole read time: a younger object may be one being posted.
+	between("SIEVE_TIPS_ORPHAN_GRACE", t.OrphanGrace.Minutes(), 15, 7*24*60)
+	between("SIEVE_TIPS_CLEANUP_EVERY", t.CleanupEvery.Minutes(), 1, 24*60)
 }
 
 // tipsString prints the tips' settings for the start-up log.
 func tipsString(t tips.Config) string {
 	return fmt.Sprintf(" tips.per_hour=%d tips.per_day=%d tips.max_photos=%d tips.photo_max_bytes=%d tips.body_limit=%d "+
-		"tips.reward=%g%%[%d..%d fen] tips.duplicate=%gm/%dd tips.verify_days=%d ", t.PerHour, t.PerDay, t.MaxPhotos,
-		t.PhotoMaxBytes, t.BodyLimit, t.Reward.Percent, t.Reward.MinFen, t.Reward.MaxFen, t.DuplicateMetres,
-		t.DuplicateDays, t.VerifyDays)
+		"tips.reward=%g%%[%d..%d fen] tips.duplicate=%gm/%dd tips.verify_days=%d tips.orphan_grace=%s tips.cleanup_every=%s ",
+		t.PerHour, t.PerDay, t.MaxPhotos, t.PhotoMaxBytes, t.BodyLimit, t.Reward.Percent, t.Reward.MinFen, t.Reward.MaxFen,
+		t.DuplicateMetres, t.DuplicateDays, t.VerifyDays, t.OrphanGrace, t.CleanupEvery)
 }

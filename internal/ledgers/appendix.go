@@ -82,8 +82,9 @@ const (
 
 // sourceZH and reasonZH name a medium's source and its link to the site in Chinese.
 var (
-	sourceZH = map[string]string{"phone": "手机照片", "drone_survey": "无人机航拍"}
-	reasonZH = map[string]string{"footprint": "航拍覆盖", "near": "位置相近", "inspection": "排查记录", "manual": "人工关联"}
+	sourceZH = map[string]string{"phone": "手机照片", "drone_survey": "无人机航拍", "tip": "举报照片"}
+	reasonZH = map[string]string{"footprint": "航拍覆盖", "near": "位置相近", "inspection": "排查记录", "manual": "人工关联",
+		"tip": "群众举报"}
 )
 
 // RenderAppendix reads 附件2 of req (any format) with its photo appendix under the caller's

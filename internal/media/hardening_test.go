@@ -115,7 +115,7 @@ func TestCompleteOnlyByUploader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.UploadedBy != e.actor.UserID {
+	if m.UploadedBy == nil || *m.UploadedBy != e.actor.UserID {
 		t.Fatalf("uploaded by %d, want %d", m.UploadedBy, e.actor.UserID)
 	}
 	if n := e.countMedia(); n != 1 {

@@ -178,10 +178,13 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Medium is one stored original (a photo or a drone image) and what the jobs learnt of it.
 type Medium struct {
-	ID           int64      `json:"id"`
-	Kind         string     `json:"kind"` // photo or drone
-	SurveyID     *int64     `json:"surveyId,omitempty"`
-	UploadedBy   int64      `json:"uploadedBy"`
+	ID       int64  `json:"id"`
+	Kind     string `json:"kind"` // photo or drone
+	SurveyID *int64 `json:"surveyId,omitempty"`
+	// Source is upload (a signed-in user's file) or tip (a public tip's photo, RecordTipPhoto);
+	// UploadedBy is nil for a tip's photo: the public has no account.
+	Source       string     `json:"source"`
+	UploadedBy   *int64     `json:"uploadedBy"`
 	SHA256       string     `json:"sha256"`
 	Size         int64      `json:"size"`
 	Format       string     `json:"format"`

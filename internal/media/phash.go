@@ -13,7 +13,7 @@ import (
 // reads photo reuse (重复使用照片) from it.
 type PHashMatch struct {
 	MediaID    int64
-	UploadedBy int64
+	UploadedBy int64  // 0 for a public tip's photo (no account)
 	PHash      uint64 // the stored hash (media.phash as unsigned 64 bits)
 	Distance   int    // Hamming distance to the query, 0..64
 	SHA256     []byte // of the stored original: the same bytes as the query's photo when equal
@@ -97,7 +97,7 @@ const SimilarSQL = `WITH q AS (SELECT t.k::integer, t.h FROM unnest($2::bigint[]
 			FROM media_phash_chunks c JOIN q ON bit_count((c.phash # q.h)::bit(64)) <= $3
 			WHERE c.chunk_key = ANY ($1::integer[])),
 		ranked AS (
-			SELECT near.k, m.id, m.uploaded_by, m.phash, near.d, m.sha256,
+			SELECT near.k, m.id, coalesce(m.uploaded_by, 0) AS uploaded_by, m.phash, near.d, m.sha256,
 			  row_number() OVER (PARTITION BY near.k ORDER BY near.d, m.id) AS n
 			FROM near JOIN media m ON m.id = near.media_id AND m.phash = near.phash)
 		SELECT k, id, uploaded_by, phash, d, sha256 FROM ranked WHERE $4 <= 0 OR n <= $4

@@ -12,9 +12,11 @@ import (
 	"path"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/db"
 )
 
 // Screened is a file stored by StoreScreened: where it lies, its SHA-256, what it is, and what
@@ -28,8 +30,8 @@ type Screened struct {
 	TakenAt  *time.Time
 }
 
-// StoreScreened stores one image that does not become a medium of its own (a public tip's
-// photo: nobody logged in uploads it) after the checks every upload goes through, the same as
+// StoreScreened stores one image that nobody logged in uploads (a public tip's photo, recorded
+// by RecordTipPhoto) after the checks every upload goes through, the same as
 // Ingest's: the header is sniffed by content and probed, the upload limits (bytes, and pixels:
 // the decode bound) are checked before anything is stored, the whole file's structure is checked
 // as it streams, and its EXIF is read (place, capture time). maxBytes lowers the byte limit for
@@ -105,6 +107,28 @@ func (s *Service) StoreScreened(ctx context.Context, r io.Reader, prefix string,
 	}
 	out.SHA256 = digest
 	return out, nil
+}
+
+// RecordTipPhoto records a file StoreScreened stored for a public tip as a medium of source tip
+// in the caller's transaction, which must act as the system (the tips intake), and enqueues its
+// jobs there like any upload's (metadata and placement, thumbnails and pHash): the medium exists,
+// and its jobs run, if and only if the tip commits. It has no uploader (the public has no
+// account); regionPath is the tip's (nil: a tip without a point, the city's), which decides who
+// sees it (the policy media_tip_scope, migration 0038). It returns the medium's id.
+func (s *Service) RecordTipPhoto(ctx context.Context, tx pgx.Tx, st Screened, regionPath *string) (int64, error) {
+	const sql = `INSERT INTO media (kind, source, uploaded_by, region_path, sha256, size, format, content_type, object_key,
+			width, height)
+		VALUES ('photo', 'tip', NULL, $1::ltree, $2, $3, $4, $5, $6, $7, $8) RETURNING id`
+	var id int64
+	err := tx.QueryRow(ctx, sql, regionPath, st.SHA256, st.Size, string(st.Info.Format), st.Info.Format.MIMEType(), st.Key,
+		st.Info.Width, st.Info.Height).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("media: record tip photo %s: %w", st.Key, db.MapError(err))
+	}
+	if err := s.enqueue(ctx, tx, id); err != nil {
+		return 0, err
+	}
+	return id, nil
 }
 
 // RemoveScreened removes files StoreScreened stored whose record did not commit. A failure is

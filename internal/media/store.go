@@ -22,7 +22,7 @@ type Store struct{}
 
 // mediaCols are the columns scanMedium reads; the point and the ground footprint come out as
 // GeoJSON from the one gis builder.
-var mediaCols = `m.id, m.kind, m.survey_id, m.uploaded_by, m.sha256, m.size, m.format, m.content_type,
+var mediaCols = `m.id, m.kind, m.survey_id, m.source, m.uploaded_by, m.sha256, m.size, m.format, m.content_type,
 	m.original_name, m.width, m.height, m.status, m.error_code, m.error, m.no_thumbnail, m.taken_at,
 	` + gis.AsGeoJSON("m.point") + `, ` + gis.AsGeoJSON("m.footprint") + `, m.altitude_rel, m.phash, m.metadata, m.thumbs,
 	m.created_at, m.object_key,
@@ -40,7 +40,7 @@ func scanMedium(row pgx.Row) (Medium, error) {
 		metadata  []byte
 		flags     []byte
 	)
-	err := row.Scan(&m.ID, &m.Kind, &m.SurveyID, &m.UploadedBy, &sum, &m.Size, &m.Format, &m.ContentType,
+	err := row.Scan(&m.ID, &m.Kind, &m.SurveyID, &m.Source, &m.UploadedBy, &sum, &m.Size, &m.Format, &m.ContentType,
 		&m.OriginalName, &m.Width, &m.Height, &m.Status, &m.ErrorCode, &m.Error, &m.NoThumbnail, &m.TakenAt,
 		&point, &fp, &m.AltitudeRel, &phash, &metadata, &thumbs, &m.CreatedAt, &m.objectKey, &m.CellIDs,
 		&m.TakenAtZoneAssumed, &m.FootprintClipped, &m.NoFootprint, &flags, &m.DuplicateNames, &m.LinkedSurveyIDs)

@@ -281,6 +281,18 @@ func (s *Service) LinkMedia(ctx context.Context, q db.Querier, id int64, mediaID
 	return s.Store.Media(ctx, q, id)
 }
 
+// LinkTipPhotos links the photos (media ids) of the tip site id was opened from, with reason
+// tip, as the system: the caller (internal/tips ToSite) has just created the site from the tip
+// it may see, and the tip's photos are seen with the tip. A link by place (near) becomes tip;
+// the link stays when the site moves.
+func (s *Service) LinkTipPhotos(ctx context.Context, q db.Querier, id int64, mediaIDs []int64) error {
+	if len(mediaIDs) == 0 {
+		return nil
+	}
+	_, err := s.Store.linkMedia(ctx, q, id, uniq(mediaIDs), "tip")
+	return err
+}
+
 // UnlinkMedia removes the links of media ids to site id, whatever their reason. A link by place
 // comes back when the site moves (link_media_to_sites runs again).
 func (s *Service) UnlinkMedia(ctx context.Context, q db.Querier, id int64, mediaIDs []int64) ([]Medium, error) {

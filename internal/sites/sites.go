@@ -119,9 +119,9 @@ type Event struct {
 // Medium is an image linked to a site, and why.
 type Medium struct {
 	MediaID   int64      `json:"mediaId"`
-	Source    string     `json:"source"` // phone (a photo) or drone_survey
+	Source    string     `json:"source"` // phone (a photo), drone_survey or tip (a public tip's photo)
 	SurveyID  *int64     `json:"surveyId,omitempty"`
-	Reason    string     `json:"reason"` // footprint, near, inspection, manual
+	Reason    string     `json:"reason"` // footprint, near, inspection, manual, tip
 	DistanceM *float64   `json:"distanceM,omitempty"`
 	TakenAt   *time.Time `json:"takenAt,omitempty"`
 	Thumbnail string     `json:"thumbnail,omitempty"` // path of the list thumbnail, when made

@@ -234,7 +234,7 @@ func (Store) linkByPlace(ctx context.Context, q db.Querier, ids []int64, nearMet
 	return n, err
 }
 
-// linkMedia links media ids to site id for a reason (manual, inspection), as the system once the
+// linkMedia links media ids to site id for a reason (manual, inspection, tip), as the system once the
 // caller has seen both (visibleMedia). A link by place (footprint, near) takes the given reason,
 // which then stays when the site moves; a link by hand or from an inspection keeps its own.
 func (Store) linkMedia(ctx context.Context, q db.Querier, id int64, mediaIDs []int64, how string) (int64, error) {
@@ -284,7 +284,7 @@ func (Store) visibleMedia(ctx context.Context, q db.Querier, ids []int64) (int, 
 
 // Media lists the images linked to site id that the caller may see, newest capture first.
 func (Store) Media(ctx context.Context, q db.Querier, id int64) ([]Medium, error) {
-	const sql = `SELECT m.id, m.kind, m.survey_id, l.how, l.distance_m, m.taken_at,
+	const sql = `SELECT m.id, m.kind, m.source, m.survey_id, l.how, l.distance_m, m.taken_at,
 			m.thumbs ? 'list', m.thumbs ? 'detail', l.linked_at, coalesce(m.thumbs->'detail'->>'key', '')
 		FROM media_site_links l JOIN media m ON m.id = l.media_id
 		WHERE l.site_id = $1
@@ -295,12 +295,17 @@ func (Store) Media(ctx context.Context, q db.Querier, id int64) ([]Medium, error
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Medium, error) {
 		var m Medium
-		var kind string
+		var kind, source string
 		var list, detail *bool
-		err := r.Scan(&m.MediaID, &kind, &m.SurveyID, &m.Reason, &m.DistanceM, &m.TakenAt, &list, &detail, &m.LinkedAt, &m.DetailKey)
-		m.Source = "phone"
-		if kind == "drone" {
+		err := r.Scan(&m.MediaID, &kind, &source, &m.SurveyID, &m.Reason, &m.DistanceM, &m.TakenAt, &list, &detail, &m.LinkedAt,
+			&m.DetailKey)
+		switch {
+		case source == "tip":
+			m.Source = "tip"
+		case kind == "drone":
 			m.Source = "drone_survey"
+		default:
+			m.Source = "phone"
 		}
 		if list != nil && *list {
 			m.Thumbnail = fmt.Sprintf("/api/v1/media/%d/thumbnail?size=list", m.MediaID)

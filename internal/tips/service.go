@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,18 +33,20 @@ type Deps struct {
 	Media *media.Service // photos: the upload checks and MinIO (nil: tips without photos only)
 	Sites *sites.Service // sites opened from tips
 	Now   func() time.Time
+	Log   *slog.Logger // nil: slog.Default()
 }
 
 // Service is the tips domain: the intake, the public status, the handlers' moves, sites from
 // tips and the credit listing.
 type Service struct {
-	Store Store
-	cfg   Config
-	pool  *pgxpool.Pool
-	media *media.Service
-	sites *sites.Service
-	tasks tasks.Store
-	now   func() time.Time
+	Store  Store
+	cfg    Config
+	pool   *pgxpool.Pool
+	media  *media.Service
+	sites  *sites.Service
+	tasks  tasks.Store
+	now    func() time.Time
+	logger *slog.Logger
 }
 
 // New returns the tips service.
@@ -57,8 +60,13 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if d.Sites == nil {
 		d.Sites = sites.New(sites.DefaultConfig(), d.Now)
 	}
-	return &Service{cfg: cfg, pool: d.Pool, media: d.Media, sites: d.Sites, now: d.Now}, nil
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Service{cfg: cfg, pool: d.Pool, media: d.Media, sites: d.Sites, now: d.Now, logger: d.Log}, nil
 }
+
+func (s *Service) log() *slog.Logger { return s.logger }
 
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
@@ -95,7 +103,7 @@ type Intake struct {
 	s         *Service
 	keys      []string
 	at        time.Time
-	photos    []storedPhoto
+	photos    []media.Screened
 	submitted bool
 }
 
@@ -111,8 +119,7 @@ func (s *Service) Begin(ctx context.Context, c Client) (*Intake, error) {
 	}
 	var rules []throttle.Rule
 	for _, k := range keys {
-		rules = append(rules, throttle.Rule{Key: k, Limit: s.cfg.PerHour, Window: time.Hour},
-			throttle.Rule{Key: k, Limit: s.cfg.PerDay, Window: 24 * time.Hour})
+		rules = append(rules, s.cfg.throttleRules(k)...)
 	}
 	at := s.now()
 	err := db.AsSystem(ctx, s.pool, "tips", func(tx pgx.Tx) error { return throttle.Claim(ctx, tx, keys[0], rules, keys, at) })
@@ -143,12 +150,11 @@ func (in *Intake) AddPhoto(ctx context.Context, r io.Reader) error {
 	if len(in.photos) >= in.s.cfg.MaxPhotos {
 		return errTooMany
 	}
-	st, err := in.s.media.StoreScreened(ctx, r, "tips", in.s.cfg.PhotoMaxBytes)
+	st, err := in.s.media.StoreScreened(ctx, r, photoPrefix, in.s.cfg.PhotoMaxBytes)
 	if err != nil {
 		return err
 	}
-	in.photos = append(in.photos, storedPhoto{key: st.Key, sha: st.SHA256, size: st.Size, format: string(st.Info.Format),
-		width: st.Info.Width, height: st.Info.Height, lon: st.Lon, lat: st.Lat, takenAt: st.TakenAt})
+	in.photos = append(in.photos, st)
 	return nil
 }
 
@@ -164,7 +170,7 @@ func (in *Intake) Abort(serverFault bool) {
 	if len(in.photos) > 0 && in.s.media != nil {
 		keys := make([]string, len(in.photos))
 		for i, p := range in.photos {
-			keys[i] = p.key
+			keys[i] = p.Key
 		}
 		in.s.media.RemoveScreened(ctx, keys...)
 		in.photos = nil
@@ -205,6 +211,17 @@ func (in *Intake) Submit(ctx context.Context, sub Submission, requestID string) 
 		var err error
 		if t, err = in.s.Store.insert(ctx, tx, n, in.s.cfg); err != nil {
 			return err
+		}
+		// Each photo becomes a medium of source tip with the tip's path, its jobs enqueued here
+		// (they run if and only if the tip commits).
+		for _, p := range n.photos {
+			id, err := in.s.media.RecordTipPhoto(ctx, tx, p, t.regionPath)
+			if err != nil {
+				return err
+			}
+			if err := in.s.Store.addPhoto(ctx, tx, t.ID, p, &id); err != nil {
+				return err
+			}
 		}
 		if err := in.s.Store.addEvent(ctx, tx, t.ID, nil, Received, "", map[string]any{"photos": len(n.photos)}, 0); err != nil {
 			return err
@@ -447,6 +464,20 @@ func (s *Service) ToSite(ctx context.Context, q db.Querier, id int64, n sites.Ne
 		return sites.Site{}, err
 	}
 	if err := s.Store.addEvent(ctx, q, id, &t.Status, t.Status, "", map[string]any{"siteId": site.ID}, by); err != nil {
+		return sites.Site{}, err
+	}
+	// The tip's photos join the site's media (reason tip), whatever their EXIF position says.
+	ps, err := s.Store.Photos(ctx, q, id)
+	if err != nil {
+		return sites.Site{}, err
+	}
+	var mediaIDs []int64
+	for _, p := range ps {
+		if p.MediaID != nil {
+			mediaIDs = append(mediaIDs, *p.MediaID)
+		}
+	}
+	if err := s.sites.LinkTipPhotos(ctx, q, site.ID, mediaIDs); err != nil {
 		return sites.Site{}, err
 	}
 	return site, nil

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/media"
 )
 
 // Store reads and writes tips in the caller's transaction: every SQL statement of the tips
@@ -90,18 +90,7 @@ type newTip struct {
 	lon, lat             *float64
 	crs                  string
 	contact              *Contact
-	photos               []storedPhoto
-}
-
-// storedPhoto is a photo in MinIO about to be recorded.
-type storedPhoto struct {
-	key           string
-	sha           []byte
-	size          int64
-	format        string
-	width, height int
-	lon, lat      *float64
-	takenAt       *time.Time
+	photos               []media.Screened // stored by the intake (media.StoreScreened)
 }
 
 // insert stores a new tip, its contact and its photos (the intake, acting as the system) and
@@ -129,15 +118,19 @@ func (Store) insert(ctx context.Context, q db.Querier, n newTip, cfg Config) (Ti
 			return Tip{}, fmt.Errorf("tips: contact: %w", db.MapError(err))
 		}
 	}
-	for _, p := range n.photos {
-		const ph = `INSERT INTO tip_photos (tip_id, object_key, sha256, size, format, width, height, exif_point, taken_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7,
-				CASE WHEN $8::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($8, $9), 4326) END, $10)`
-		if _, err := q.Exec(ctx, ph, id, p.key, p.sha, p.size, p.format, p.width, p.height, p.lon, p.lat, p.takenAt); err != nil {
-			return Tip{}, fmt.Errorf("tips: photo: %w", db.MapError(err))
-		}
-	}
 	return Store{}.Get(ctx, q, id)
+}
+
+// addPhoto records photo p of tip id, with its medium (nil: none).
+func (Store) addPhoto(ctx context.Context, q db.Querier, id int64, p media.Screened, mediaID *int64) error {
+	const ph = `INSERT INTO tip_photos (tip_id, object_key, sha256, size, format, width, height, exif_point, taken_at, media_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7,
+			CASE WHEN $8::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($8, $9), 4326) END, $10, $11)`
+	if _, err := q.Exec(ctx, ph, id, p.Key, p.SHA256, p.Size, string(p.Info.Format), p.Info.Width, p.Info.Height, p.Lon, p.Lat, p.TakenAt,
+		mediaID); err != nil {
+		return fmt.Errorf("tips: photo: %w", db.MapError(err))
+	}
+	return nil
 }
 
 // change is what a move writes on the tip.
@@ -218,15 +211,31 @@ func (Store) Events(ctx context.Context, q db.Querier, id int64) ([]Event, error
 
 // Photos lists the photos of tip id.
 func (Store) Photos(ctx context.Context, q db.Querier, id int64) ([]Photo, error) {
-	const sql = `SELECT id, format, size, width, height, ST_X(exif_point), ST_Y(exif_point), taken_at, object_key
-		FROM tip_photos WHERE tip_id = $1 ORDER BY id`
+	const sql = `SELECT p.id, p.media_id, coalesce(m.status, 'none'), coalesce(m.thumbs ? 'list', false),
+			coalesce(m.thumbs ? 'detail', false), m.phash,
+			p.format, p.size, p.width, p.height, ST_X(p.exif_point), ST_Y(p.exif_point), p.taken_at, p.object_key
+		FROM tip_photos p LEFT JOIN media m ON m.id = p.media_id WHERE p.tip_id = $1 ORDER BY p.id`
 	rows, err := q.Query(ctx, sql, id)
 	if err != nil {
 		return nil, fmt.Errorf("tips: photos of %d: %w", id, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Photo, error) {
 		var p Photo
-		err := r.Scan(&p.ID, &p.Format, &p.Size, &p.Width, &p.Height, &p.Lon, &p.Lat, &p.TakenAt, &p.key)
+		var list, detail bool
+		var phash *int64
+		err := r.Scan(&p.ID, &p.MediaID, &p.Status, &list, &detail, &phash,
+			&p.Format, &p.Size, &p.Width, &p.Height, &p.Lon, &p.Lat, &p.TakenAt, &p.key)
+		if p.MediaID != nil {
+			if list {
+				p.Thumbnail = fmt.Sprintf("/api/v1/media/%d/thumbnail?size=list", *p.MediaID)
+			}
+			if detail {
+				p.Detail = fmt.Sprintf("/api/v1/media/%d/thumbnail?size=detail", *p.MediaID)
+			}
+		}
+		if phash != nil {
+			p.PHash = fmt.Sprintf("%016x", uint64(*phash))
+		}
 		return p, err
 	})
 	if err != nil {
@@ -294,4 +303,21 @@ func (Placer) PlaceIn(ctx context.Context, q db.Querier, regionID int64) (int64,
 		return nil
 	})
 	return moved, err
+}
+
+// unnamedPhotoKeys returns those of keys that no tip photo and no medium names. Run it as the
+// system: both tables' policies would hide rows from anyone else.
+func (Store) unnamedPhotoKeys(ctx context.Context, q db.Querier, keys []string) ([]string, error) {
+	const sql = `SELECT k FROM unnest($1::text[]) k
+		WHERE NOT EXISTS (SELECT 1 FROM tip_photos p WHERE p.object_key = k)
+		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.object_key = k)`
+	rows, err := q.Query(ctx, sql, keys)
+	if err != nil {
+		return nil, fmt.Errorf("tips: unnamed photo keys: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("tips: unnamed photo keys: %w", err)
+	}
+	return out, nil
 }

@@ -20,6 +20,8 @@ package tips
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/sieve-city/sieve/internal/throttle"
 )
 
 // Config is what an installation may tune of the tips domain (SIEVE_TIPS_*).
@@ -39,13 +41,35 @@ type Config struct {
 	DuplicateDays   int
 	// VerifyDays is the verify-by date of the grid worker's task, in days after the tip.
 	VerifyDays int
+	// OrphanGrace is how old a photo object under tips/ that no row names must be before the
+	// orphan sweep deletes it (only a crash between storing a photo and committing its tip
+	// leaves one); CleanupEvery is the sweep's period.
+	OrphanGrace, CleanupEvery time.Duration
+}
+
+// throttleRules are the rate limits of one client key (an address or a device): PerHour an hour,
+// PerDay a day.
+func (c Config) throttleRules(key string) []throttle.Rule {
+	return []throttle.Rule{{Key: key, Limit: c.PerHour, Window: time.Hour}, {Key: key, Limit: c.PerDay, Window: 24 * time.Hour}}
+}
+
+// ThrottleWindows are the windows of the tips' rate limits (throttleRules), for the throttle's
+// pruning: events older than the longest are of no limiter's use.
+func (c Config) ThrottleWindows() []time.Duration {
+	var out []time.Duration
+	for _, r := range c.throttleRules("") {
+		out = append(out, r.Window)
+	}
+	return out
 }
 
 // DefaultConfig returns the defaults: 5 tips an hour and 20 a day, 4 photos of at most 20 MB,
-// the national reward rule, duplicates within 100 m and 30 days, a week to verify.
+// the national reward rule, duplicates within 100 m and 30 days, a week to verify, orphaned
+// photo objects swept after an hour, every 30 minutes.
 func DefaultConfig() Config {
 	return Config{PerHour: 5, PerDay: 20, MaxPhotos: 4, PhotoMaxBytes: 20 << 20, BodyLimit: 90 << 20,
-		Reward: NationalRule(), DuplicateMetres: 100, DuplicateDays: 30, VerifyDays: 7}
+		Reward: NationalRule(), DuplicateMetres: 100, DuplicateDays: 30, VerifyDays: 7,
+		OrphanGrace: time.Hour, CleanupEvery: 30 * time.Minute}
 }
 
 // Tip is a tip as those handling it see it. It holds no contact details: those are read
@@ -82,17 +106,24 @@ type Detail struct {
 	Events    []Event `json:"events"`
 }
 
-// Photo is one photo of a tip: what it is and what its EXIF says.
+// Photo is one photo of a tip: what it is, what its EXIF says, and its medium (source tip: the
+// media jobs' thumbnails and pHash, served by the media routes to those who see the tip).
 type Photo struct {
-	ID      int64      `json:"id"`
-	Format  string     `json:"format"`
-	Size    int64      `json:"size"`
-	Width   int        `json:"width"`
-	Height  int        `json:"height"`
-	Lon     *float64   `json:"lon"` // EXIF position (WGS-84), when the photo has one
-	Lat     *float64   `json:"lat"`
-	TakenAt *time.Time `json:"takenAt"`
-	key     string
+	ID      int64  `json:"id"`
+	MediaID *int64 `json:"mediaId"`
+	// Status is the medium's processing: received, processed, failed (none: no medium).
+	Status    string     `json:"status"`
+	Thumbnail string     `json:"thumbnail,omitempty"` // path of the list thumbnail, when made
+	Detail    string     `json:"detail,omitempty"`    // path of the detail thumbnail, when made
+	PHash     string     `json:"phash,omitempty"`
+	Format    string     `json:"format"`
+	Size      int64      `json:"size"`
+	Width     int        `json:"width"`
+	Height    int        `json:"height"`
+	Lon       *float64   `json:"lon"` // EXIF position (WGS-84), when the photo has one
+	Lat       *float64   `json:"lat"`
+	TakenAt   *time.Time `json:"takenAt"`
+	key       string
 }
 
 // Event is one step of a tip's workflow: who, when, why.
