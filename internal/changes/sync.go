@@ -2,6 +2,7 @@ package changes
 
 import (
 	"cmp"
+	"encoding/binary"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -390,12 +391,17 @@ func (f *Feed) readState(ctx context.Context, conn *pgxpool.Conn, a db.Actor, cu
 		return d
 	}
 	kind := only(0, &part)
+	binaryKind := rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode
 	stateRow := only(1, &st.target, &st.cells, &rounds, &ids, &paths, &pruned)
 	changeRow := only(7, &ch.xid, &ch.seq, &ch.entity, &ch.id, &ch.op, &cb, &ca, &ub, &ua)
 	premiseRow := only(16, &p.id, &p.kind, &p.name, &p.address, &p.contactName, &p.contactPhone, &p.tags,
 		&p.lon, &p.lat, &p.cellID, &p.updatedAt, &p.path, &p.done)
 	for rows.Next() {
-		if err := rows.Scan(kind...); err != nil {
+		// The row's kind from its first column's bytes when it comes binary (an int4): one
+		// scan of the 29 columns fewer per row.
+		if v := rows.RawValues()[0]; binaryKind && len(v) == 4 {
+			part = int32(binary.BigEndian.Uint32(v))
+		} else if err := rows.Scan(kind...); err != nil {
 			return state{}, fmt.Errorf("changes: read feed: %w", err)
 		}
 		var err error
