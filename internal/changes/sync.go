@@ -2,9 +2,9 @@ package changes
 
 import (
 	"cmp"
-	"encoding/binary"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
