@@ -46,6 +46,7 @@ import (
 
 	"github.com/sieve-city/sieve/api"
 	"github.com/sieve-city/sieve/client"
+	"github.com/sieve-city/sieve/deploy/bench/benchstack"
 	"github.com/sieve-city/sieve/internal/accounts"
 	"github.com/sieve-city/sieve/internal/changes"
 	"github.com/sieve-city/sieve/internal/db"
@@ -248,7 +249,7 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 	if *cpuprofile != "" {
-		if err := profile(*cpuprofile, func() error { _, err := syncPage(cursor); return err }); err != nil {
+		if err := benchstack.CPUProfile(*cpuprofile, 2000, func() error { _, err := syncPage(cursor); return err }); err != nil {
 			return err
 		}
 	}
@@ -264,25 +265,6 @@ func scanPremise(r pgx.CollectableRow) (changes.Premise, error) {
 	var p changes.Premise
 	err := r.Scan(&p.ID, &p.Kind, &p.Name, &p.Address, &p.ContactName, &p.ContactPhone, &p.Tags, &p.Lon, &p.Lat, &p.CellID, &p.UpdatedAt)
 	return p, err
-}
-
-// profile writes a CPU profile of 2,000 calls of fn to file.
-func profile(file string, fn func() error) error {
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
-	defer pprof.StopCPUProfile()
-	for i := 0; i < 2000; i++ {
-		if err := fn(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // allocs writes the allocation profile of 2,000 calls of fn to file and prints the allocations

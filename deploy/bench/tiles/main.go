@@ -24,10 +24,10 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"runtime/pprof"
 	"sort"
 	"time"
 
+	"github.com/sieve-city/sieve/deploy/bench/benchstack"
 	"github.com/sieve-city/sieve/deploy/bench/coverage/city"
 	"github.com/sieve-city/sieve/internal/sites"
 	"github.com/sieve-city/sieve/internal/tiles"
@@ -144,7 +144,7 @@ func run(args []string, out io.Writer) error {
 			failed = true
 		}
 		if *cpuprofile != "" && z == 14 {
-			if err := profile(*cpuprofile, func() error { _, _, _, err := fetch(path, ""); return err }); err != nil {
+			if err := benchstack.CPUProfile(*cpuprofile, 500, func() error { _, _, _, err := fetch(path, ""); return err }); err != nil {
 				return err
 			}
 		}
@@ -172,25 +172,6 @@ func run(args []string, out io.Writer) error {
 	}
 	if failed {
 		return fmt.Errorf("a target was missed")
-	}
-	return nil
-}
-
-// profile writes a CPU profile of 500 calls of fn to file.
-func profile(file string, fn func() error) error {
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
-	defer pprof.StopCPUProfile()
-	for i := 0; i < 500; i++ {
-		if err := fn(); err != nil {
-			return err
-		}
 	}
 	return nil
 }
