@@ -87,10 +87,7 @@ func (s *Server) uploadMedia(c echo.Context) error {
 				return err
 			}
 			c.Response().Header().Set(echo.HeaderLocation, v1+"/media/"+itoa(m.ID))
-			if created {
-				return c.JSON(http.StatusCreated, m)
-			}
-			return c.JSON(http.StatusOK, m)
+			return createdOrSame(c, created, m)
 		default:
 			if _, err := io.Copy(io.Discard, io.LimitReader(part, 64<<10)); err != nil {
 				return media.ErrUploadInterrupted.Wrap(err)

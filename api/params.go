@@ -217,14 +217,10 @@ func contentType(c echo.Context) string {
 func readUpload(c echo.Context) ([]byte, error) {
 	data, err := io.ReadAll(c.Request().Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, err
-		}
-		return nil, apperr.ErrBadRequest.Wrap(err)
+		return nil, uploadError(err)
 	}
-	if len(strings.TrimSpace(string(data[:min(len(data), 64)]))) == 0 {
-		return nil, apperr.New(http.StatusBadRequest, "empty_body", "request body is empty", "请求内容为空")
+	if len(bytes.TrimSpace(data[:min(len(data), 64)])) == 0 {
+		return nil, errEmptyBody
 	}
 	return data, nil
 }
@@ -240,7 +236,7 @@ func streamUpload(body io.Reader) (io.Reader, error) {
 		return nil, uploadError(err)
 	}
 	if len(bytes.TrimSpace(head)) == 0 {
-		return nil, apperr.New(http.StatusBadRequest, "empty_body", "request body is empty", "请求内容为空")
+		return nil, errEmptyBody
 	}
 	return readerFunc(func(p []byte) (int, error) {
 		n, err := br.Read(p)

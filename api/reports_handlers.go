@@ -1,8 +1,9 @@
 package api
 
 import (
-	"mime"
+	"fmt"
 	"net/http"
+	"path"
 
 	"github.com/labstack/echo/v4"
 
@@ -88,10 +89,7 @@ func (s *Server) createReport(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, v1+"/reports/"+itoa(f.ID))
-	if created {
-		return c.JSON(http.StatusCreated, f)
-	}
-	return c.JSON(http.StatusOK, f)
+	return createdOrSame(c, created, f)
 }
 
 // getReport answers one filing with its files.
@@ -127,7 +125,7 @@ func (s *Server) reportFile(part string) echo.HandlerFunc {
 			return err
 		}
 		h := c.Response().Header()
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fi.Name}))
+		h.Set("Content-Disposition", attachment(fi.Name, fmt.Sprintf("report-%d-%s%s", id, part, path.Ext(fi.Name))))
 		h.Set("Cache-Control", "private, no-store")
 		h.Set("ETag", `"`+fi.SHA256+`"`)
 		h.Set("X-Content-SHA256", fi.SHA256)
@@ -150,10 +148,7 @@ func (s *Server) attachReportScan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if created {
-		return c.JSON(http.StatusCreated, f)
-	}
-	return c.JSON(http.StatusOK, f)
+	return createdOrSame(c, created, f)
 }
 
 // reportStatus answers every township in the caller's scope as filed / late / missing / due /

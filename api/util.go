@@ -15,7 +15,19 @@ import (
 
 const timeFormat = "2006-01-02T15:04:05Z07:00"
 
+// errEmptyBody answers a request whose body is empty or blank.
+var errEmptyBody = apperr.New(http.StatusBadRequest, "empty_body", "request body is empty", "请求内容为空")
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// createdOrSame answers v with 201 when the request made it, and 200 when it was there already
+// (the same request again: an Idempotency-Key, or the same content).
+func createdOrSame(c echo.Context, created bool, v any) error {
+	if created {
+		return c.JSON(http.StatusCreated, v)
+	}
+	return c.JSON(http.StatusOK, v)
+}
 
 // bind decodes a JSON body strictly: unknown fields and trailing data are errors (a typo in a
 // field name should not be silently ignored). A body past the route's limit comes back as the
@@ -33,7 +45,7 @@ func bind(c echo.Context, v any) error {
 			return err
 		}
 		if errors.Is(err, io.EOF) {
-			return apperr.New(http.StatusBadRequest, "empty_body", "request body is empty", "请求内容为空")
+			return errEmptyBody
 		}
 		return apperr.New(http.StatusBadRequest, "malformed_json", "malformed JSON: "+err.Error(), "JSON 格式错误").Wrap(err)
 	}

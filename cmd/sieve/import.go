@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -127,7 +126,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	case "leads":
 		ls := a.leadsService(a.sitesService())
 		err = db.AsSystem(ctx, a.pool, "import", func(tx pgx.Tx) error {
-			rep, err := ls.Import(ctx, tx, *kind, filepath.Base(fs.Arg(0)), bufio.NewReaderSize(file, 256<<10), 0)
+			rep, err := ls.Import(ctx, tx, *kind, filepath.Base(fs.Arg(0)), file, 0)
 			report = rep
 			return err
 		})

@@ -474,18 +474,18 @@ var readOnly = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOn
 // prepared (pgx caches them) and their plans do not depend on the values: planning them anew
 // for each call would cost more than running them, so its transactions use the generic plans.
 func queueBegin(b *pgx.Batch, a db.Actor, tx bool) error {
-	settings, args, err := db.ActorSettings(a)
+	settings := db.ActorSettings
+	if tx {
+		b.BeginTx(readOnly)
+	} else {
+		settings = db.ReadOnlySettings
+	}
+	q, args, err := settings(a)
 	if err != nil {
 		return err
 	}
 	// The settings are one SELECT of set_config calls: the plans' setting joins it.
-	settings += `, set_config('plan_cache_mode', 'force_generic_plan', true)`
-	if tx {
-		b.BeginTx(readOnly)
-	} else {
-		settings += `, set_config('transaction_read_only', 'on', true)`
-	}
-	b.Queue(settings, args...)
+	b.Queue(q+`, set_config('plan_cache_mode', 'force_generic_plan', true)`, args...)
 	return nil
 }
 

@@ -77,14 +77,22 @@ func ReadInScope(ctx context.Context, pool *pgxpool.Pool, a Actor, fn func(tx pg
 // in ReadInScope. For hot reads of a few statements (a map tile and its ETag state): two to four
 // round trips fewer than ReadInScope.
 func ReadBatch(ctx context.Context, pool *pgxpool.Pool, a Actor, b *pgx.Batch) error {
-	settings, args, err := ActorSettings(a)
+	settings, args, err := ReadOnlySettings(a)
 	if err != nil {
 		return err
 	}
 	run := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+1)}
-	run.Queue(settings+`, set_config('transaction_read_only', 'on', true)`, args...)
+	run.Queue(settings, args...)
 	run.QueuedQueries = append(run.QueuedQueries, b.QueuedQueries...)
 	return MapError(pool.SendBatch(ctx, run).Close())
+}
+
+// ReadOnlySettings is ActorSettings with the transaction made read-only too: the first
+// statement of a batch whose implicit transaction reads as a (ReadBatch, and changes.Feed.Sync
+// on its own connection). A caller may append further set_config calls to the SELECT.
+func ReadOnlySettings(a Actor) (string, []any, error) {
+	settings, args, err := ActorSettings(a)
+	return settings + `, set_config('transaction_read_only', 'on', true)`, args, err
 }
 
 // AsSystem runs fn in a transaction as an unrestricted system actor named what.

@@ -77,15 +77,16 @@ func DefaultSchedule() Schedule {
 	return Schedule{DeadlineDay: 22, FinalMonth: time.October, RemindDays: 5}
 }
 
-// Due is the end of the deadline day of month m's filing of kind k: the first instant that is
-// late (midnight after the DeadlineDay, Shanghai). A final report's month must be FinalMonth.
-func (s Schedule) Due(m Month, k Kind) time.Time {
+// Due is the end of the deadline day of month m's filing, of either kind: the first instant
+// that is late (midnight after the DeadlineDay, Shanghai). A final report's month must be
+// FinalMonth, so its deadline is that month's.
+func (s Schedule) Due(m Month) time.Time {
 	return time.Date(m.Year, m.Month, s.DeadlineDay+1, 0, 0, 0, 0, Shanghai)
 }
 
 // RemindFrom is when reminders of month m's filing begin: RemindDays before the deadline day
 // (the 17th for the 22nd).
-func (s Schedule) RemindFrom(m Month, k Kind) time.Time {
+func (s Schedule) RemindFrom(m Month) time.Time {
 	return time.Date(m.Year, m.Month, s.DeadlineDay-s.RemindDays, 0, 0, 0, 0, Shanghai)
 }
 
@@ -118,10 +119,11 @@ func (s Status) Label() string {
 	return string(s)
 }
 
-// Classify tells the status of month m's filing of kind k at now, given when it was first
-// filed (zero: never). A correction does not move the first filing's time.
-func (s Schedule) Classify(m Month, k Kind, firstFiled, now time.Time) Status {
-	due := s.Due(m, k)
+// Classify tells the status of month m's filing (of either kind: the final report's deadline
+// is its month's) at now, given when it was first filed (zero: never). A correction does not
+// move the first filing's time.
+func (s Schedule) Classify(m Month, firstFiled, now time.Time) Status {
+	due := s.Due(m)
 	switch {
 	case !firstFiled.IsZero() && firstFiled.Before(due):
 		return StatusFiled
@@ -129,7 +131,7 @@ func (s Schedule) Classify(m Month, k Kind, firstFiled, now time.Time) Status {
 		return StatusLate
 	case !now.Before(due):
 		return StatusMissing
-	case !now.Before(s.RemindFrom(m, k)):
+	case !now.Before(s.RemindFrom(m)):
 		return StatusDue
 	}
 	return StatusOpen

@@ -23,7 +23,7 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		name        string
 		m           Month
-		k           Kind
+		k           Kind // the filing's kind, for the reader: both kinds have their month's deadline
 		first, now  string
 		want        Status
 		wantReminds bool
@@ -45,7 +45,7 @@ func TestClassify(t *testing.T) {
 			if tt.first != "" {
 				first = cst(tt.first)
 			}
-			got := sc.Classify(tt.m, tt.k, first, cst(tt.now))
+			got := sc.Classify(tt.m, first, cst(tt.now))
 			if got != tt.want || Reminded(got) != tt.wantReminds {
 				t.Fatalf("got %s (reminded %t), want %s (reminded %t)", got, Reminded(got), tt.want, tt.wantReminds)
 			}
@@ -55,7 +55,7 @@ func TestClassify(t *testing.T) {
 		})
 	}
 	// The deadline in UTC: midnight after the 22nd in Shanghai is 16:00 UTC on the 22nd.
-	if d := sc.Due(nov, Monthly).UTC(); !d.Equal(time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC)) {
+	if d := sc.Due(nov).UTC(); !d.Equal(time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC)) {
 		t.Fatalf("due %s", d)
 	}
 }

@@ -59,7 +59,6 @@ type Export struct {
 	regionPath    string
 	regionLevel   string
 	objectKey     string
-	idemKey       string
 }
 
 // ExportRequest asks for a background export: a ledger of a township, or of the whole city
@@ -193,7 +192,7 @@ func (s *Service) RequestExport(ctx context.Context, a db.Actor, r ExportRequest
 			if region, err = s.store.city(ctx, tx); err != nil {
 				return err
 			}
-		} else if _, err := s.store.township(ctx, tx, region); err != nil {
+		} else if err := s.store.township(ctx, tx, region); err != nil {
 			return err
 		}
 		if key == "" && r.Photos {

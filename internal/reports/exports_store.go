@@ -12,7 +12,7 @@ import (
 
 const exportSelect = `SELECT e.id, e.region_id, e.kind, e.month, e.format, e.state, coalesce(e.name, ''),
 		coalesce(e.content_type, ''), e.size, coalesce(e.sha256, ''), e.error, e.created_at, e.finished_at, e.expires_at,
-		e.requested_by, e.requester_role, e.region_path::text, r.level, coalesce(e.object_key, ''), coalesce(e.idempotency_key, ''),
+		e.requested_by, e.requester_role, e.region_path::text, r.level, coalesce(e.object_key, ''),
 		e.photos
 	FROM report_exports e JOIN regions r ON r.id = e.region_id`
 
@@ -21,7 +21,7 @@ func scanExport(row pgx.Row) (Export, error) {
 	var state string
 	err := row.Scan(&e.ID, &e.RegionID, &e.Kind, &e.Month, &e.Format, &state, &e.Name, &e.ContentType, &e.Size, &e.SHA256,
 		&e.Error, &e.CreatedAt, &e.FinishedAt, &e.ExpiresAt, &e.requestedBy, &e.requesterRole, &e.regionPath, &e.regionLevel,
-		&e.objectKey, &e.idemKey, &e.Photos)
+		&e.objectKey, &e.Photos)
 	e.State = ExportState(state)
 	return e, err
 }

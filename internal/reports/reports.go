@@ -346,7 +346,7 @@ func (s *Service) earlier(ctx context.Context, tx pgx.Tx, a db.Actor, r FilingRe
 			return nil, err
 		}
 	}
-	if _, err := s.store.township(ctx, tx, r.TownshipID); err != nil {
+	if err := s.store.township(ctx, tx, r.TownshipID); err != nil {
 		return nil, err
 	}
 	if r.Supersedes == 0 {
@@ -387,7 +387,7 @@ func (s *Service) decorate(f *Filing) {
 	if err != nil {
 		return
 	}
-	f.Deadline = s.cfg.Schedule.Due(m, f.Kind)
+	f.Deadline = s.cfg.Schedule.Due(m)
 	f.OnTime = f.FiledAt.Before(f.Deadline)
 	if f.Files == nil {
 		f.Files = []FileInfo{}

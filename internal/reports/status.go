@@ -48,7 +48,7 @@ func (s *Service) Status(ctx context.Context, a db.Actor, m Month, k Kind) (Stat
 	}
 	now := s.now()
 	sc := s.cfg.Schedule
-	rep := StatusReport{Month: m.String(), Kind: k, Deadline: sc.Due(m, k), RemindFrom: sc.RemindFrom(m, k), AsOf: now.In(Shanghai),
+	rep := StatusReport{Month: m.String(), Kind: k, Deadline: sc.Due(m), RemindFrom: sc.RemindFrom(m), AsOf: now.In(Shanghai),
 		Townships: []TownshipStatus{}, Reminders: []TownshipStatus{}, Counts: map[Status]int{}, Labels: map[Status]string{}}
 	for _, st := range []Status{StatusFiled, StatusLate, StatusMissing, StatusDue, StatusOpen} {
 		rep.Counts[st] = 0
@@ -68,7 +68,7 @@ func (s *Service) Status(ctx context.Context, a db.Actor, m Month, k Kind) (Stat
 		if r.firstFiled != nil {
 			first = *r.firstFiled
 		}
-		st := sc.Classify(m, k, first, now)
+		st := sc.Classify(m, first, now)
 		ts := TownshipStatus{TownshipID: r.id, Name: r.name, Code: r.code, Status: st, Label: st.Label(),
 			FirstFiledAt: r.firstFiled, InForceID: r.inForce, Filings: r.filings, Stamped: r.stamped}
 		rep.Townships = append(rep.Townships, ts)

@@ -150,15 +150,15 @@ func (Store) file(ctx context.Context, q db.Querier, id int64, part string) (Fil
 	return fi, nil
 }
 
-// township returns the name of a township (乡镇/街道) the caller may act in; anything else is
+// township checks that id is a township (乡镇/街道) the caller may act in; anything else is
 // not found (a village or the city is not a township, another township is out of scope).
-func (Store) township(ctx context.Context, q db.Querier, id int64) (string, error) {
+func (Store) township(ctx context.Context, q db.Querier, id int64) error {
 	const sql = `SELECT name FROM regions WHERE id = $1 AND level = 'township' AND sieve_in_scope(path)`
 	var name string
 	if err := q.QueryRow(ctx, sql, id).Scan(&name); err != nil {
-		return "", db.MapError(fmt.Errorf("reports: township %d: %w", id, err))
+		return db.MapError(fmt.Errorf("reports: township %d: %w", id, err))
 	}
-	return name, nil
+	return nil
 }
 
 // statusRow is a township's standing for one month and kind.

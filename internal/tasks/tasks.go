@@ -99,16 +99,11 @@ func scan(r pgx.Row) (Task, error) {
 // Add adds an open task, or returns the open task of the same kind and ref unchanged (adding
 // again is a no-op, so a retried domain write does not hand out the work twice).
 func (Store) Add(ctx context.Context, q db.Querier, n New) (Task, error) {
-	n.Title, n.Ref = strings.TrimSpace(n.Title), strings.TrimSpace(n.Ref)
-	switch {
-	case n.Kind == "":
+	if n.Kind == "" {
 		return Task{}, errors.New("tasks: kind is required")
-	case n.Ref == "" || len(n.Ref) > 100:
-		return Task{}, fmt.Errorf("tasks: ref %q must be 1-100 characters", n.Ref)
-	case n.Title == "":
-		return Task{}, errors.New("tasks: title is required")
-	case n.PremiseID == nil && (n.Lon == nil || n.Lat == nil):
-		return Task{}, errNoPoint
+	}
+	if err := n.check(); err != nil {
+		return Task{}, err
 	}
 	const sql = `INSERT INTO tasks (kind, ref, premise_id, site_id, point, assignee_id, title, detail, due_at, created_by)
 		SELECT $1, $2, $3, $4,
@@ -124,13 +119,33 @@ func (Store) Add(ctx context.Context, q db.Querier, n New) (Task, error) {
 		return open(ctx, q, n.Kind, n.Ref)
 	}
 	if err != nil {
-		var pe interface{ SQLState() string }
-		if errors.As(err, &pe) && pe.SQLState() == "23502" { // point NULL: the premise is not visible
-			return Task{}, errNoPoint.Wrap(err)
-		}
-		return Task{}, fmt.Errorf("tasks: add %s %s: %w", n.Kind, n.Ref, db.MapError(err))
+		return Task{}, addError(err, fmt.Sprintf("add %s %s", n.Kind, n.Ref))
 	}
 	return Store{}.Get(ctx, q, id)
+}
+
+// check trims n's ref and title and checks what Add and AddMany need of a task.
+func (n *New) check() error {
+	n.Title, n.Ref = strings.TrimSpace(n.Title), strings.TrimSpace(n.Ref)
+	switch {
+	case n.Ref == "" || len(n.Ref) > 100:
+		return fmt.Errorf("tasks: ref %q must be 1-100 characters", n.Ref)
+	case n.Title == "":
+		return errors.New("tasks: title is required")
+	case n.PremiseID == nil && (n.Lon == nil || n.Lat == nil):
+		return errNoPoint
+	}
+	return nil
+}
+
+// addError is the answer to a failed insert of tasks: a NULL point (the premise named is not
+// visible to the caller) is errNoPoint.
+func addError(err error, what string) error {
+	var pe interface{ SQLState() string }
+	if errors.As(err, &pe) && pe.SQLState() == "23502" {
+		return errNoPoint.Wrap(err)
+	}
+	return fmt.Errorf("tasks: %s: %w", what, db.MapError(err))
 }
 
 // AddMany adds the tasks of ns (one kind) in one statement, as Add does each: a task whose kind
@@ -146,16 +161,11 @@ func (Store) AddMany(ctx context.Context, q db.Querier, kind Kind, ns []New) ([]
 	lons, lats := make([]*float64, len(ns)), make([]*float64, len(ns))
 	dues := make([]*time.Time, len(ns))
 	for i, n := range ns {
-		n.Title, n.Ref = strings.TrimSpace(n.Title), strings.TrimSpace(n.Ref)
-		switch {
-		case n.Kind != "" && n.Kind != kind:
+		if n.Kind != "" && n.Kind != kind {
 			return nil, fmt.Errorf("tasks: add many %s: a task of kind %s", kind, n.Kind)
-		case n.Ref == "" || len(n.Ref) > 100:
-			return nil, fmt.Errorf("tasks: ref %q must be 1-100 characters", n.Ref)
-		case n.Title == "":
-			return nil, errors.New("tasks: title is required")
-		case n.PremiseID == nil && (n.Lon == nil || n.Lat == nil):
-			return nil, errNoPoint
+		}
+		if err := n.check(); err != nil {
+			return nil, err
 		}
 		refs[i], titles[i], details[i] = n.Ref, n.Title, n.Detail
 		premises[i], sites[i], assignees[i], by[i] = n.PremiseID, n.SiteID, n.AssigneeID, n.CreatedBy
@@ -183,11 +193,7 @@ func (Store) AddMany(ctx context.Context, q db.Querier, kind Kind, ns []New) ([]
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[*int64])
 	if err != nil {
-		var pe interface{ SQLState() string }
-		if errors.As(err, &pe) && pe.SQLState() == "23502" { // point NULL: a premise is not visible
-			return nil, errNoPoint.Wrap(err)
-		}
-		return nil, fmt.Errorf("tasks: add many %s: %w", kind, db.MapError(err))
+		return nil, addError(err, "add many "+string(kind))
 	}
 	out := make([]int64, len(ids))
 	for i, id := range ids {

@@ -216,22 +216,8 @@ SELECT coalesce((SELECT ` + gis.AsMVT("mvt", l.Name, gis.DefaultMVT.Extent, "geo
 FROM tile`
 }
 
-// Tile answers tile z/x/y of a layer in the caller's transaction (empty: nothing there for the
-// caller). Above the layer's MinZoom it is empty without a query.
-func (r *Registry) Tile(ctx context.Context, tx pgx.Tx, name string, z, x, y int) ([]byte, error) {
-	var b pgx.Batch
-	var out []byte
-	if err := r.QueueTile(&b, name, z, x, y, &out); err != nil || b.Len() == 0 {
-		return nil, err
-	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// QueueTile queues in b the query of tile z/x/y of a layer, to be run scoped to the caller;
-// *out holds the tile once b has run. Above the layer's MinZoom it queues nothing (the tile is
+// QueueTile queues in b the query of tile z/x/y of a layer, to be run scoped to the caller
+// (db.ReadBatch); *out holds the tile once b has run (empty: nothing there for the caller). Above the layer's MinZoom it queues nothing (the tile is
 // empty).
 func (r *Registry) QueueTile(b *pgx.Batch, name string, z, x, y int, out *[]byte) error {
 	l, err := r.Layer(name)

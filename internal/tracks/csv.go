@@ -58,7 +58,6 @@ type rows struct {
 	errs     []leads.LineError
 	more     int // refusals past MaxLineErrors
 	vals     []any
-	good     int64
 }
 
 func (s *rows) refuse(e leads.LineError) {
@@ -84,7 +83,6 @@ func (s *rows) Next() bool {
 			s.refuse(*bad)
 			continue
 		}
-		s.good++
 		return true
 	}
 }
@@ -198,17 +196,17 @@ func parseTime(raw string) (time.Time, string) {
 // stage streams the file into the temporary table track_points (k, lon, lat; k being
 // the vehicle's number << 32 | the fix's Unix seconds, see sieve_track_stays) with one COPY,
 // then the plates into track_vehicles (v, plate), both dropped at commit; it returns the
-// refused rows and how many were staged.
-func stage(ctx context.Context, tx pgx.Tx, body io.Reader, ext leads.Extent) ([]leads.LineError, int64, error) {
+// refused rows.
+func stage(ctx context.Context, tx pgx.Tx, body io.Reader, ext leads.Extent) ([]leads.LineError, error) {
 	const create = `DROP TABLE IF EXISTS pg_temp.track_points, pg_temp.track_vehicles;
 		CREATE TEMP TABLE track_points (k bigint NOT NULL, lon float8 NOT NULL, lat float8 NOT NULL) ON COMMIT DROP;
 		CREATE TEMP TABLE track_vehicles (v int PRIMARY KEY, plate text NOT NULL) ON COMMIT DROP`
 	if _, err := tx.Exec(ctx, create); err != nil {
-		return nil, 0, fmt.Errorf("tracks: stage: %w", err)
+		return nil, fmt.Errorf("tracks: stage: %w", err)
 	}
 	t, err := leads.OpenTable(body, trackColumns)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	src := &rows{t: t, ext: ext, vals: make([]any, 3), errs: []leads.LineError{}, vehicles: map[string]int32{}}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"track_points"}, []string{"k", "lon", "lat"}, src)
@@ -219,14 +217,14 @@ func stage(ctx context.Context, tx pgx.Tx, body io.Reader, ext leads.Extent) ([]
 	}
 	if err != nil {
 		if ae, ok := apperr.As(err); ok {
-			return errs, 0, ae
+			return errs, ae
 		}
-		return errs, 0, fmt.Errorf("tracks: copy: %w", err)
+		return errs, fmt.Errorf("tracks: copy: %w", err)
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"track_vehicles"}, []string{"v", "plate"},
 		pgx.CopyFromSlice(len(src.plates), func(i int) ([]any, error) { return []any{int32(i), src.plates[i]}, nil }))
 	if err != nil {
-		return errs, 0, fmt.Errorf("tracks: copy plates: %w", err)
+		return errs, fmt.Errorf("tracks: copy plates: %w", err)
 	}
-	return errs, src.good, nil
+	return errs, nil
 }

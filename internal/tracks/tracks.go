@@ -126,7 +126,7 @@ func (s *Source) Import(ctx context.Context, tx pgx.Tx, in leads.Input) ([]leads
 	if err != nil {
 		return nil, nil, err
 	}
-	lineErrs, _, err := stage(ctx, tx, in.Body, city.ext)
+	lineErrs, err := stage(ctx, tx, in.Body, city.ext)
 	if err != nil {
 		return nil, lineErrs, err
 	}
