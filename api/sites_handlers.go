@@ -33,12 +33,12 @@ func (s *Server) listSites(c echo.Context) error {
 	if f.CellID, err = queryInt64(c, "cell"); err != nil {
 		return err
 	}
-	st, err := queryOneOf(c, "status", statusWords()...)
+	st, err := queryOneOf(c, "status", words(sites.Statuses)...)
 	if err != nil {
 		return err
 	}
 	f.Status = sites.Status(st)
-	cl, err := queryOneOf(c, "class", classWords()...)
+	cl, err := queryOneOf(c, "class", words(sites.Classes)...)
 	if err != nil {
 		return err
 	}
@@ -50,22 +50,6 @@ func (s *Server) listSites(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, newList(list, p, func(x sites.Site) int64 { return x.ID }))
-}
-
-func statusWords() []string {
-	out := make([]string, len(sites.Statuses))
-	for i, x := range sites.Statuses {
-		out[i] = string(x)
-	}
-	return out
-}
-
-func classWords() []string {
-	out := make([]string, len(sites.Classes))
-	for i, x := range sites.Classes {
-		out[i] = string(x)
-	}
-	return out
 }
 
 // createSite opens a site by hand (or from a tip, lead or drone image), placed in its cell,

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
+	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/sites"
@@ -213,21 +214,13 @@ func (s *Server) getTipStatus(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func tipStatusWords() []string {
-	out := make([]string, len(tips.Statuses))
-	for i, x := range tips.Statuses {
-		out[i] = string(x)
-	}
-	return out
-}
-
 // listTips answers a page of the tips in the caller's area (never contact details).
 func (s *Server) listTips(c echo.Context) error {
 	p, err := page(c)
 	if err != nil {
 		return err
 	}
-	st, err := queryOneOf(c, "status", tipStatusWords()...)
+	st, err := queryOneOf(c, "status", words(tips.Statuses)...)
 	if err != nil {
 		return err
 	}
@@ -334,31 +327,7 @@ func (s *Server) getTipPhoto(c echo.Context) error {
 	defer o.r.Close()
 	c.Response().Header().Set("Cache-Control", "private, no-store")
 	c.Response().Header().Set(echo.HeaderContentLength, itoa(o.p.Size))
-	return c.Stream(http.StatusOK, mimeOf(o.p.Format), o.r)
-}
-
-func mimeOf(format string) string {
-	switch format {
-	case "jpeg":
-		return "image/jpeg"
-	case "png":
-		return "image/png"
-	case "webp":
-		return "image/webp"
-	case "heif":
-		return "image/heif"
-	case "tiff":
-		return "image/tiff"
-	}
-	return "application/octet-stream"
-}
-
-func listingStatusWords() []string {
-	out := make([]string, len(tips.ListingStatuses))
-	for i, x := range tips.ListingStatuses {
-		out[i] = string(x)
-	}
-	return out
+	return c.Stream(http.StatusOK, imagery.Format(o.p.Format).MIMEType(), o.r)
 }
 
 // listCreditListings answers a page of the credit-listing proposals in the caller's area.
@@ -367,7 +336,7 @@ func (s *Server) listCreditListings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := queryOneOf(c, "status", listingStatusWords()...)
+	st, err := queryOneOf(c, "status", words(tips.ListingStatuses)...)
 	if err != nil {
 		return err
 	}

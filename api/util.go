@@ -18,6 +18,15 @@ const timeFormat = "2006-01-02T15:04:05Z07:00"
 // errEmptyBody answers a request whose body is empty or blank.
 var errEmptyBody = apperr.New(http.StatusBadRequest, "empty_body", "request body is empty", "请求内容为空")
 
+// words is a list of a domain's named values as the strings a query parameter may take.
+func words[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // createdOrSame answers v with 201 when the request made it, and 200 when it was there already

@@ -134,12 +134,8 @@ func (s *Service) RecordTipPhoto(ctx context.Context, tx pgx.Tx, st Screened, re
 // RemoveScreened removes files StoreScreened stored whose record did not commit. A failure is
 // logged: the object stays, unreferenced.
 func (s *Service) RemoveScreened(ctx context.Context, keys ...string) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	for _, k := range keys {
-		if err := s.blob.Client.RemoveObject(ctx, s.blob.BucketMedia, k, minio.RemoveObjectOptions{}); err != nil {
-			s.log.Warn("media: remove screened file", "key", k, "err", err)
-		}
+		s.removeObject(ctx, k)
 	}
 }
 
