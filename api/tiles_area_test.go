@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sieve-city/sieve/internal/db"
+	"github.com/sieve-city/sieve/internal/tiles"
 )
 
 // system runs SQL as the system (a write outside the API, as the demo and imports make).
@@ -183,5 +184,87 @@ func TestSitesLayer(t *testing.T) {
 			!strings.Contains(string(out), "overdue (Integer") || !strings.Contains(string(out), geom) {
 			t.Errorf("ogrinfo %s: %v, want %s with a %s feature\n%s", file, err, count, geom, out)
 		}
+	}
+}
+
+// TestTileZonesHoldTheirCells: the zones of a tile (migration 0039) hold every cell the tile
+// reads (sieve_cells_in over its bounds), at every zoom from 9 to 16 over the test world and for
+// a cell that only touches a tile's edge, whose zones are read by the tiles on both sides; a
+// cell redrawn elsewhere moves its rows with it, so a later edit in it changes the ETag state of
+// the tiles of its new place, not of its old one.
+func TestTileZonesHoldTheirCells(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	ctx := context.Background()
+	// A cell whose west edge is the edge between two zoom-14 tiles.
+	x14, y14 := tileOf(113.55, 34.2, 14)
+	edge := float64(x14)/16384*360 - 180
+	h.system(`UPDATE regions SET geom = ST_Multi(ST_MakeEnvelope($2::float8, 34.19, $2::float8 + 0.004, 34.2, 4326)) WHERE id = $1`, w.k1b, edge)
+
+	cellsOf := func(q string, args ...any) map[int64]bool {
+		t.Helper()
+		var ids []int64
+		if err := h.pool.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT c), '{}') FROM (`+q+`) v(c)`, args...).Scan(&ids); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+		out := map[int64]bool{}
+		for _, id := range ids {
+			out[id] = true
+		}
+		return out
+	}
+	read := func(z, x, y int) map[int64]bool {
+		return cellsOf(`SELECT k FROM sieve_cells_in(NULL, ST_Transform(ST_TileEnvelope($1, $2, $3), 4326)) k`, z, x, y)
+	}
+	zoned := func(z, x, y int) map[int64]bool {
+		lo, hi := tiles.Zones(z, x, y)
+		return cellsOf(`SELECT cell_id FROM tile_zone_states WHERE layer = 'cells' AND zone >= $1 AND zone < $2`, lo, hi)
+	}
+	checked := 0
+	for z := 9; z <= 16; z++ {
+		x0, y0 := tileOf(113.39, 34.31, z)
+		x1, y1 := tileOf(113.71, 34.09, z)
+		for x := x0; x <= x1; x++ {
+			for y := y0; y <= y1; y++ {
+				in, zs := read(z, x, y), zoned(z, x, y)
+				for id := range in {
+					if !zs[id] {
+						t.Fatalf("tile %d/%d/%d reads cell %d, which has no row in the tile's zones", z, x, y, id)
+					}
+				}
+				checked += len(in)
+			}
+		}
+	}
+	// Both zoom-14 tiles beside the edge read the touching cell, and hold it.
+	for _, x := range []int{x14 - 1, x14} {
+		if !read(14, x, y14)[w.k1b] || !zoned(14, x, y14)[w.k1b] {
+			t.Errorf("tile 14/%d/%d: reads the cell on its edge %v, holds it in its zones %v", x, y14, read(14, x, y14)[w.k1b], zoned(14, x, y14)[w.k1b])
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("only %d (tile, cell) pairs checked", checked)
+	}
+
+	// k1b redrawn into t2's area, beside k2: its rows go with it.
+	h.system(`UPDATE regions SET geom = ST_Multi(ST_MakeEnvelope(113.75, 34.2, 113.76, 34.21, 4326)) WHERE id = $1`, w.k1b)
+	oldX, oldY := tileOf(edge+0.002, 34.195, 14)
+	newX, newY := tileOf(113.755, 34.205, 14)
+	if zoned(14, oldX, oldY)[w.k1b] || !zoned(14, newX, newY)[w.k1b] {
+		t.Fatalf("k1b redrawn: still in its old zone %v, in its new one %v", zoned(14, oldX, oldY)[w.k1b], zoned(14, newX, newY)[w.k1b])
+	}
+	state := func(x, y int) string {
+		s, err := h.srv.Tiles.State(ctx, h.pool, "premises", 14, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	oldState, newState := state(oldX, oldY), state(newX, newY)
+	h.system(`SELECT sieve_tile_touch(ARRAY['premises'], ARRAY[$1::bigint])`, w.k1b)
+	if state(oldX, oldY) != oldState || state(newX, newY) == newState {
+		t.Errorf("an edit in k1b after it moved: old place %s → %s (want unchanged), new place %s → %s (want changed)",
+			oldState, state(oldX, oldY), newState, state(newX, newY))
 	}
 }

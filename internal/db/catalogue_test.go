@@ -33,8 +33,8 @@ var unaudited = map[string]string{
 	"coverage_days":  "the daily series derived with coverage_cells by sieve_coverage_refresh",
 	"coverage_drone": "drone share derived from media_cells by sieve_drone_refresh",
 	"region_pieces":  "outlines cut for the map tiles, kept by a trigger on regions, audited there",
-	"tile_cell_states": "change counters of the map tiles per layer and cell (sieve_tile_touch, migration 0033), " +
-		"written by the triggers of audited changes",
+	"tile_zone_states": "change counters of the map tiles per layer, zone and cell (sieve_tile_touch, migrations 0033 " +
+		"and 0039), written by the triggers of audited changes",
 }
 
 // notRepathed are the tables with an ltree column that region moves do not rewrite, and why;

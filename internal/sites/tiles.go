@@ -15,8 +15,8 @@ const OverdueTicks = 10 * time.Minute
 // (api.New adds it): one feature per site in the tile's cells, its outline polygon from zoom 14
 // when it has one and its point otherwise, with the status, the situation classes
 // (comma-separated), the firm's name, the last disposal action (its action, department and
-// deadline) and whether an action is overdue. Its change state is per cell (tile_cell_states
-// "sites", touched by the statement triggers on sites and site_actions, migration 0033), so an
+// deadline) and whether an action is overdue. Its change state is per cell (tile_zone_states
+// "sites", touched by the statement triggers on sites and site_actions, migrations 0033, 0039), so an
 // edit of a site in one township leaves the other townships' tiles as they were. Rows are read
 // under the caller's policies through the tile's cells (the cells-first pattern), so another
 // township's tile is empty.
