@@ -60,8 +60,9 @@ func tileETag(c echo.Context, layer, state string) string {
 // getTile answers a vector tile of a layer in the caller's area: 204 when empty, 304 when the
 // caller's ETag is current. Cache-Control is private: a shared cache must never hand one
 // area's tile to another caller. A request without If-None-Match reads the tile and its state
-// in one round trip (db.ReadBatch); one with it reads the state first (alone, it needs no
-// scope: tiles.StateSQL), and the tile only when the tag is stale.
+// in one round trip (db.ReadBatch, the state with the caller's settings: tiles.StateLead); one
+// with it reads the state first (alone, it needs no scope: tiles.StateSQL), and the tile only
+// when the tag is stale.
 func (s *Server) getTile(c echo.Context) error {
 	layer := c.Param("layer")
 	if _, err := s.Tiles.Layer(layer); err != nil {
@@ -78,6 +79,7 @@ func (s *Server) getTile(c echo.Context) error {
 	var (
 		state string
 		tile  []byte
+		lead  *db.Lead
 		b     pgx.Batch
 	)
 	if match := c.Request().Header.Get("If-None-Match"); match != "" {
@@ -88,14 +90,14 @@ func (s *Server) getTile(c echo.Context) error {
 			h.Set("ETag", etag)
 			return c.NoContent(http.StatusNotModified)
 		}
-	} else if err := s.Tiles.QueueState(&b, layer, z, x, y, &state); err != nil {
+	} else if lead, err = s.Tiles.StateLead(layer, z, x, y, &state); err != nil {
 		return err
 	}
 	if err := s.Tiles.QueueTile(&b, layer, z, x, y, &tile); err != nil {
 		return err
 	}
-	if b.Len() > 0 {
-		if err := db.ReadBatch(ctx, s.Pool, s.actor(c), &b); err != nil {
+	if b.Len() > 0 || lead != nil {
+		if err := db.ReadBatch(ctx, s.Pool, s.actor(c), lead, &b); err != nil {
 			return err
 		}
 	}
@@ -103,6 +105,9 @@ func (s *Server) getTile(c echo.Context) error {
 	if len(tile) == 0 {
 		return c.NoContent(http.StatusNoContent)
 	}
+	// With its length the tile goes out in one piece, not chunked (it is mostly over the 2 KB
+	// net/http buffers before it chooses).
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(tile)))
 	return c.Blob(http.StatusOK, mimeMVT, tile)
 }
 

@@ -29,7 +29,7 @@ func TestReadBatchSettingsEndWithIt(t *testing.T) {
 	var b pgx.Batch
 	b.Queue(`SELECT current_setting('sieve.user_id'), current_setting('sieve.scope'), current_setting('transaction_read_only')`).
 		QueryRow(func(r pgx.Row) error { return r.Scan(&user, &scope, &readOnly) })
-	if err := db.ReadBatch(ctx, one, a, &b); err != nil {
+	if err := db.ReadBatch(ctx, one, a, nil, &b); err != nil {
 		t.Fatal(err)
 	}
 	if user != "42" || scope != "1.2.3" || readOnly != "on" {
@@ -38,7 +38,7 @@ func TestReadBatchSettingsEndWithIt(t *testing.T) {
 
 	var w pgx.Batch
 	w.Queue(`CREATE TEMP TABLE read_batch_write (a int)`)
-	if err := db.ReadBatch(ctx, one, a, &w); err == nil {
+	if err := db.ReadBatch(ctx, one, a, nil, &w); err == nil {
 		t.Error("a write in a ReadBatch went through; want it refused (read-only)")
 	}
 
@@ -57,5 +57,29 @@ func TestReadBatchSettingsEndWithIt(t *testing.T) {
 	}
 	if user != "" || scope != "" || readOnly != "off" {
 		t.Errorf("after the batch: sieve.user_id %q, sieve.scope %q, read-only %s: want them all back", user, scope, readOnly)
+	}
+}
+
+// TestReadBatchLead: a lead read rides on the settings statement with its own parameters, its
+// scan sees its columns only, and the queued reads after it still see the actor's settings.
+func TestReadBatchLead(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	a := db.Actor{UserID: 7, Username: "office", Role: "city_admin"}
+	var sum int
+	var word, user string
+	lead := &db.Lead{SQL: `SELECT $1::int + $2::int, $3::text`, Args: []any{2, 3, "五"},
+		Scan: func(r pgx.Row) error { return r.Scan(&sum, &word) }}
+	var b pgx.Batch
+	b.Queue(`SELECT current_setting('sieve.user_id')`).QueryRow(func(r pgx.Row) error { return r.Scan(&user) })
+	if err := db.ReadBatch(ctx, pool, a, lead, &b); err != nil {
+		t.Fatal(err)
+	}
+	if sum != 5 || word != "五" || user != "7" {
+		t.Errorf("lead read %d, %q; the next read's sieve.user_id %q: want 5, 五, 7", sum, word, user)
+	}
+	if err := db.ReadBatch(ctx, pool, a, &db.Lead{SQL: `WITH x AS (SELECT 1) SELECT * FROM x`,
+		Scan: func(pgx.Row) error { return nil }}, &pgx.Batch{}); err == nil {
+		t.Error("a lead that is not a SELECT of expressions was run; want an error")
 	}
 }

@@ -165,29 +165,37 @@ func StateSQL(l Layer) string {
 // Ticks. Two tiles of different areas have different states; an edit in one area changes the
 // state of the tiles meeting it only.
 func (r *Registry) State(ctx context.Context, q db.Querier, name string, z, x, y int) (string, error) {
-	var b pgx.Batch
 	var out string
-	if err := r.QueueState(&b, name, z, x, y, &out); err != nil {
+	l, err := r.stateRead(name, z, x, y, &out)
+	if err != nil {
 		return "", err
 	}
-	if err := q.SendBatch(ctx, &b).Close(); err != nil {
-		return "", err
-	}
-	return out, nil
+	return out, l.Scan(q.QueryRow(ctx, l.SQL, l.Args...))
 }
 
-// QueueState queues in b the query of tile z/x/y's change state (State); *out holds it once b
-// has run. With QueueTile, the API reads a tile and its state in one round trip.
-func (r *Registry) QueueState(b *pgx.Batch, name string, z, x, y int, out *string) error {
+// StateLead is the read of tile z/x/y's change state (State) as a db.ReadBatch lead: the API
+// reads a fresh tile (QueueTile) and its state with one statement fewer than a read of its own.
+// *out holds the state once the batch has run.
+func (r *Registry) StateLead(name string, z, x, y int, out *string) (*db.Lead, error) {
+	l, err := r.stateRead(name, z, x, y, out)
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// stateRead is the query of tile z/x/y's change state, its arguments (the tile's zones) and
+// the scan into *out.
+func (r *Registry) stateRead(name string, z, x, y int, out *string) (db.Lead, error) {
 	l, err := r.Layer(name)
 	if err != nil {
-		return err
+		return db.Lead{}, err
 	}
 	if !ValidTile(z, x, y) {
-		return apperr.ErrNotFound
+		return db.Lead{}, apperr.ErrNotFound
 	}
 	lo, hi := Zones(z, x, y)
-	b.Queue(r.sql[name][0], lo, hi).QueryRow(func(row pgx.Row) error {
+	return db.Lead{SQL: r.sql[name][0], Args: []any{lo, hi}, Scan: func(row pgx.Row) error {
 		if err := row.Scan(out); err != nil {
 			return fmt.Errorf("tiles: state of %s %d/%d/%d: %w", name, z, x, y, err)
 		}
@@ -195,8 +203,7 @@ func (r *Registry) QueueState(b *pgx.Batch, name string, z, x, y int, out *strin
 			*out += "." + strconv.FormatInt(r.Now().UnixNano()/int64(l.Ticks), 10)
 		}
 		return nil
-	})
-	return nil
+	}}, nil
 }
 
 // TileSQL is the query of one tile of layer l: parameters $1 z, $2 x, $3 y; one bytea row
