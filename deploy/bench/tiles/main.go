@@ -12,7 +12,7 @@
 // bare query's bytes. It also fetches every layer at every zoom up to 16 at the city's centre
 // and checks each tile stays under 500 KB. Exits 1 when a target is missed.
 //
-//	go run ./deploy/bench/tiles [-cells 5000] [-premises 400000] [-n 50]
+//	go run ./deploy/bench/tiles [-cells 5000] [-premises 400000] [-n 300]
 package main
 
 import (
@@ -50,7 +50,7 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("tiles", flag.ContinueOnError)
 	nCells := fs.Int("cells", 5000, "about how many grid cells")
 	nPremises := fs.Int("premises", 400000, "premises")
-	n := fs.Int("n", 50, "requests of each kind (the medians are compared)")
+	n := fs.Int("n", 300, "requests of each kind (the medians are compared)")
 	apiTarget := fs.Float64("target", 1.2, "API/bare ratio to stay under (0: report only)")
 	etagTarget := fs.Float64("etag-target", 0.3, "304/fresh ratio to stay under (0: report only)")
 	keep := fs.Bool("keep", false, "keep the scratch database")

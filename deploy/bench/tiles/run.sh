@@ -3,7 +3,7 @@
 # query, and repeated tiles with If-None-Match, on the coverage benchmark's city, in the same run,
 # on the test stack's PostgreSQL (a scratch database, dropped at the end). A few minutes.
 #
-#   ./deploy/bench/tiles/run.sh [-cells 5000] [-premises 400000] [-n 50]
+#   ./deploy/bench/tiles/run.sh [-cells 5000] [-premises 400000] [-n 300]
 #
 # Exits 1 when a target (1.2×, 0.3×) is missed.
 set -euo pipefail
