@@ -21,6 +21,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/sieve-city/sieve/internal/audit"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/inspections"
 	"github.com/sieve-city/sieve/internal/media"
@@ -44,9 +45,6 @@ const demoPhotoVisits = 60
 
 // demoReuses is how many later visits of one worker cite a re-encoded copy of an earlier photo.
 const demoReuses = 3
-
-// demoZone is the campaign's zone: the cameras' wall clock.
-var demoZone = time.FixedZone("CST", 8*3600)
 
 // photoVisit is an inspection to photograph.
 type photoVisit struct {
@@ -320,7 +318,7 @@ func demoEXIF(lon, lat float64, taken time.Time) ([]byte, error) {
 	if gerr != nil {
 		return nil, gerr
 	}
-	set(exifIb, "DateTimeOriginal", taken.In(demoZone).Format("2006:01:02 15:04:05"))
+	set(exifIb, "DateTimeOriginal", taken.In(chinatime.Zone).Format("2006:01:02 15:04:05"))
 	gps, gerr := exif.GetOrCreateIbFromRootIb(ib, "IFD/GPSInfo")
 	if gerr != nil {
 		return nil, gerr

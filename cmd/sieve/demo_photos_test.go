@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/config"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/testenv"
@@ -21,7 +22,7 @@ import (
 // TestDemoPhotoFile: a demo photo is a JPEG whose EXIF the media jobs read back as written: the
 // GPS position (to a few centimetres) and the capture time in the campaign's zone.
 func TestDemoPhotoFile(t *testing.T) {
-	taken := time.Date(2026, 11, 20, 9, 7, 31, 0, demoZone)
+	taken := time.Date(2026, 11, 20, 9, 7, 31, 0, chinatime.Zone)
 	jpg, err := demoJPEG(demoScene(7), 82, 113.54304, 34.23618, taken)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +31,7 @@ func TestDemoPhotoFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md.AssumeZone(demoZone)
+	md.AssumeZone(chinatime.Zone)
 	switch {
 	case md.GPS == nil || abs(md.GPS.Lat-34.23618) > 1e-6 || abs(md.GPS.Lon-113.54304) > 1e-6:
 		t.Errorf("GPS %+v, want 34.23618, 113.54304", md.GPS)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sieve-city/sieve/internal/accounts"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/media"
 	"github.com/sieve-city/sieve/internal/sites"
@@ -125,7 +126,7 @@ func demoTips(ctx context.Context, pool *pgxpool.Pool, ts *tips.Service, withPho
 			return i, fmt.Errorf("demo: tip %d: %w", i+1, err)
 		}
 		if dt.photo && withPhotos {
-			img, err := demoJPEG(demoScene(uint64(7000+i)), 85, *dt.sub.Lon, *dt.sub.Lat, time.Now().Add(-2*time.Hour).In(demoZone))
+			img, err := demoJPEG(demoScene(uint64(7000+i)), 85, *dt.sub.Lon, *dt.sub.Lat, time.Now().Add(-2*time.Hour).In(chinatime.Zone))
 			if err == nil {
 				err = in.AddPhoto(ctx, bytes.NewReader(img))
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/gis"
+	"github.com/sieve-city/sieve/internal/chinatime"
 )
 
 // The kinds of planted cases: genuine visits and one kind per way of faking one.
@@ -149,7 +150,7 @@ func (p *planter) genuine() Input {
 	village := Point{Lon: plantWest + r.Float64()*(plantEast-plantWest), Lat: plantSouth + r.Float64()*(plantNorth-plantSouth)}
 	door := p.around(village, r.Float64()*600)
 	id, premiseID := p.id()
-	visited := time.Date(2026, 11, 1+r.IntN(28), 8, 30, 0, 0, time.FixedZone("CST", 8*3600)).
+	visited := time.Date(2026, 11, 1+r.IntN(28), 8, 30, 0, 0, chinatime.Zone).
 		Add(time.Duration(r.Float64() * 8 * float64(time.Hour))).Truncate(time.Second)
 	in := Input{ID: id, PremiseID: premiseID, VisitedAt: visited,
 		Premise: p.around(door, r.Float64()*30)} // the register point, up to 30 m off the door
@@ -242,7 +243,7 @@ func (p *planter) desk(size int) []PlantedCase {
 	r := p.rng
 	village := Point{Lon: plantWest + r.Float64()*(plantEast-plantWest), Lat: plantSouth + r.Float64()*(plantNorth-plantSouth)}
 	desk := p.around(village, r.Float64()*300)
-	start := time.Date(2026, 11, 1+r.IntN(28), 14, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	start := time.Date(2026, 11, 1+r.IntN(28), 14, 0, 0, 0, chinatime.Zone)
 	cases := make([]PlantedCase, size)
 	at := start
 	for i := range cases {

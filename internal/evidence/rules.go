@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/gis"
+	"github.com/sieve-city/sieve/internal/chinatime"
 )
 
 // The reason codes of the findings. Each is listed with its severity, what Value measures and
@@ -429,7 +430,7 @@ func span(d time.Duration) string {
 
 // stamp prints a visit time for a Detail, in China Standard Time (UTC+8, no daylight saving).
 func stamp(t time.Time) string {
-	return t.In(time.FixedZone("CST", 8*3600)).Format("01-02 15:04")
+	return t.In(chinatime.Zone).Format("01-02 15:04")
 }
 
 func outcomeName(o string) string {

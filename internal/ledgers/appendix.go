@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/sites"
 )
 
@@ -117,13 +118,17 @@ func (s *Service) RenderAppendix(ctx context.Context, req Request) (*Appendix, e
 	}
 	width := len(strconv.Itoa(max(len(rows), 1)))
 	width = max(width, 3)
-	store := sites.Store{}
+	ids := make([]int64, len(rows))
+	for i, x := range rows {
+		ids[i] = x.SiteID
+	}
+	mediaOf, err := sites.Store{}.MediaOf(ctx, s.q, ids)
+	if err != nil {
+		return nil, err
+	}
 	for i, x := range rows {
 		seq := l.seqs[i]
-		media, err := store.Media(ctx, s.q, x.SiteID)
-		if err != nil {
-			return nil, err
-		}
+		media := mediaOf[x.SiteID]
 		firm := x.Firm
 		if firm == "" {
 			firm = "未命名"
@@ -139,8 +144,8 @@ func (s *Service) RenderAppendix(ctx context.Context, req Request) (*Appendix, e
 			src := sourceZH[m.Source]
 			when, stamp := "", "时间不详"
 			if m.TakenAt != nil {
-				when = m.TakenAt.In(china).Format("2006-01-02 15:04:05")
-				stamp = m.TakenAt.In(china).Format("20060102-150405")
+				when = m.TakenAt.In(chinatime.Zone).Format("2006-01-02 15:04:05")
+				stamp = m.TakenAt.In(chinatime.Zone).Format("20060102-150405")
 			}
 			p := Photo{MediaID: m.MediaID, Key: m.DetailKey, TakenAt: m.TakenAt, line: len(a.index.Rows),
 				Path: fmt.Sprintf("%s/%02d_%s_%s_%d.jpg", dir, n+1, src, stamp, m.MediaID)}

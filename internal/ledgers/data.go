@@ -27,9 +27,6 @@ import (
 // 是否存在转产情况) visited before then. 附件1 is the register itself (firms added after then
 // are left out).
 
-// china is China Standard Time (no daylight saving since 1991, so no tz database is needed).
-var china = time.FixedZone("CST", 8*3600)
-
 // township is a township (or, for the whole city, the city) a ledger is made for.
 type township struct {
 	ID   int64

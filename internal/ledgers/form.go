@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/sites"
 )
 
@@ -96,7 +97,7 @@ var statusNames = map[sites.Status]string{
 
 // dateCN writes a date the way the forms do: 2026年11月30日.
 func dateCN(t time.Time) string {
-	t = t.In(china)
+	t = t.In(chinatime.Zone)
 	return fmt.Sprintf("%d年%02d月%02d日", t.Year(), t.Month(), t.Day())
 }
 

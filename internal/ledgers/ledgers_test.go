@@ -21,6 +21,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/testenv"
 )
@@ -37,9 +38,9 @@ type testWorld struct {
 
 // nov is 2026-11 in China Standard Time; the clock stands at 2 December 2026.
 var (
-	clock   = time.Date(2026, 12, 2, 10, 0, 0, 0, china)
-	filedOn = time.Date(2026, 12, 1, 9, 0, 0, 0, china)
-	at      = func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, china) }
+	clock   = time.Date(2026, 12, 2, 10, 0, 0, 0, chinatime.Zone)
+	filedOn = time.Date(2026, 12, 1, 9, 0, 0, 0, chinatime.Zone)
+	at      = func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, chinatime.Zone) }
 )
 
 func newWorld(t testing.TB) *testWorld {

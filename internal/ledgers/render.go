@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/sites"
 )
 
@@ -43,12 +44,12 @@ func ParseMonth(m string) (start, end time.Time, err error) {
 	}
 	y, _ := strconv.Atoi(p[1])
 	mo, _ := strconv.Atoi(p[2])
-	start = time.Date(y, time.Month(mo), 1, 0, 0, 0, 0, china)
+	start = time.Date(y, time.Month(mo), 1, 0, 0, 0, 0, chinatime.Zone)
 	return start, start.AddDate(0, 1, 0), nil
 }
 
 // Month returns the month "YYYY-MM" that t falls in, in China Standard Time.
-func Month(t time.Time) string { return t.In(china).Format("2006-01") }
+func Month(t time.Time) string { return t.In(chinatime.Zone).Format("2006-01") }
 
 // corners are the seed's labels of the forms.
 var corners = map[Kind]string{Illegal: "附件2", Exited: "附件3", ExitedList: "附件1"}

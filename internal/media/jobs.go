@@ -18,6 +18,7 @@ import (
 	"github.com/sieve-city/sieve/gis"
 	"github.com/sieve-city/sieve/imagery"
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/jobs"
 )
@@ -291,9 +292,6 @@ func (s *Service) openOriginal(ctx context.Context, st stored) (*minio.Object, [
 // gives no focal length (84° is that of most DJI survey cameras).
 const defaultDiagonalFOV = 84.0
 
-// campaignZone is where cameras without a time zone in their EXIF are taken to be.
-var campaignZone = time.FixedZone("CST", 8*3600)
-
 // placeMedium reads the metadata of a medium and stores its position, footprint and cells,
 // then links it to suspected sites.
 func (s *Service) placeMedium(ctx context.Context, id int64) error {
@@ -316,7 +314,7 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 	// A capture time before 1990 or in the future is a wrong clock; one without a zone is the
 	// camera's wall clock in China, and both copies of it (takenAt, metadata) say so.
 	md.CheckTakenAt(s.now())
-	md.AssumeZone(campaignZone)
+	md.AssumeZone(chinatime.Zone)
 	p.takenAt = md.TakenAt
 	p.altitudeRel = md.AltitudeRel
 	if md.Drone != nil || st.kind == "drone" {
@@ -337,7 +335,7 @@ func (s *Service) placeMedium(ctx context.Context, id int64) error {
 			if err != nil {
 				return fmt.Errorf("media: survey of %d: %w", id, err)
 			}
-			flags, err := json.Marshal(metadataFlags(s.cfg.Quality, md, p.noFootprint, sp, campaignZone))
+			flags, err := json.Marshal(metadataFlags(s.cfg.Quality, md, p.noFootprint, sp, chinatime.Zone))
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/sieve-city/sieve/imagery"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -65,7 +66,7 @@ func (s *Service) StoreScreened(ctx context.Context, r io.Reader, prefix string,
 	}
 	out := Screened{Size: n, Info: info}
 	if md, err := imagery.ReadMetadata(f, n); err == nil {
-		md.AssumeZone(campaignZone)
+		md.AssumeZone(chinatime.Zone)
 		md.CheckTakenAt(s.now())
 		if md.GPS != nil {
 			lon, lat := md.GPS.Lon, md.GPS.Lat

@@ -3,21 +3,10 @@ package reports
 import (
 	"fmt"
 	"time"
-	_ "time/tzdata" // Asia/Shanghai on machines without a zone database (distroless images)
 
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/ledgers"
 )
-
-// Shanghai is the campaign's time zone: deadlines fall at midnight there.
-var Shanghai = mustZone("Asia/Shanghai")
-
-func mustZone(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil { // not reached: time/tzdata is embedded; China keeps UTC+8 all year
-		return time.FixedZone("CST", 8*3600)
-	}
-	return loc
-}
 
 // Kind is what a filing is: the monthly ledgers (月度台账) or the final report (总结报告).
 type Kind string
@@ -58,7 +47,7 @@ func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.M
 
 // MonthOf is the month t falls in, in Shanghai.
 func MonthOf(t time.Time) Month {
-	t = t.In(Shanghai)
+	t = t.In(chinatime.Zone)
 	return Month{Year: t.Year(), Month: t.Month()}
 }
 
@@ -78,16 +67,16 @@ func DefaultSchedule() Schedule {
 }
 
 // Due is the end of the deadline day of month m's filing, of either kind: the first instant
-// that is late (midnight after the DeadlineDay, Shanghai). A final report's month must be
+// that is late (midnight after the DeadlineDay, chinatime.Zone). A final report's month must be
 // FinalMonth, so its deadline is that month's.
 func (s Schedule) Due(m Month) time.Time {
-	return time.Date(m.Year, m.Month, s.DeadlineDay+1, 0, 0, 0, 0, Shanghai)
+	return time.Date(m.Year, m.Month, s.DeadlineDay+1, 0, 0, 0, 0, chinatime.Zone)
 }
 
 // RemindFrom is when reminders of month m's filing begin: RemindDays before the deadline day
 // (the 17th for the 22nd).
 func (s Schedule) RemindFrom(m Month) time.Time {
-	return time.Date(m.Year, m.Month, s.DeadlineDay-s.RemindDays, 0, 0, 0, 0, Shanghai)
+	return time.Date(m.Year, m.Month, s.DeadlineDay-s.RemindDays, 0, 0, 0, 0, chinatime.Zone)
 }
 
 // Status is where a township stands with one month's filing.

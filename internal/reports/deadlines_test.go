@@ -3,10 +3,12 @@ package reports
 import (
 	"testing"
 	"time"
+
+	"github.com/sieve-city/sieve/internal/chinatime"
 )
 
 func cst(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, Shanghai)
+	t, err := time.ParseInLocation("2006-01-02 15:04:05", s, chinatime.Zone)
 	if err != nil {
 		panic(err)
 	}

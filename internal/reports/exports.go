@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/sieve-city/sieve/internal/apperr"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/ledgers"
@@ -299,7 +300,7 @@ func (s *Service) RunExport(ctx context.Context, id int64, last bool) error {
 	// The requester's role, bounded to the export's region: what they could have read then.
 	as := db.Actor{UserID: e.requestedBy, Username: "system:" + actor, Role: e.requesterRole, Scope: []string{e.regionPath}}
 	req := ledgers.Request{Kind: ledgers.Kind(e.Kind), TownshipID: township, Month: e.Month, Format: e.Format,
-		FiledOn: s.now().In(Shanghai)}
+		FiledOn: s.now().In(chinatime.Zone)}
 	key := fmt.Sprintf("exports/%d/%s", id, newToken())
 	var f stored
 	if e.Photos {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -30,7 +31,7 @@ type TownshipStatus struct {
 type StatusReport struct {
 	Month      string           `json:"month"`
 	Kind       Kind             `json:"kind"`
-	Deadline   time.Time        `json:"deadline"`   // the first late instant (midnight after the 22nd, Shanghai)
+	Deadline   time.Time        `json:"deadline"`   // the first late instant (midnight after the 22nd, chinatime.Zone)
 	RemindFrom time.Time        `json:"remindFrom"` // when reminders begin (five days before the 22nd)
 	AsOf       time.Time        `json:"asOf"`
 	Townships  []TownshipStatus `json:"townships"`
@@ -48,7 +49,7 @@ func (s *Service) Status(ctx context.Context, a db.Actor, m Month, k Kind) (Stat
 	}
 	now := s.now()
 	sc := s.cfg.Schedule
-	rep := StatusReport{Month: m.String(), Kind: k, Deadline: sc.Due(m), RemindFrom: sc.RemindFrom(m), AsOf: now.In(Shanghai),
+	rep := StatusReport{Month: m.String(), Kind: k, Deadline: sc.Due(m), RemindFrom: sc.RemindFrom(m), AsOf: now.In(chinatime.Zone),
 		Townships: []TownshipStatus{}, Reminders: []TownshipStatus{}, Counts: map[Status]int{}, Labels: map[Status]string{}}
 	for _, st := range []Status{StatusFiled, StatusLate, StatusMissing, StatusDue, StatusOpen} {
 		rep.Counts[st] = 0

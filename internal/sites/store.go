@@ -283,22 +283,37 @@ func (Store) visibleMedia(ctx context.Context, q db.Querier, ids []int64) (int, 
 }
 
 // Media lists the images linked to site id that the caller may see, newest capture first.
-func (Store) Media(ctx context.Context, q db.Querier, id int64) ([]Medium, error) {
-	const sql = `SELECT m.id, m.kind, m.source, m.survey_id, l.how, l.distance_m, m.taken_at,
+func (st Store) Media(ctx context.Context, q db.Querier, id int64) ([]Medium, error) {
+	by, err := st.MediaOf(ctx, q, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if by[id] == nil {
+		return []Medium{}, nil // a JSON list, also when empty
+	}
+	return by[id], nil
+}
+
+// MediaOf is Media of many sites in one query, by site (a site without media has no entry):
+// the ledgers' photo appendix reads a whole township's cases at once.
+func (Store) MediaOf(ctx context.Context, q db.Querier, ids []int64) (map[int64][]Medium, error) {
+	const sql = `SELECT l.site_id, m.id, m.kind, m.source, m.survey_id, l.how, l.distance_m, m.taken_at,
 			m.thumbs ? 'list', m.thumbs ? 'detail', l.linked_at, coalesce(m.thumbs->'detail'->>'key', '')
 		FROM media_site_links l JOIN media m ON m.id = l.media_id
-		WHERE l.site_id = $1
-		ORDER BY m.taken_at DESC NULLS LAST, m.id`
-	rows, err := q.Query(ctx, sql, id)
+		WHERE l.site_id = ANY ($1)
+		ORDER BY l.site_id, m.taken_at DESC NULLS LAST, m.id`
+	rows, err := q.Query(ctx, sql, ids)
 	if err != nil {
-		return nil, fmt.Errorf("sites: media of %d: %w", id, err)
+		return nil, fmt.Errorf("sites: media of %d sites: %w", len(ids), err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Medium, error) {
+	out := map[int64][]Medium{}
+	var site int64
+	_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
 		var m Medium
 		var kind, source string
 		var list, detail *bool
-		err := r.Scan(&m.MediaID, &kind, &source, &m.SurveyID, &m.Reason, &m.DistanceM, &m.TakenAt, &list, &detail, &m.LinkedAt,
-			&m.DetailKey)
+		err := r.Scan(&site, &m.MediaID, &kind, &source, &m.SurveyID, &m.Reason, &m.DistanceM, &m.TakenAt, &list, &detail,
+			&m.LinkedAt, &m.DetailKey)
 		switch {
 		case source == "tip":
 			m.Source = "tip"
@@ -313,7 +328,8 @@ func (Store) Media(ctx context.Context, q db.Querier, id int64) ([]Medium, error
 		if detail != nil && *detail {
 			m.Detail = fmt.Sprintf("/api/v1/media/%d/thumbnail?size=detail", m.MediaID)
 		}
-		return m, err
+		out[site] = append(out[site], m)
+		return struct{}{}, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sites: scan media: %w", err)

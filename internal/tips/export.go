@@ -10,6 +10,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 )
 
@@ -40,10 +41,10 @@ func registerRow(n int, l Listing) []string {
 	day := func(t interface{ Format(string) string }) string { return t.Format("2006-01-02") }
 	closed, decided := "", ""
 	if l.ClosedAt != nil {
-		closed = day(l.ClosedAt.In(chinaZone))
+		closed = day(l.ClosedAt.In(chinatime.Zone))
 	}
 	if l.DecidedAt != nil {
-		decided = day(l.DecidedAt.In(chinaZone))
+		decided = day(l.DecidedAt.In(chinatime.Zone))
 	}
 	return []string{strconv.Itoa(n), l.PersonName, role, l.PersonPhone, l.FirmName, l.Address, strings.Join(classes, "、"),
 		strconv.FormatInt(l.SiteID, 10), closed, l.Reason, decided}

@@ -179,6 +179,3 @@ type Filter struct {
 	After  int64
 	Limit  int
 }
-
-// chinaZone is the campaign's time zone, for the dates of the register.
-var chinaZone = time.FixedZone("CST", 8*3600)
