@@ -89,13 +89,8 @@ func (a *app) wire(workers int) (*domains, error) {
 // reportsService builds the monthly filings and exports: the ledgers of internal/ledgers as the
 // renderer, MinIO, the queue (export and cleanup jobs), the configured schedule, the real clock.
 func (a *app) reportsService(q jobs.Enqueuer) (*reports.Service, error) {
-	rc := a.cfg.Reports
-	cfg := reports.DefaultConfig()
-	cfg.Schedule = reports.Schedule{DeadlineDay: rc.DeadlineDay, RemindDays: rc.RemindDays, FinalMonth: time.Month(rc.FinalMonth)}
-	cfg.ScanMaxBytes, cfg.LinkTTL, cfg.ExportRetention = rc.ScanMaxBytes, rc.ExportLinkTTL, rc.ExportRetention
-	cfg.OrphanGrace, cfg.CleanupEvery = rc.OrphanGrace, rc.CleanupEvery
 	return reports.New(reports.Deps{Pool: a.pool, Blob: a.blob, Ledgers: reports.Ledgers{Service: ledgers.New(time.Now)},
-		Jobs: q, Now: time.Now, Log: a.log}, cfg)
+		Jobs: q, Now: time.Now, Log: a.log}, a.cfg.Reports)
 }
 
 // mediaService builds the media domain: MinIO, the thumbnailer (decodes bounded by the worker

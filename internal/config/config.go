@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sieve-city/sieve/internal/evidence"
+	"github.com/sieve-city/sieve/internal/reports"
 	"github.com/sieve-city/sieve/internal/tips"
 	"github.com/sieve-city/sieve/internal/tracks"
 )
@@ -38,7 +39,7 @@ type Config struct {
 	Survey   Survey
 	Sync     Sync
 	// Reports configures the monthly filings and exports (SIEVE_REPORTS_*, internal/config/reports.go).
-	Reports Reports
+	Reports reports.Config
 	// Tracks is the vehicle-track leads' rules (SIEVE_TRACKS_*, internal/config/tracks.go).
 	Tracks tracks.Config
 	// Leads configures the leads from data (SIEVE_LEADS_*, internal/config/leads.go).
@@ -247,7 +248,7 @@ func Default() Config {
 		Survey: Survey{FootprintDepthHeights: 5, FootprintMaxRangeMetres: 1000, RegionMarginMetres: 200, FlightDateDays: 1,
 			BlurMinLaplacian: 20, DarkMeanLuma: 25, BrightMeanLuma: 235},
 		Sync:     Sync{Retention: 30 * 24 * time.Hour, PruneEvery: time.Hour},
-		Reports:  defaultReports(),
+		Reports:  reports.DefaultConfig(),
 		Leads:    defaultLeads(),
 		Tips:     tips.DefaultConfig(),
 		Throttle: defaultThrottle(),

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sieve-city/sieve/internal/reports"
 )
 
 // TestReportsValues checks the defaults and that every SIEVE_REPORTS_* variable lands in its
@@ -13,7 +15,7 @@ func TestReportsValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Reports != defaultReports() || c.Reports.DeadlineDay != 22 || c.Reports.FinalMonth != 10 {
+	if c.Reports != reports.DefaultConfig() || c.Reports.Schedule.DeadlineDay != 22 || c.Reports.Schedule.FinalMonth != time.October {
 		t.Fatalf("defaults %+v", c.Reports)
 	}
 	c, err = Load(env(map[string]string{
@@ -30,7 +32,8 @@ func TestReportsValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Reports{DeadlineDay: 20, RemindDays: 3, FinalMonth: 11, ScanMaxBytes: 10 << 20, ExportLinkTTL: 5 * time.Minute,
+	want := reports.Config{Schedule: reports.Schedule{DeadlineDay: 20, RemindDays: 3, FinalMonth: time.November},
+		ScanMaxBytes: 10 << 20, LinkTTL: 5 * time.Minute,
 		ExportRetention: 2 * time.Hour, OrphanGrace: 30 * time.Minute, CleanupEvery: 10 * time.Minute,
 		ExportTimeout: 45 * time.Minute}
 	if c.Reports != want {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/blob"
+	"github.com/sieve-city/sieve/internal/chinatime"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/jobs"
 	"github.com/sieve-city/sieve/internal/ledgers"
@@ -73,13 +74,18 @@ type Config struct {
 	OrphanGrace time.Duration
 	// CleanupEvery is how often the cleanup job runs.
 	CleanupEvery time.Duration
+	// ExportTimeout is the timeout of one export job (the job queue's, set where the queue is
+	// wired): a whole city's photo appendix copies thousands of thumbnails. A crashed worker's
+	// export is run again only after it (River's rescuer waits for a job's own timeout).
+	ExportTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults: the seed's schedule, scans up to 20 MB, links for 15
-// minutes, exports kept a day, orphans removed after an hour, the cleanup hourly.
+// minutes, exports kept a day, orphans removed after an hour, the cleanup hourly, 30 minutes
+// for an export.
 func DefaultConfig() Config {
 	return Config{Schedule: DefaultSchedule(), ScanMaxBytes: 20 << 20, LinkTTL: 15 * time.Minute,
-		ExportRetention: 24 * time.Hour, OrphanGrace: time.Hour, CleanupEvery: time.Hour}
+		ExportRetention: 24 * time.Hour, OrphanGrace: time.Hour, CleanupEvery: time.Hour, ExportTimeout: 30 * time.Minute}
 }
 
 // Deps is what the service needs.
@@ -260,7 +266,7 @@ func (s *Service) File(ctx context.Context, a db.Actor, r FilingRequest, key str
 		}
 		for i, lk := range []ledgers.Kind{ledgers.Illegal, ledgers.Exited} {
 			rendered[i], err = s.ledgers.Render(ctx, tx, ledgers.Request{Kind: lk, TownshipID: r.TownshipID,
-				Month: month.String(), Format: "xlsx", FiledOn: now.In(Shanghai)})
+				Month: month.String(), Format: "xlsx", FiledOn: now.In(chinatime.Zone)})
 			if err != nil {
 				return fmt.Errorf("reports: render %s: %w", lk, err)
 			}
