@@ -478,8 +478,8 @@ func TestTipPhotos(t *testing.T) {
 	var got bytes.Buffer
 	_, _ = got.ReadFrom(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(got.Bytes(), jpeg) {
-		t.Fatalf("photo: %d, %d bytes", resp.StatusCode, got.Len())
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got.Bytes(), jpeg) || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("photo: %d, %d bytes, %s", resp.StatusCode, got.Len(), resp.Header.Get("Content-Type"))
 	}
 	// Nothing of the refused tip: one tip, one photo row, one object under tips/.
 	ctx := context.Background()
@@ -658,5 +658,51 @@ func TestNewCellsPlaceTips(t *testing.T) {
 	}
 	if status, body := h.as(coord, http.MethodGet, fmt.Sprintf("%s/tip-cases/%d", v1, id), ""); status != http.StatusOK {
 		t.Fatalf("coordinator: %d %s", status, body)
+	}
+}
+
+// TestTipPhotoHEIC: a phone's HEIC photo on a tip is stored as it came and served to the
+// coordinator as image/heic (the photo route once named it "heif" and answered octet-stream).
+func TestTipPhotoHEIC(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	heic := fixtureBytes(t, "heic_header.heic")
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("description", "苹果手机拍的举报")
+	_ = mw.WriteField("lon", "113.42")
+	_ = mw.WriteField("lat", "34.2")
+	fw, _ := mw.CreateFormFile("photo", "IMG_0001.HEIC")
+	_, _ = fw.Write(heic)
+	_ = mw.Close()
+	status, b, _ := h.request(http.MethodPost, v1+"/tips", &buf, "Content-Type", mw.FormDataContentType())
+	if status != http.StatusCreated {
+		t.Fatalf("tip with a HEIC photo: %d %s", status, b)
+	}
+	admin, coord := h.token(w.users["admin"]), h.token(w.users["coord"])
+	id := h.tipID(admin, "苹果手机拍的举报")
+	status, b = h.as(coord, http.MethodGet, fmt.Sprintf("%s/tip-cases/%d", v1, id), "")
+	var d struct {
+		PhotoList []struct {
+			ID     int64  `json:"id"`
+			Format string `json:"format"`
+		} `json:"photoList"`
+	}
+	if err := json.Unmarshal([]byte(b), &d); err != nil || status != http.StatusOK || len(d.PhotoList) != 1 || d.PhotoList[0].Format != "heic" {
+		t.Fatalf("detail: %d %s", status, b)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.url+fmt.Sprintf("%s/tip-cases/%d/photos/%d", v1, id, d.PhotoList[0].ID), nil)
+	req.Header.Set("Authorization", "Bearer "+coord)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	_, _ = got.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got.Bytes(), heic) || resp.Header.Get("Content-Type") != "image/heic" {
+		t.Fatalf("photo: %d, %d bytes (want %d), Content-Type %q (want image/heic)", resp.StatusCode, got.Len(), len(heic),
+			resp.Header.Get("Content-Type"))
 	}
 }
