@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
@@ -617,7 +618,8 @@ func TestClientTips(t *testing.T) {
 // TestNewCellsPlaceTips: the tips placer (in regions' placers list) moves a tip into the new
 // cell that holds it when cells are generated for its village: a tip posted before the
 // village had cells lies in the village, then in its cell, and its township's coordinator
-// sees it throughout.
+// sees it throughout. The tip, still awaiting its check, gets its grid worker's task with the
+// cell, and one only when the cells are generated again.
 func TestNewCellsPlaceTips(t *testing.T) {
 	h := newHarness(t)
 	w := h.world()
@@ -649,12 +651,48 @@ func TestNewCellsPlaceTips(t *testing.T) {
 	if c := cellOf(); c != nil {
 		t.Fatalf("tip in cell %d before the village has cells", *c)
 	}
-	status, body = h.as(coord, http.MethodPost, fmt.Sprintf("%s/regions/%d/cells", v1, east), `{"shape":"square","size":3000}`)
-	if status != http.StatusCreated || !strings.Contains(body, `"tips":1`) {
-		t.Fatalf("cells: %d %s", status, body)
+	type task struct {
+		cell *int64
+		due  time.Time
 	}
-	if c := cellOf(); c == nil {
-		t.Fatal("tip not placed in a new cell")
+	openTasks := func() []task {
+		t.Helper()
+		var out []task
+		if err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT cell_id, due_at FROM tasks WHERE kind = 'tip' AND ref = $1 AND status = 'open'`,
+				fmt.Sprintf("tip:%d", id))
+			if err != nil {
+				return err
+			}
+			out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (task, error) {
+				var k task
+				return k, r.Scan(&k.cell, &k.due)
+			})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if k := openTasks(); len(k) != 0 {
+		t.Fatalf("a task before the village has cells: %v", k)
+	}
+	for round, req := range []string{`{"shape":"square","size":3000}`, `{"shape":"square","size":2500,"replace":true}`} {
+		// generated, then generated anew
+		status, body = h.as(coord, http.MethodPost, fmt.Sprintf("%s/regions/%d/cells", v1, east), req)
+		if status != http.StatusCreated || !strings.Contains(body, `"tips":1`) {
+			t.Fatalf("cells: %d %s", status, body)
+		}
+		c := cellOf()
+		if c == nil {
+			t.Fatal("tip not placed in a new cell")
+		}
+		// Its grid worker's task comes with the cell, once, due in the verify window.
+		k := openTasks()
+		if len(k) != 1 || k[0].cell == nil || *k[0].cell != *c ||
+			time.Until(k[0].due) < 6*24*time.Hour || time.Until(k[0].due) > 7*24*time.Hour+time.Minute {
+			t.Fatalf("round %d: open tasks of the tip %+v, want one in cell %d due in 7 days", round, k, *c)
+		}
 	}
 	if status, body := h.as(coord, http.MethodGet, fmt.Sprintf("%s/tip-cases/%d", v1, id), ""); status != http.StatusOK {
 		t.Fatalf("coordinator: %d %s", status, body)

@@ -84,7 +84,7 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	d := &demo{ctx: ctx, acc: a.accounts(), ps: premises.NewStore(), rng: mrand.New(mrand.NewPCG(411081, 2024)), ins: ins}
-	d.rs = newRegions(d.ps)
+	d.rs = a.regionStore(d.ps)
 	var creds []string
 	toppedUp := false
 	err = db.AsSystem(ctx, a.pool, "demo", func(tx pgx.Tx) error {

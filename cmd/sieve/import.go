@@ -95,7 +95,7 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	ps := premises.NewStore()
-	rs := newRegions(ps)
+	rs := a.regionStore(ps)
 	var report any
 	switch what {
 	case "regions":
@@ -178,8 +178,10 @@ func printRejection(w io.Writer, err error) error {
 	return err
 }
 
-// newRegions is the binary's region store, given the placers of everything that lives in grid
-// cells: the one list of them for serve, import and demo (api.New's default is the same).
-func newRegions(ps *premises.Store) *regions.Store {
-	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{}, tips.Placer{})
+// regionStore is the binary's region store, given the placers of everything that lives in grid
+// cells: the one list of them for serve, import and demo (api.New's default is the same, with
+// the default settings).
+func (a *app) regionStore(ps *premises.Store) *regions.Store {
+	return regions.NewStore(ps, media.NewPlacer(), sites.Placer{}, tasks.Placer{}, leads.Placer{},
+		tips.Placer{VerifyDays: a.cfg.Tips.VerifyDays})
 }

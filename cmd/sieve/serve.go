@@ -164,7 +164,7 @@ func (a *app) server(d *domains) *api.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.NewPoolCollector(a.pool))
-	rs := newRegions(premises.NewStore())
+	rs := a.regionStore(premises.NewStore())
 	rs.Shapefile = regions.ShapefileLimits{MaxBytes: a.cfg.Limits.ShapefileMaxBytes, MaxVertices: int64(a.cfg.Limits.ShapefileMaxVertices)}
 	return api.New(api.Deps{
 		Pool:     a.pool,

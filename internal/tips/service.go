@@ -229,9 +229,7 @@ func (in *Intake) Submit(ctx context.Context, sub Submission, requestID string) 
 		if t.CellID == nil {
 			return nil // no cell (an address only, or outside every cell): the city places it
 		}
-		due := in.s.now().Add(time.Duration(in.s.cfg.VerifyDays) * 24 * time.Hour)
-		_, err = in.s.tasks.Add(ctx, tx, tasks.New{Kind: tasks.Tip, Ref: taskRef(t.ID), Lon: t.Lon, Lat: t.Lat,
-			Title: "核查群众举报", Detail: t.Description, DueAt: &due})
+		_, err = in.s.tasks.Add(ctx, tx, verifyTask(t, in.s.now().Add(time.Duration(in.s.cfg.VerifyDays)*24*time.Hour)))
 		return err
 	})
 	if err != nil {
@@ -242,6 +240,12 @@ func (in *Intake) Submit(ctx context.Context, sub Submission, requestID string) 
 }
 
 func taskRef(id int64) string { return "tip:" + strconv.FormatInt(id, 10) }
+
+// verifyTask is the grid worker's task to check tip t by due (核查群众举报), at the tip's place.
+func verifyTask(t Tip, due time.Time) tasks.New {
+	return tasks.New{Kind: tasks.Tip, Ref: taskRef(t.ID), Lon: t.Lon, Lat: t.Lat, Title: "核查群众举报", Detail: t.Description,
+		DueAt: &due}
+}
 
 // check validates a submission.
 func (s *Service) check(sub Submission) (newTip, error) {

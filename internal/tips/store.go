@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/sieve-city/sieve/internal/audit"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/media"
+	"github.com/sieve-city/sieve/internal/tasks"
 )
 
 // Store reads and writes tips in the caller's transaction: every SQL statement of the tips
@@ -284,20 +286,49 @@ func (Store) earlierValid(ctx context.Context, q db.Querier, t Tip, cfg Config) 
 	return id, nil
 }
 
-// Placer places tips again when grid cells change: the tips domain's regions.Placer.
-type Placer struct{}
+// Placer places tips again when grid cells change: the tips domain's regions.Placer. A tip
+// still awaiting its check that lands in a cell (one posted where no cell was yet, or placed
+// anew) gets its grid worker's task then, as at intake; VerifyDays is its verify-by window
+// (0: DefaultConfig's).
+type Placer struct {
+	VerifyDays int
+}
 
 // Name is the placer's key in the regions reports' placed counts.
 func (Placer) Name() string { return "tips" }
 
-// PlaceIn places again the tips of region regionID after its cells changed and returns how
-// many moved, in one bulk change (one summary audit entry).
-func (Placer) PlaceIn(ctx context.Context, q db.Querier, regionID int64) (int64, error) {
+// PlaceIn places again the tips of region regionID after its cells changed, adds the tasks of
+// those now in a cell and still received, and returns how many moved, in one bulk change (one
+// summary audit entry). A tip whose task is open keeps it (tasks.Store.AddMany).
+func (p Placer) PlaceIn(ctx context.Context, q db.Querier, regionID int64) (int64, error) {
 	var moved int64
+	days := p.VerifyDays
+	if days <= 0 {
+		days = DefaultConfig().VerifyDays
+	}
 	sum := audit.Summary{Entity: "tips", Action: "place", RegionID: regionID}
 	err := db.SystemBulk(ctx, q, sum, func(sum *audit.Summary) error {
 		if err := q.QueryRow(ctx, `SELECT place_tips_in_region($1)`, regionID).Scan(&moved); err != nil {
 			return fmt.Errorf("tips: place in region %d: %w", regionID, err)
+		}
+		const waiting = `SELECT t.id, ST_X(t.point), ST_Y(t.point), t.description FROM tips t, regions a
+			WHERE a.id = $1 AND t.region_path <@ a.path AND t.cell_id IS NOT NULL AND t.status = $2
+			ORDER BY t.id`
+		rows, err := q.Query(ctx, waiting, regionID, string(Received))
+		if err != nil {
+			return fmt.Errorf("tips: received tips of region %d: %w", regionID, err)
+		}
+		due := time.Now().Add(time.Duration(days) * 24 * time.Hour)
+		ns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tasks.New, error) {
+			var t Tip
+			err := r.Scan(&t.ID, &t.Lon, &t.Lat, &t.Description)
+			return verifyTask(t, due), err
+		})
+		if err != nil {
+			return fmt.Errorf("tips: received tips of region %d: %w", regionID, err)
+		}
+		if _, err := (tasks.Store{}).AddMany(ctx, q, tasks.Tip, ns); err != nil {
+			return err
 		}
 		sum.Counts = map[string]int64{"moved": moved}
 		return nil
