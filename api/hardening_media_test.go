@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -208,4 +209,57 @@ func TestUploadStalledBody(t *testing.T) {
 		t.Fatalf("after the stalled one: %v %v", res, err)
 	}
 	res.Body.Close()
+}
+
+// TestScreenedLimitWithoutUploadLimit: a caller's byte limit (a tip photo's) bounds what is
+// read also when the media uploads have none (SIEVE_UPLOAD_MAX_BYTES 0): the spool once put
+// the media limit in its place and copied the whole stream to disk before refusing it.
+func TestScreenedLimitWithoutUploadLimit(t *testing.T) {
+	h := newHarness(t)
+	th, err := imagery.NewThumbnailer(imagery.DefaultThumbConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testMediaConfig()
+	cfg.Limits.MaxBytes = 0
+	q := jobs.New(h.pool, jobs.Options{MaxAttempts: testMaxAttempts}, testenv.Logger())
+	svc, err := media.New(media.Deps{Pool: h.pool, Blob: h.srv.Media.Blob(), Thumbs: th, Jobs: q, Now: time.Now, Log: testenv.Logger()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpeg := fixtureBytes(t, "DSCN0010.jpg")
+	ctx := context.Background()
+	// The photo followed by 64 MB more: refused, and read no further than the limit.
+	r := &countingReader{r: io.MultiReader(bytes.NewReader(jpeg), io.LimitReader(zeros{}, 64<<20))}
+	if _, err := svc.StoreScreened(ctx, r, "tips/test", int64(len(jpeg))); !errors.Is(err, media.ErrFileTooLarge) {
+		t.Fatalf("a file over the caller's limit: %v, want ErrFileTooLarge", err)
+	}
+	if r.n > int64(len(jpeg))+64<<10 {
+		t.Fatalf("read %d bytes of a file refused at %d", r.n, len(jpeg))
+	}
+	s, err := svc.StoreScreened(ctx, bytes.NewReader(jpeg), "tips/test", int64(len(jpeg)))
+	if err != nil {
+		t.Fatalf("a file at the caller's limit: %v", err)
+	}
+	svc.RemoveScreened(ctx, s.Key)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
+}
+
+// zeros is an endless stream of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

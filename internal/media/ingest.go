@@ -166,7 +166,11 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 		// No size given: spool the rest to a temporary file (bounded by the upload limit), so
 		// that the request holds its head and a copy buffer in memory, never a 5 MB multipart
 		// part buffer, and goes to MinIO as one streamed PUT with its SHA-256 stored.
-		f, k, serr := s.spool(body, s.cfg.Limits.MaxBytes-int64(n))
+		limit := int64(math.MaxInt64 - 1) // no upload limit
+		if s.cfg.Limits.MaxBytes > 0 {
+			limit = s.cfg.Limits.MaxBytes - int64(n)
+		}
+		f, k, serr := s.spool(body, limit)
 		if f != nil {
 			defer func() { f.Close(); os.Remove(f.Name()) }()
 		}
@@ -239,14 +243,12 @@ func (s *Service) Ingest(ctx context.Context, a db.Actor, up Upload) (m Medium, 
 }
 
 // spool copies the rest of an upload of unknown length to a temporary file, at most limit
-// bytes (ErrFileTooLarge past it), and returns the file positioned at its start.
+// bytes (ErrFileTooLarge past it; the caller's limit, whichever upload it bounds), and returns
+// the file positioned at its start.
 func (s *Service) spool(body *bodyReader, limit int64) (*os.File, int64, error) {
 	f, err := os.CreateTemp(s.cfg.SpoolDir, "sieve-upload-")
 	if err != nil {
 		return nil, 0, fmt.Errorf("media: spool: %w", err)
-	}
-	if s.cfg.Limits.MaxBytes <= 0 {
-		limit = math.MaxInt64 - 1
 	}
 	k, err := io.Copy(f, io.LimitReader(body, max(limit, 0)+1))
 	switch {
