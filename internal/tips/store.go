@@ -95,21 +95,39 @@ type newTip struct {
 	photos               []media.Screened // stored by the intake (media.StoreScreened)
 }
 
+// nearSQL is the test that tip d lies within metres of point pt at latitude lat (SQL
+// expressions), the place rule of the duplicate suggestion and of the first reporter: a box a
+// little larger than the distance first (tips_point's index), then the exact distance.
+func nearSQL(pt, metres, lat string) string {
+	return `d.point && ST_Expand(` + pt + `, ` + metres + ` / 111320.0 / cos(radians(` + lat + `)) * 1.2)
+		AND ST_DWithin(d.point::geography, ` + pt + `::geography, ` + metres + `)`
+}
+
+// insertSQL stores a tip with its suggested duplicate: the earliest tip near it within the days,
+// not found invalid. $4, $5 the point (NULL: none), $9 the metres, $10 the days.
+var insertSQL = `WITH pt AS (SELECT CASE WHEN $4::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($4, $5), 4326) END AS g)
+	INSERT INTO tips (code_hash, description, address, point, crs, has_contact, photos, suggested_duplicate_of)
+	SELECT $1, $2, $3, pt.g, $6, $7, $8,
+		(SELECT d.id FROM tips d
+		 WHERE pt.g IS NOT NULL AND ` + nearSQL("pt.g", "$9", "$5") + `
+		   AND d.status <> 'invalid' AND d.created_at > now() - make_interval(days => $10)
+		 ORDER BY d.created_at, d.id LIMIT 1)
+	FROM pt RETURNING id`
+
+// earlierValidSQL is the earliest tip other than $1 near point $2, $3 within $4 metres, in a
+// status of $5, posted before $6 and within $7 days of it; 0 when none.
+var earlierValidSQL = `WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g)
+	SELECT coalesce((SELECT d.id FROM tips d, pt
+	WHERE d.id <> $1 AND ` + nearSQL("pt.g", "$4", "$3") + `
+	  AND d.status = ANY ($5) AND d.created_at < $6 AND d.created_at > $6 - make_interval(days => $7)
+	ORDER BY d.created_at, d.id LIMIT 1), 0)`
+
 // insert stores a new tip, its contact and its photos (the intake, acting as the system) and
 // returns its id. The tip's earliest neighbour within the duplicate distance and days (not
 // found invalid) is stored as its suggested duplicate.
 func (Store) insert(ctx context.Context, q db.Querier, n newTip, cfg Config) (Tip, error) {
-	const sql = `WITH pt AS (SELECT CASE WHEN $4::float8 IS NOT NULL THEN ST_SetSRID(ST_MakePoint($4, $5), 4326) END AS g)
-		INSERT INTO tips (code_hash, description, address, point, crs, has_contact, photos, suggested_duplicate_of)
-		SELECT $1, $2, $3, pt.g, $6, $7, $8,
-			(SELECT d.id FROM tips d
-			 WHERE pt.g IS NOT NULL AND d.point && ST_Expand(pt.g, $9 / 111320.0 / cos(radians($5)) * 1.2)
-			   AND ST_DWithin(d.point::geography, pt.g::geography, $9)
-			   AND d.status <> 'invalid' AND d.created_at > now() - make_interval(days => $10)
-			 ORDER BY d.created_at, d.id LIMIT 1)
-		FROM pt RETURNING id`
 	var id int64
-	err := q.QueryRow(ctx, sql, n.codeHash, n.description, n.address, n.lon, n.lat, n.crs, n.contact != nil,
+	err := q.QueryRow(ctx, insertSQL, n.codeHash, n.description, n.address, n.lon, n.lat, n.crs, n.contact != nil,
 		len(n.photos), cfg.DuplicateMetres, cfg.DuplicateDays).Scan(&id)
 	if err != nil {
 		return Tip{}, fmt.Errorf("tips: insert: %w", db.MapError(err))
@@ -266,19 +284,13 @@ func (Store) earlierValid(ctx context.Context, q db.Querier, t Tip, cfg Config) 
 	}
 	var id int64
 	err := db.SystemBulk(ctx, q, audit.Summary{Entity: "tips", Action: "first_reporter"}, func(*audit.Summary) error {
-		const sql = `WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g)
-			SELECT coalesce((SELECT d.id FROM tips d, pt
-			WHERE d.id <> $1 AND d.point && ST_Expand(pt.g, $4 / 111320.0 / cos(radians($3)) * 1.2)
-			  AND ST_DWithin(d.point::geography, pt.g::geography, $4)
-			  AND d.status = ANY ($5) AND d.created_at < $6 AND d.created_at > $6 - make_interval(days => $7)
-			ORDER BY d.created_at, d.id LIMIT 1), 0)`
 		var ok []string
 		for _, s := range Statuses {
 			if s.rewarded() {
 				ok = append(ok, string(s))
 			}
 		}
-		return q.QueryRow(ctx, sql, t.ID, *t.Lon, *t.Lat, cfg.DuplicateMetres, ok, t.CreatedAt, cfg.DuplicateDays).Scan(&id)
+		return q.QueryRow(ctx, earlierValidSQL, t.ID, *t.Lon, *t.Lat, cfg.DuplicateMetres, ok, t.CreatedAt, cfg.DuplicateDays).Scan(&id)
 	})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("tips: earlier valid tip of %d: %w", t.ID, err)
