@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sieve-city/sieve/internal/apperr"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/tiles"
 )
@@ -246,6 +248,14 @@ func TestTileZonesHoldTheirCells(t *testing.T) {
 	if checked < 50 {
 		t.Fatalf("only %d (tile, cell) pairs checked", checked)
 	}
+	// An outline of a whole province is no grid cell: refused, not written as 20,000 zones.
+	err := db.AsSystem(ctx, h.pool, "test", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE regions SET geom = ST_Multi(ST_MakeEnvelope(110, 31, 116, 36, 4326)) WHERE id = $1`, w.k1b)
+		return err
+	})
+	if !errors.Is(db.MapError(err), apperr.ErrInvalid) || !strings.Contains(err.Error(), "map zones") {
+		t.Fatalf("a cell the size of a province: %v, want it refused as invalid", err)
+	}
 
 	// k1b redrawn into t2's area, beside k2: its rows go with it.
 	h.system(`UPDATE regions SET geom = ST_Multi(ST_MakeEnvelope(113.75, 34.2, 113.76, 34.21, 4326)) WHERE id = $1`, w.k1b)
@@ -266,5 +276,77 @@ func TestTileZonesHoldTheirCells(t *testing.T) {
 	if state(oldX, oldY) != oldState || state(newX, newY) == newState {
 		t.Errorf("an edit in k1b after it moved: old place %s → %s (want unchanged), new place %s → %s (want changed)",
 			oldState, state(oldX, oldY), newState, state(newX, newY))
+	}
+}
+
+// TestConcurrentTouchesMoveTheState: two transactions editing one cell never wait on each other
+// for the tiles' states, and each one's commit moves the state of the cell's tiles, also when
+// the one that took the cell's rows commits first (the other appended bumps); the next touch
+// folds the bumps into the rows, and the state moves again.
+func TestConcurrentTouchesMoveTheState(t *testing.T) {
+	h := newHarness(t)
+	w := h.world()
+	h.mapWorld(w)
+	ctx := context.Background()
+	x, y := tileOf(113.42, 34.2, 14) // k1
+	state := func() string {
+		t.Helper()
+		s, err := h.srv.Tiles.State(ctx, h.pool, "premises", 14, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	begin := func() pgx.Tx {
+		t.Helper()
+		tx, err := h.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tx.Rollback(ctx) })
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '2s'`); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	touch := func(tx pgx.Tx) {
+		t.Helper()
+		if _, err := tx.Exec(ctx, `SELECT sieve_tile_touch(ARRAY['premises'], ARRAY[$1::bigint])`, w.k1); err != nil {
+			t.Fatalf("touch: %v (a touch waited on another transaction?)", err)
+		}
+	}
+	bumps := func() int {
+		t.Helper()
+		var n int
+		if err := h.pool.QueryRow(ctx, `SELECT count(*) FROM tile_zone_states WHERE cell_id = $1 AND bump <> 0`, w.k1).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s0 := state()
+	a, b := begin(), begin()
+	touch(a) // a holds k1's rows
+	touch(b) // b finds them held: bumps
+	if err := a.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s1 := state()
+	if s1 == s0 {
+		t.Fatalf("the first commit left the state at %s", s0)
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := state()
+	if s2 == s1 || bumps() == 0 {
+		t.Fatalf("the second commit (after the holder's): state %s → %s, %d bumps; want a new state from the bumps", s1, s2, bumps())
+	}
+	c := begin()
+	touch(c)
+	if err := c.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s3 := state(); s3 == s2 || bumps() != 0 {
+		t.Fatalf("an uncontended touch: state %s → %s, %d bumps left; want a new state and the bumps folded", s2, s3, bumps())
 	}
 }

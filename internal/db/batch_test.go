@@ -61,7 +61,8 @@ func TestReadBatchSettingsEndWithIt(t *testing.T) {
 }
 
 // TestReadBatchLead: a lead read rides on the settings statement with its own parameters, its
-// scan sees its columns only, and the queued reads after it still see the actor's settings.
+// scan sees its columns only, and the queued reads after it still see the actor's settings and
+// may not write.
 func TestReadBatchLead(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.DB(t)
@@ -77,6 +78,11 @@ func TestReadBatchLead(t *testing.T) {
 	}
 	if sum != 5 || word != "五" || user != "7" {
 		t.Errorf("lead read %d, %q; the next read's sieve.user_id %q: want 5, 五, 7", sum, word, user)
+	}
+	var w pgx.Batch
+	w.Queue(`CREATE TEMP TABLE read_batch_lead_write (a int)`)
+	if err := db.ReadBatch(ctx, pool, a, lead, &w); err == nil {
+		t.Error("a write after a lead went through; want it refused (read-only)")
 	}
 	if err := db.ReadBatch(ctx, pool, a, &db.Lead{SQL: `WITH x AS (SELECT 1) SELECT * FROM x`,
 		Scan: func(pgx.Row) error { return nil }}, &pgx.Batch{}); err == nil {

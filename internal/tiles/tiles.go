@@ -140,7 +140,8 @@ func ValidTile(z, x, y int) bool {
 // StateSQL is the query of the change state of one tile of layer l: parameters $1 and $2, the
 // tile's range of zones (Zones); one text row. It reads no policed table (sequences and
 // tile_zone_states, whose read policy is true), so it needs no scoped transaction. The layer's
-// per-cell states are read by one range scan of tile_zone_states' key (migration 0039): every
+// per-cell states (with the bumps of touches that found a row held) are read by one range scan
+// of tile_zone_states' key (migration 0039): every
 // cell has a row in each zoom-14 zone its bounding box meets, so the rows of the tile's zones
 // are a superset of the cells the tile reads (an edit in a cell beside the tile revalidates it
 // for nothing, never the reverse). The range scan is ~11 µs of server time at zoom 14; the
@@ -194,14 +195,27 @@ func (r *Registry) stateRead(name string, z, x, y int, out *string) (db.Lead, er
 	if !ValidTile(z, x, y) {
 		return db.Lead{}, apperr.ErrNotFound
 	}
+	if z < l.MinZoom {
+		// Above the layer's first zoom a tile is always empty: its state never changes, and
+		// reading it would sum the zones of half a province for a 204.
+		return db.Lead{SQL: `SELECT 'empty'::text`, Scan: func(row pgx.Row) error {
+			*out = name + ".empty"
+			var discard string
+			return row.Scan(&discard)
+		}}, nil
+	}
+	// The clock's period as of before the tile is read (a tile read just after a period ends
+	// keeps the old period's tag, never shows old rows under a new one).
+	var period string
+	if l.Ticks > 0 {
+		period = "." + strconv.FormatInt(r.Now().UnixNano()/int64(l.Ticks), 10)
+	}
 	lo, hi := Zones(z, x, y)
 	return db.Lead{SQL: r.sql[name][0], Args: []any{lo, hi}, Scan: func(row pgx.Row) error {
 		if err := row.Scan(out); err != nil {
 			return fmt.Errorf("tiles: state of %s %d/%d/%d: %w", name, z, x, y, err)
 		}
-		if l.Ticks > 0 {
-			*out += "." + strconv.FormatInt(r.Now().UnixNano()/int64(l.Ticks), 10)
-		}
+		*out += period
 		return nil
 	}}, nil
 }

@@ -53,6 +53,13 @@ BEGIN
   x1 := least(16383, floor((ST_XMax(g) + 180) / 360 * n + e));
   y0 := greatest(0, floor((1 - asinh(tan(radians(least(85.0511, ST_YMax(g))))) / pi()) / 2 * n - e));
   y1 := least(16383, floor((1 - asinh(tan(radians(greatest(-85.0511, ST_YMin(g))))) / pi()) / 2 * n + e));
+  -- A grid cell is a few km across (a zone is ~2 km here); a box of more than 64 x 64 zones
+  -- (~130 km) is no cell but a broken outline (or one across the antimeridian), refused here
+  -- rather than written as millions of rows.
+  IF (x1 - x0 + 1) * (y1 - y0 + 1) > 4096 THEN
+    RAISE EXCEPTION 'a grid cell''s bounding box spans % x % map zones (at most 4096 in all)', x1 - x0 + 1, y1 - y0 + 1
+      USING ERRCODE = 'check_violation';
+  END IF;
   FOR x IN x0..x1 LOOP
     FOR y IN y0..y1 LOOP
       out := out || sieve_tile_zone(x, y);
@@ -62,16 +69,18 @@ BEGIN
 END $$;
 
 -- tile_zone_states replaces tile_cell_states: the same values (the layer's sequence when
--- something shown in the cell last changed), once per zone of the cell. Its key is the range a
--- tile reads; (cell_id, layer) is what sieve_tile_touch writes by and a redrawn cell's rows are
--- found by. The state is in no index, so a touch is a HOT update where the page has room
--- (fillfactor).
+-- something shown in the cell last changed), once per zone of the cell (bump 0), and the bumps
+-- of touches that found that row held by another transaction (bump: the touch's value, below).
+-- Its key's start is the range a tile reads; (cell_id, layer) is what sieve_tile_touch writes by
+-- and a redrawn cell's rows are found by. The state is in no index, so a touch is a HOT update
+-- where the page has room (fillfactor).
 CREATE TABLE tile_zone_states (
   layer    text   NOT NULL,
   zone     bigint NOT NULL,
   cell_id  bigint NOT NULL REFERENCES regions (id) ON DELETE CASCADE,
+  bump     bigint NOT NULL DEFAULT 0,
   state    bigint NOT NULL,
-  PRIMARY KEY (layer, zone, cell_id)
+  PRIMARY KEY (layer, zone, cell_id, bump)
 ) WITH (fillfactor = 70);
 CREATE INDEX tile_zone_states_cell ON tile_zone_states (cell_id, layer);
 -- Change counters only, like tile_cell_states: readable by anyone, written by the system.
@@ -90,9 +99,18 @@ CROSS JOIN LATERAL unnest(sieve_cell_zones(b.geom)) z(zone)
 ORDER BY 1, 2, 3;
 DROP TABLE tile_cell_states;
 
--- sieve_tile_touch as migration 0034 (rows another transaction holds are skipped: it sets them
--- when it commits), on the zones' rows; a cell without rows yet (a new cell) gets one per zone of
--- its outline in region_shapes (a cell without an outline is in no tile).
+-- Bumps. Migration 0034 skipped a row another transaction holds (FOR UPDATE SKIP LOCKED, so
+-- that writers of one cell never wait on each other) and counted on the holder to set it "when
+-- it commits"; but the holder sets it when it writes, so when the holder committed first, the
+-- skipper's commit changed no state and its edit stayed under the tile's old ETag until the
+-- cell's next touch or the layer's clock. A skipper now adds a row of its own (bump = its value:
+-- a new key, so the insert never waits), which changes the state's sum and count when the
+-- skipper commits; the next touch that holds the zone's row folds the committed bumps into it
+-- (deleting them changes the count, so the state moves then too).
+-- sieve_tile_touch on the zones' rows: each (layer, zone, cell) of the cells gets the next value
+-- of the layer's sequence, in its row when this transaction can take it, else as a bump; a
+-- cell without rows yet gets one per zone of its outline in region_shapes (a cell without an
+-- outline is in no tile).
 CREATE OR REPLACE FUNCTION sieve_tile_touch(layers text[], cells bigint[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   was  text := coalesce(current_setting('sieve.system', true), '');
@@ -108,16 +126,25 @@ BEGIN
     WITH k AS (SELECT DISTINCT c FROM unnest(cells) c WHERE c IS NOT NULL),
     free AS (
       SELECT t.zone, t.cell_id FROM tile_zone_states t JOIN k ON t.cell_id = k.c
-      WHERE t.layer = l ORDER BY t.cell_id, t.zone FOR UPDATE OF t SKIP LOCKED)
-    UPDATE tile_zone_states t SET state = v FROM free
-    WHERE t.layer = l AND t.zone = free.zone AND t.cell_id = free.cell_id;
+      WHERE t.layer = l AND t.bump = 0 ORDER BY t.cell_id, t.zone FOR UPDATE OF t SKIP LOCKED),
+    upd AS (
+      UPDATE tile_zone_states t SET state = v FROM free
+      WHERE t.layer = l AND t.zone = free.zone AND t.cell_id = free.cell_id AND t.bump = 0
+      RETURNING t.zone, t.cell_id),
+    folded AS (
+      DELETE FROM tile_zone_states b USING upd
+      WHERE b.layer = l AND b.cell_id = upd.cell_id AND b.zone = upd.zone AND b.bump <> 0)
+    INSERT INTO tile_zone_states (layer, zone, cell_id, bump, state)
+    SELECT l, t.zone, t.cell_id, v, v FROM tile_zone_states t JOIN k ON t.cell_id = k.c
+    WHERE t.layer = l AND t.bump = 0 AND NOT EXISTS (SELECT 1 FROM upd WHERE upd.zone = t.zone AND upd.cell_id = t.cell_id)
+    ON CONFLICT (layer, zone, cell_id, bump) DO NOTHING;
     INSERT INTO tile_zone_states (layer, zone, cell_id, state)
     SELECT l, z.zone, k.c, v FROM (SELECT DISTINCT c FROM unnest(cells) c WHERE c IS NOT NULL) k
-    JOIN region_shapes b ON b.region_id = k.c
+    JOIN region_shapes b ON b.region_id = k.c AND b.level = 'cell'
     CROSS JOIN LATERAL unnest(sieve_cell_zones(b.geom)) z(zone)
     WHERE NOT EXISTS (SELECT 1 FROM tile_zone_states t WHERE t.layer = l AND t.cell_id = k.c)
     ORDER BY k.c, z.zone
-    ON CONFLICT (layer, zone, cell_id) DO NOTHING;
+    ON CONFLICT (layer, zone, cell_id, bump) DO NOTHING;
   END LOOP;
   PERFORM set_config('sieve.system', was, true);
 END $$;
@@ -126,10 +153,14 @@ END $$;
 -- zones of the new outline, each with a new value of its layer's sequence, for the layers with
 -- per-cell states (those of migration 0033's tiles_cells_created). Every tile's ETag changes
 -- anyway with tiles_regions_state; this keeps the cell's later touches in the right tiles. Row
--- by row, as region_shapes itself is written.
+-- by row, as region_shapes itself is written; an outline saved again in the same zones (a
+-- subtree moved: regions_sync_shape rewrites geom with the path) keeps its rows.
 CREATE FUNCTION tiles_cell_zones_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE was text := coalesce(current_setting('sieve.system', true), '');
 BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.level = OLD.level AND sieve_cell_zones(NEW.geom) = sieve_cell_zones(OLD.geom) THEN
+    RETURN NULL;
+  END IF;
   PERFORM set_config('sieve.system', 'on', true);
   IF TG_OP <> 'INSERT' THEN
     DELETE FROM tile_zone_states WHERE cell_id = OLD.region_id;
@@ -140,12 +171,19 @@ BEGIN
     FROM unnest(ARRAY['cells', 'premises', 'footprints', 'sites']) l
     CROSS JOIN LATERAL unnest(sieve_cell_zones(NEW.geom)) z(zone)
     ORDER BY 1, 2
-    ON CONFLICT (layer, zone, cell_id) DO NOTHING;
+    ON CONFLICT (layer, zone, cell_id, bump) DO NOTHING;
   END IF;
   PERFORM set_config('sieve.system', was, true);
   RETURN NULL;
 END $$;
 CREATE TRIGGER tiles_cell_zones_drawn AFTER INSERT ON region_shapes
   FOR EACH ROW WHEN (NEW.level = 'cell') EXECUTE FUNCTION tiles_cell_zones_changed();
-CREATE TRIGGER tiles_cell_zones_redrawn AFTER UPDATE OF geom, level OR DELETE ON region_shapes
+CREATE TRIGGER tiles_cell_zones_redrawn AFTER UPDATE OF geom, level ON region_shapes
+  FOR EACH ROW WHEN (OLD.level = 'cell' OR NEW.level = 'cell') EXECUTE FUNCTION tiles_cell_zones_changed();
+CREATE TRIGGER tiles_cell_zones_gone AFTER DELETE ON region_shapes
   FOR EACH ROW WHEN (OLD.level = 'cell') EXECUTE FUNCTION tiles_cell_zones_changed();
+
+-- New cells get their rows from tiles_cell_zones_drawn: migration 0033's statement trigger
+-- would write them all a second time.
+DROP TRIGGER tiles_cells_created ON regions;
+DROP FUNCTION tiles_cells_created();
