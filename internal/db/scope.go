@@ -236,12 +236,32 @@ func actorSettingsFrom(a Actor, n int) (string, []any, error) {
 			return "", nil, fmt.Errorf("db: bad scope path %q", p)
 		}
 	}
+	q := ""
+	if n < len(actorSettingsSQL) {
+		q = actorSettingsSQL[n]
+	} else {
+		q = actorSettingsSelect(n)
+	}
+	return q, []any{uid, a.Role, strings.Join(a.Scope, ","), system, a.Username, a.RemoteAddr, a.RequestID}, nil
+}
+
+// actorSettingsSQL is actorSettingsSelect(n) for the first few n, built once: SetActor runs it
+// for every scoped transaction.
+var actorSettingsSQL = func() (out [4]string) {
+	for n := range out {
+		out[n] = actorSettingsSelect(n)
+	}
+	return out
+}()
+
+// actorSettingsSelect is the SELECT of set_config calls of actorSettingNames, with parameters
+// $n+1.. in order.
+func actorSettingsSelect(n int) string {
 	calls := make([]string, len(actorSettingNames))
 	for i, name := range actorSettingNames {
 		calls[i] = "set_config('" + name + "', $" + strconv.Itoa(n+i+1) + ", true)"
 	}
-	return "SELECT " + strings.Join(calls, ", "),
-		[]any{uid, a.Role, strings.Join(a.Scope, ","), system, a.Username, a.RemoteAddr, a.RequestID}, nil
+	return "SELECT " + strings.Join(calls, ", ")
 }
 
 // validPath accepts ltree paths of region ids: digits separated by dots.
