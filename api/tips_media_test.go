@@ -69,15 +69,8 @@ func TestTipPhotosAreMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("description", "仓库夜里有刺鼻气味，附照片")
-	_ = mw.WriteField("lon", "113.42")
-	_ = mw.WriteField("lat", "34.2")
-	fw, _ := mw.CreateFormFile("photo", "p.jpg")
-	_, _ = fw.Write(jpeg)
-	_ = mw.Close()
-	status, b, _ := h.request(http.MethodPost, v1+"/tips", &buf, "Content-Type", mw.FormDataContentType(), "Accept-Language", "en")
+	body, ct := tipWithPhoto("仓库夜里有刺鼻气味，附照片", "p.jpg", jpeg)
+	status, b, _ := h.request(http.MethodPost, v1+"/tips", body, "Content-Type", ct, "Accept-Language", "en")
 	if status != http.StatusCreated {
 		t.Fatalf("tip with a photo: %d %s", status, b)
 	}
@@ -169,11 +162,11 @@ func TestTipPhotosAreMedia(t *testing.T) {
 	// A tip with only an address is the city's, and so are its photos; once the city office
 	// verifies it with a point in the township, the township sees the photo too (the medium's
 	// path follows the tip's: tips_media_path).
-	buf.Reset()
-	mw = multipart.NewWriter(&buf)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("description", "只有地址的举报，附照片")
 	_ = mw.WriteField("address", "火龙镇某村后山")
-	fw, _ = mw.CreateFormFile("photo", "q.jpg")
+	fw, _ := mw.CreateFormFile("photo", "q.jpg")
 	_, _ = fw.Write(jpeg)
 	_ = mw.Close()
 	if status, b, _ := h.request(http.MethodPost, v1+"/tips", &buf, "Content-Type", mw.FormDataContentType(), "Accept-Language", "en",

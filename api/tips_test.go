@@ -470,17 +470,8 @@ func TestTipPhotos(t *testing.T) {
 	if d.Lon > 113.42-0.001 { // GCJ-02 in, WGS-84 stored: the offset here is ~500 m west
 		t.Fatalf("gcj02 point not converted: lon %v", d.Lon)
 	}
-	req, _ := http.NewRequest(http.MethodGet, h.url+fmt.Sprintf("%s/tip-cases/%d/photos/%d", v1, id, d.PhotoList[0].ID), nil)
-	req.Header.Set("Authorization", "Bearer "+coord)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got bytes.Buffer
-	_, _ = got.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(got.Bytes(), jpeg) || resp.Header.Get("Content-Type") != "image/jpeg" {
-		t.Fatalf("photo: %d, %d bytes, %s", resp.StatusCode, got.Len(), resp.Header.Get("Content-Type"))
+	if status, got, ct := h.tipPhoto(coord, id, d.PhotoList[0].ID); status != http.StatusOK || !bytes.Equal(got, jpeg) || ct != "image/jpeg" {
+		t.Fatalf("photo: %d, %d bytes, %s", status, len(got), ct)
 	}
 	// Nothing of the refused tip: one tip, one photo row, one object under tips/.
 	ctx := context.Background()
@@ -706,15 +697,8 @@ func TestTipPhotoHEIC(t *testing.T) {
 	w := h.world()
 	h.mapWorld(w)
 	heic := fixtureBytes(t, "heic_header.heic")
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("description", "苹果手机拍的举报")
-	_ = mw.WriteField("lon", "113.42")
-	_ = mw.WriteField("lat", "34.2")
-	fw, _ := mw.CreateFormFile("photo", "IMG_0001.HEIC")
-	_, _ = fw.Write(heic)
-	_ = mw.Close()
-	status, b, _ := h.request(http.MethodPost, v1+"/tips", &buf, "Content-Type", mw.FormDataContentType())
+	body, ct := tipWithPhoto("苹果手机拍的举报", "IMG_0001.HEIC", heic)
+	status, b, _ := h.request(http.MethodPost, v1+"/tips", body, "Content-Type", ct)
 	if status != http.StatusCreated {
 		t.Fatalf("tip with a HEIC photo: %d %s", status, b)
 	}
@@ -730,17 +714,35 @@ func TestTipPhotoHEIC(t *testing.T) {
 	if err := json.Unmarshal([]byte(b), &d); err != nil || status != http.StatusOK || len(d.PhotoList) != 1 || d.PhotoList[0].Format != "heic" {
 		t.Fatalf("detail: %d %s", status, b)
 	}
-	req, _ := http.NewRequest(http.MethodGet, h.url+fmt.Sprintf("%s/tip-cases/%d/photos/%d", v1, id, d.PhotoList[0].ID), nil)
-	req.Header.Set("Authorization", "Bearer "+coord)
+	if status, got, ct := h.tipPhoto(coord, id, d.PhotoList[0].ID); status != http.StatusOK || !bytes.Equal(got, heic) || ct != "image/heic" {
+		t.Fatalf("photo: %d, %d bytes (want %d), Content-Type %q (want image/heic)", status, len(got), len(heic), ct)
+	}
+}
+
+// tipPhoto fetches photo photoID of tip case tipID as tok: its status, bytes and Content-Type.
+func (h *harness) tipPhoto(tok string, tipID, photoID int64) (int, []byte, string) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.url+fmt.Sprintf("%s/tip-cases/%d/photos/%d", v1, tipID, photoID), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	var got bytes.Buffer
 	_, _ = got.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(got.Bytes(), heic) || resp.Header.Get("Content-Type") != "image/heic" {
-		t.Fatalf("photo: %d, %d bytes (want %d), Content-Type %q (want image/heic)", resp.StatusCode, got.Len(), len(heic),
-			resp.Header.Get("Content-Type"))
-	}
+	return resp.StatusCode, got.Bytes(), resp.Header.Get("Content-Type")
+}
+
+// tipWithPhoto is the multipart form of a tip at 113.42, 34.2 with one photo file.
+func tipWithPhoto(description, filename string, photo []byte) (*bytes.Buffer, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("description", description)
+	_ = mw.WriteField("lon", "113.42")
+	_ = mw.WriteField("lat", "34.2")
+	fw, _ := mw.CreateFormFile("photo", filename)
+	_, _ = fw.Write(photo)
+	_ = mw.Close()
+	return &buf, mw.FormDataContentType()
 }

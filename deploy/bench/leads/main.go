@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sieve-city/sieve/deploy/bench/benchstack"
 	"github.com/sieve-city/sieve/internal/db"
 	"github.com/sieve-city/sieve/internal/leads"
 	"github.com/sieve-city/sieve/internal/sites"
@@ -84,7 +85,7 @@ func run(args []string, out io.Writer) error {
 	cfg.MaxBytes = 1 << 30
 	svc := leads.NewService(cfg, sites.New(sites.DefaultConfig(), time.Now), time.Now, leads.PowerUsers{Config: cfg.Power})
 	rng := mrand.New(mrand.NewPCG(14, 2024))
-	fmt.Fprintf(out, "city: %d cells, township %d; load average %s\n", side*side, township, loadAverage())
+	fmt.Fprintf(out, "city: %d cells, township %d; load average %s\n", side*side, township, benchstack.LoadAverage())
 
 	importFile := func(prefix string) (time.Duration, leads.ImportReport, error) {
 		file := powerFile(rng, prefix, *n)
@@ -181,7 +182,7 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "lookup among %d open leads, median of %d: through the cells %.3f ms, plain ST_DWithin %.3f ms (%.0f×), answers equal\n",
 		*m+2**n, len(pts), ms(cp), ms(pp), float64(pp)/float64(cp))
 	ratio := loaded.Seconds() / empty.Seconds()
-	fmt.Fprintf(out, "loaded/empty: %.2f (target ≤ %g); load average %s\n", ratio, *target, loadAverage())
+	fmt.Fprintf(out, "loaded/empty: %.2f (target ≤ %g); load average %s\n", ratio, *target, benchstack.LoadAverage())
 	if *target > 0 && ratio > *target {
 		return fmt.Errorf("loaded/empty %.2f misses the target of %g", ratio, *target)
 	}
@@ -266,18 +267,6 @@ func median(d []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
 
 // scratch makes a migrated scratch database from sieve_template; drop removes it.
 func scratch(ctx context.Context, base string) (*pgxpool.Pool, func(), error) {

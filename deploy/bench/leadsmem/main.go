@@ -60,7 +60,7 @@ func run() error {
 		return err
 	}
 	defer st.Remove()
-	fmt.Printf("command: ./deploy/bench/leadsmem/run.sh %s\nload average %s\n\n", strings.Join(os.Args[3:], " "), loadAverage())
+	fmt.Printf("command: ./deploy/bench/leadsmem/run.sh %s\nload average %s\n\n", strings.Join(os.Args[3:], " "), benchstack.LoadAverage())
 	if err := makeCity(ctx, st); err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func run() error {
 		fmt.Printf("   peak (VmHWM) after it                    %6.0f MB\n", srv.Status("VmHWM"))
 	}
 	peak := srv.Status("VmHWM")
-	fmt.Printf("load average %s\n", loadAverage())
+	fmt.Printf("load average %s\n", benchstack.LoadAverage())
 	if peak >= *targetMB {
 		return fmt.Errorf("peak %.0f MB is over %.0f MB", peak, *targetMB)
 	}
@@ -203,13 +203,4 @@ func (c *counting) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:3], " ")
 }

@@ -33,7 +33,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -97,8 +96,8 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("%d index keys for %d hashes, want 4 each", keys, len(stored))
 	}
 
-	fmt.Fprintf(out, "load average before the lookups: %s\n", loadAverage())
-	defer func() { fmt.Fprintf(out, "load average after: %s\n", loadAverage()) }()
+	fmt.Fprintf(out, "load average before the lookups: %s\n", benchstack.LoadAverage())
+	defer func() { fmt.Fprintf(out, "load average after: %s\n", benchstack.LoadAverage()) }()
 	return db.AsSystem(ctx, pool, "bench", func(tx pgx.Tx) error {
 		if *explain {
 			if err := printPlans(ctx, tx, out, queries[0]); err != nil {
@@ -312,17 +311,3 @@ func percentile(d []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
-
-// loadAverage is the machine's 1, 5 and 15 minute load averages (Linux), for reading the
-// figures of a shared machine; "?" elsewhere.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
