@@ -168,41 +168,35 @@ func StateSQL(l Layer) string {
 func (r *Registry) State(ctx context.Context, q db.Querier, name string, z, x, y int) (string, error) {
 	var out string
 	l, err := r.stateRead(name, z, x, y, &out)
-	if err != nil {
-		return "", err
+	if err != nil || l == nil {
+		return out, err
 	}
 	return out, l.Scan(q.QueryRow(ctx, l.SQL, l.Args...))
 }
 
 // StateLead is the read of tile z/x/y's change state (State) as a db.ReadBatch lead: the API
 // reads a fresh tile (QueueTile) and its state with one statement fewer than a read of its own.
-// *out holds the state once the batch has run.
+// *out holds the state once the batch has run; nil: there is nothing to read, *out holds it
+// already (a tile above the layer's first zoom).
 func (r *Registry) StateLead(name string, z, x, y int, out *string) (*db.Lead, error) {
-	l, err := r.stateRead(name, z, x, y, out)
-	if err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return r.stateRead(name, z, x, y, out)
 }
 
 // stateRead is the query of tile z/x/y's change state, its arguments (the tile's zones) and
-// the scan into *out.
-func (r *Registry) stateRead(name string, z, x, y int, out *string) (db.Lead, error) {
+// the scan into *out; nil when the state is known without a read (*out set).
+func (r *Registry) stateRead(name string, z, x, y int, out *string) (*db.Lead, error) {
 	l, err := r.Layer(name)
 	if err != nil {
-		return db.Lead{}, err
+		return nil, err
 	}
 	if !ValidTile(z, x, y) {
-		return db.Lead{}, apperr.ErrNotFound
+		return nil, apperr.ErrNotFound
 	}
 	if z < l.MinZoom {
 		// Above the layer's first zoom a tile is always empty: its state never changes, and
 		// reading it would sum the zones of half a province for a 204.
-		return db.Lead{SQL: `SELECT 'empty'::text`, Scan: func(row pgx.Row) error {
-			*out = name + ".empty"
-			var discard string
-			return row.Scan(&discard)
-		}}, nil
+		*out = name + ".empty"
+		return nil, nil
 	}
 	// The clock's period as of before the tile is read (a tile read just after a period ends
 	// keeps the old period's tag, never shows old rows under a new one).
@@ -211,7 +205,7 @@ func (r *Registry) stateRead(name string, z, x, y int, out *string) (db.Lead, er
 		period = "." + strconv.FormatInt(r.Now().UnixNano()/int64(l.Ticks), 10)
 	}
 	lo, hi := Zones(z, x, y)
-	return db.Lead{SQL: r.sql[name][0], Args: []any{lo, hi}, Scan: func(row pgx.Row) error {
+	return &db.Lead{SQL: r.sql[name][0], Args: []any{lo, hi}, Scan: func(row pgx.Row) error {
 		if err := row.Scan(out); err != nil {
 			return fmt.Errorf("tiles: state of %s %d/%d/%d: %w", name, z, x, y, err)
 		}
